@@ -1,0 +1,170 @@
+//! The ooo home directory: where it is and what lives inside it.
+//!
+//! The home is `$OUROBOROS_HOME`, or `~/.ouroboros` when that is unset (the same default
+//! as upstream). It is created with owner-only permissions (0700) when missing. An
+//! existing home is used as it is: we never change the permissions of a directory the
+//! user made. This module only resolves and prepares paths; it opens no database.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Name of the environment variable that overrides the home directory.
+pub const HOME_ENV: &str = "OUROBOROS_HOME";
+
+/// Why the home directory cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum HomeError {
+    #[error("cannot find the home directory: {HOME_ENV} is unset and so is HOME")]
+    NoHome,
+    #[error("{HOME_ENV} must be an absolute path, got {0:?}")]
+    NotAbsolute(PathBuf),
+    #[error("{path} exists but is not a directory")]
+    NotADirectory { path: PathBuf },
+    #[error("cannot create {path}: {source}")]
+    Create { path: PathBuf, source: io::Error },
+    #[error("{path} is not writable: {source}")]
+    NotWritable { path: PathBuf, source: io::Error },
+}
+
+/// A resolved, existing ooo home directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Home {
+    root: PathBuf,
+}
+
+impl Home {
+    /// Where the home is, from `OUROBOROS_HOME` and `HOME` as given (no file system access).
+    pub fn locate(
+        ouroboros_home: Option<&str>,
+        user_home: Option<&str>,
+    ) -> Result<PathBuf, HomeError> {
+        match ouroboros_home.filter(|s| !s.is_empty()) {
+            Some(dir) => {
+                let path = PathBuf::from(dir);
+                if path.is_absolute() {
+                    Ok(path)
+                } else {
+                    Err(HomeError::NotAbsolute(path))
+                }
+            }
+            None => user_home
+                .filter(|s| !s.is_empty())
+                .map(|h| Path::new(h).join(".ouroboros"))
+                .ok_or(HomeError::NoHome),
+        }
+    }
+
+    /// Locate the home from the process environment.
+    pub fn locate_from_env() -> Result<PathBuf, HomeError> {
+        let ours = std::env::var(HOME_ENV).ok();
+        let user = std::env::var("HOME").ok();
+        Self::locate(ours.as_deref(), user.as_deref())
+    }
+
+    /// Use `root` as the home, creating it (mode 0700, parents as needed) when missing.
+    ///
+    /// Fails without touching anything when `root` is a file or cannot be written.
+    pub fn prepare(root: impl Into<PathBuf>) -> Result<Self, HomeError> {
+        let root = root.into();
+        match fs::metadata(&root) {
+            Ok(meta) if !meta.is_dir() => return Err(HomeError::NotADirectory { path: root }),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(&root)
+                    .map_err(|source| HomeError::Create {
+                        path: root.clone(),
+                        source,
+                    })?;
+                // DirBuilder applies the umask; make sure the final directory is owner-only.
+                fs::set_permissions(&root, fs::Permissions::from_mode(0o700)).map_err(
+                    |source| HomeError::Create {
+                        path: root.clone(),
+                        source,
+                    },
+                )?;
+            }
+            Err(source) => return Err(HomeError::Create { path: root, source }),
+        }
+        Ok(Self { root })
+    }
+
+    /// Check that a file can be created in the home (used before the first write).
+    pub fn check_writable(&self) -> Result<(), HomeError> {
+        let probe = self
+            .root
+            .join(format!(".write-probe-{}", std::process::id()));
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+        {
+            Ok(_) => {
+                let _ = fs::remove_file(&probe);
+                Ok(())
+            }
+            Err(source) => Err(HomeError::NotWritable {
+                path: self.root.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// The home directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The ledger database.
+    pub fn ledger_db(&self) -> PathBuf {
+        self.root.join("ledger.db")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_home_wins_and_must_be_absolute() {
+        assert_eq!(
+            Home::locate(Some("/x/y"), Some("/home/u")).unwrap(),
+            PathBuf::from("/x/y")
+        );
+        assert!(matches!(
+            Home::locate(Some("rel"), None),
+            Err(HomeError::NotAbsolute(_))
+        ));
+        assert_eq!(
+            Home::locate(Some(""), Some("/home/u")).unwrap(),
+            PathBuf::from("/home/u/.ouroboros")
+        );
+        assert!(matches!(Home::locate(None, None), Err(HomeError::NoHome)));
+    }
+
+    #[test]
+    fn prepare_creates_owner_only_dir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("a/b/home");
+        let home = Home::prepare(&root).unwrap();
+        let mode = fs::metadata(home.root()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        assert_eq!(home.ledger_db(), root.join("ledger.db"));
+    }
+
+    #[test]
+    fn prepare_refuses_a_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("home");
+        fs::write(&file, b"keep me").unwrap();
+        assert!(matches!(
+            Home::prepare(&file),
+            Err(HomeError::NotADirectory { .. })
+        ));
+        assert_eq!(fs::read(&file).unwrap(), b"keep me");
+    }
+}

@@ -1,0 +1,58 @@
+//! Event timestamps: UTC, exactly six fractional digits, `Z` suffix
+//! (`2026-11-25T11:37:24.123456Z`). The fixed width makes text order equal time order,
+//! which the backends rely on for time-range queries.
+
+use time::format_description::FormatItem;
+use time::macros::format_description;
+use time::{OffsetDateTime, UtcOffset};
+
+use super::LedgerError;
+
+const FORMAT: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+
+/// The current time in ledger form.
+pub fn now() -> String {
+    format(OffsetDateTime::now_utc())
+}
+
+/// Format any instant in ledger form (converted to UTC, truncated to microseconds).
+pub fn format(at: OffsetDateTime) -> String {
+    at.to_offset(UtcOffset::UTC)
+        .format(FORMAT)
+        .expect("formatting a UTC timestamp")
+}
+
+/// Parse a user-supplied RFC 3339 time (any offset, any precision) into ledger form, so it
+/// can be compared with stored `occurred_at` values.
+pub fn normalize(text: &str) -> Result<String, LedgerError> {
+    let parsed = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| {
+            LedgerError::invalid(
+                "time",
+                format!("{text:?} is not RFC 3339 ({e}); try 2026-11-25T10:00:00Z"),
+            )
+        })?;
+    Ok(format(parsed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_width_utc() {
+        let t = now();
+        assert_eq!(t.len(), 27, "{t}");
+        assert!(t.ends_with('Z'));
+        assert_eq!(
+            normalize("2026-11-25T12:00:00+01:00").unwrap(),
+            "2026-11-25T11:00:00.000000Z"
+        );
+        assert_eq!(
+            normalize("2026-11-25T11:00:00.1234567Z").unwrap(),
+            "2026-11-25T11:00:00.123456Z"
+        );
+        assert!(normalize("yesterday").is_err());
+    }
+}

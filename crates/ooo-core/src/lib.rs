@@ -1,0 +1,12 @@
+//! `ooo-core`: the stable primitives of the ooo agent OS.
+//!
+//! What lives here: the tamper-evident [`ledger`] (event model, hash chain, the `Store`
+//! trait and its SQLite backend) and the [`home`] directory layout. Later primitives
+//! (seed, state, provenance, safety, capability) join as their own modules.
+//!
+//! What does not: anything about a particular domain (GitHub, Jira, Slack, ...), argument
+//! parsing or terminal rendering (that is `ooo-cli`), and plugin management (`ooo-plugin`).
+//! This crate depends on external crates only.
+
+pub mod home;
+pub mod ledger;

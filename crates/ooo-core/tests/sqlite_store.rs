@@ -1,0 +1,444 @@
+//! The SQLite ledger through the public `Store` API: chain integrity, tamper detection
+//! at the right sequence number, projections in the append transaction, queries, and
+//! refusal of files that are not (current) ledgers.
+
+use ooo_core::ledger::{
+    Actor, AggregateRef, AppendOptions, Durability, Event, EventQuery, EventType, FaultKind,
+    Follower, LedgerError, NewEvent, Projection, ProjectionRows, SqliteStore, Store,
+};
+use rusqlite::Connection;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn event(kind: &str, id: &str, ty: &str, payload: Value) -> NewEvent {
+    NewEvent::new(
+        AggregateRef::new(kind, id).unwrap(),
+        EventType::parse(ty).unwrap(),
+        Actor::user("tester").unwrap(),
+        payload,
+    )
+    .unwrap()
+}
+
+fn ledger_with(n: u64) -> (tempfile::TempDir, PathBuf, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    let batch: Vec<NewEvent> = (1..=n)
+        .map(|i| {
+            event(
+                "note",
+                &format!("n{}", i % 3),
+                "note.recorded",
+                json!({"i": i}),
+            )
+        })
+        .collect();
+    store.append(&batch, AppendOptions::default()).unwrap();
+    (dir, path, store)
+}
+
+/// Tamper with the database directly, as an attacker with file access would.
+fn tamper(path: &Path, sql: &str) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(
+        "DROP TRIGGER IF EXISTS events_are_append_only_update;
+         DROP TRIGGER IF EXISTS events_are_append_only_delete;",
+    )
+    .unwrap();
+    conn.execute_batch(sql).unwrap();
+}
+
+fn fault_of(path: &Path) -> (u64, FaultKind) {
+    let f = SqliteStore::open(path)
+        .unwrap()
+        .verify()
+        .unwrap()
+        .fault
+        .expect("tampering detected");
+    (f.seq, f.kind)
+}
+
+#[test]
+fn many_appends_verify() {
+    let (_d, path, mut store) = ledger_with(500);
+    for i in 0..100 {
+        store
+            .append_one(event("note", "x", "note.recorded", json!({"one": i})))
+            .unwrap();
+    }
+    let report = store.verify().unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.verified, 600);
+    let head = store.head().unwrap().unwrap();
+    assert_eq!(head.seq, 600);
+    assert_eq!(report.head_hash.as_deref(), Some(head.hash.as_str()));
+    // Reopening keeps everything.
+    drop(store);
+    assert_eq!(
+        SqliteStore::open(&path).unwrap().verify().unwrap().verified,
+        600
+    );
+}
+
+#[test]
+fn edited_payload_byte_is_caught_at_its_seq() {
+    let (_d, path, _s) = ledger_with(100);
+    tamper(
+        &path,
+        "UPDATE events SET payload = replace(payload, '42', '43') WHERE seq = 42",
+    );
+    assert_eq!(fault_of(&path), (42, FaultKind::Edited));
+}
+
+#[test]
+fn edited_actor_is_caught() {
+    let (_d, path, _s) = ledger_with(20);
+    tamper(
+        &path,
+        "UPDATE events SET actor = 'user:mallory' WHERE seq = 7",
+    );
+    assert_eq!(fault_of(&path), (7, FaultKind::Edited));
+}
+
+#[test]
+fn deleted_row_is_caught() {
+    let (_d, path, _s) = ledger_with(100);
+    tamper(&path, "DELETE FROM events WHERE seq = 58");
+    assert_eq!(fault_of(&path), (58, FaultKind::Missing));
+}
+
+#[test]
+fn deleted_first_row_is_caught() {
+    let (_d, path, _s) = ledger_with(10);
+    tamper(&path, "DELETE FROM events WHERE seq = 1");
+    assert_eq!(fault_of(&path), (1, FaultKind::Missing));
+}
+
+#[test]
+fn swapped_rows_are_caught() {
+    let (_d, path, _s) = ledger_with(100);
+    tamper(
+        &path,
+        "UPDATE events SET seq = -1 WHERE seq = 30;
+         UPDATE events SET seq = 30 WHERE seq = 31;
+         UPDATE events SET seq = 31 WHERE seq = -1;",
+    );
+    assert_eq!(fault_of(&path), (30, FaultKind::Reordered));
+}
+
+#[test]
+fn non_json_payload_is_malformed() {
+    let (_d, path, mut store) = ledger_with(10);
+    tamper(
+        &path,
+        "UPDATE events SET payload = '{not json' WHERE seq = 4",
+    );
+    assert_eq!(fault_of(&path), (4, FaultKind::Malformed));
+    assert!(matches!(
+        store.query(&EventQuery::default()),
+        Err(LedgerError::MalformedRow { seq: 4, .. })
+    ));
+    // The ledger still accepts appends after the damage (they chain onto the head).
+    store
+        .append_one(event("note", "y", "note.recorded", json!({})))
+        .unwrap();
+}
+
+#[test]
+fn triggers_refuse_updates_through_sql() {
+    let (_d, path, _s) = ledger_with(3);
+    let conn = Connection::open(&path).unwrap();
+    let err = conn
+        .execute("UPDATE events SET actor = 'user:x' WHERE seq = 1", [])
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+    assert!(conn.execute("DELETE FROM events", []).is_err());
+}
+
+/// Counts events per aggregate: an explicit projection folded in the append transaction.
+struct CountPerAggregate;
+
+impl Projection for CountPerAggregate {
+    fn name(&self) -> &str {
+        "count_per_aggregate"
+    }
+    fn apply(&self, e: &Event, rows: &mut dyn ProjectionRows) -> Result<(), LedgerError> {
+        if e.payload.get("fail").is_some() {
+            return Err(LedgerError::Projection {
+                projection: self.name().into(),
+                message: "asked to fail".into(),
+            });
+        }
+        let key = format!("{}:{}", e.aggregate_type, e.aggregate_id);
+        let n = rows.get(&key)?.and_then(|v| v.as_u64()).unwrap_or(0);
+        if e.event_type == "note.retracted" {
+            rows.delete(&key)
+        } else {
+            rows.put(&key, &json!(n + 1))
+        }
+    }
+}
+
+#[test]
+fn projections_commit_with_events_and_roll_back_with_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(dir.path().join("ledger.db")).unwrap();
+    let opts = AppendOptions {
+        projections: &[&CountPerAggregate],
+        ..Default::default()
+    };
+    store
+        .append(
+            &[
+                event("note", "a", "note.recorded", json!({})),
+                event("note", "a", "note.recorded", json!({})),
+                event("note", "b", "note.recorded", json!({})),
+            ],
+            opts,
+        )
+        .unwrap();
+    assert_eq!(
+        store
+            .projection_get("count_per_aggregate", "note:a")
+            .unwrap(),
+        Some(json!(2))
+    );
+    // A failing projection aborts the whole batch: no event, no row change.
+    let err = store
+        .append(
+            &[
+                event("note", "a", "note.recorded", json!({})),
+                event("note", "b", "note.recorded", json!({"fail": 1})),
+            ],
+            opts,
+        )
+        .unwrap_err();
+    assert!(matches!(err, LedgerError::Projection { .. }), "{err}");
+    assert_eq!(store.head().unwrap().unwrap().seq, 3);
+    assert_eq!(
+        store
+            .projection_get("count_per_aggregate", "note:a")
+            .unwrap(),
+        Some(json!(2))
+    );
+    store
+        .append(&[event("note", "b", "note.retracted", json!({}))], opts)
+        .unwrap();
+    let rows = store
+        .projection_scan("count_per_aggregate", "note:")
+        .unwrap();
+    assert_eq!(rows, vec![("note:a".to_string(), json!(2))]);
+    // Rebuilding from the ledger gives the same rows: the ledger is the source of truth.
+    assert_eq!(store.rebuild_projection(&CountPerAggregate).unwrap(), 4);
+    assert_eq!(
+        store.projection_scan("count_per_aggregate", "").unwrap(),
+        rows
+    );
+}
+
+#[test]
+fn queries_filter_by_seq_aggregate_type_and_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(dir.path().join("ledger.db")).unwrap();
+    store
+        .append(
+            &[
+                event("plugin", "p1", "plugin.installed", json!({})),
+                event("plugin", "p1", "plugin.trusted", json!({})),
+                event("plugins_x", "q", "plugins_x.added", json!({})),
+                event("note", "n", "note.recorded", json!({})),
+            ],
+            AppendOptions {
+                durability: Durability::Relaxed,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let seqs = |q: EventQuery| {
+        store
+            .query(&q)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        seqs(EventQuery {
+            event_type_prefix: Some("plugin".into()),
+            ..Default::default()
+        }),
+        [1, 2]
+    );
+    assert_eq!(
+        seqs(EventQuery {
+            event_type_prefix: Some("plugins_".into()),
+            ..Default::default()
+        }),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        seqs(EventQuery {
+            aggregate_type: Some("plugin".into()),
+            aggregate_id: Some("p1".into()),
+            ..Default::default()
+        }),
+        [1, 2]
+    );
+    assert_eq!(
+        seqs(EventQuery {
+            from_seq: Some(2),
+            to_seq: Some(3),
+            ..Default::default()
+        }),
+        [2, 3]
+    );
+    assert_eq!(
+        seqs(EventQuery {
+            limit: Some(2),
+            ..Default::default()
+        }),
+        [1, 2]
+    );
+    assert_eq!(
+        seqs(EventQuery {
+            limit: Some(2),
+            newest: true,
+            ..Default::default()
+        }),
+        [3, 4]
+    );
+    assert_eq!(
+        seqs(EventQuery {
+            occurred_from: Some("2000-01-01T00:00:00.000000Z".into()),
+            ..Default::default()
+        }),
+        [1, 2, 3, 4]
+    );
+    assert_eq!(
+        seqs(EventQuery {
+            occurred_before: Some("2000-01-01T00:00:00.000000Z".into()),
+            ..Default::default()
+        }),
+        Vec::<u64>::new()
+    );
+}
+
+#[test]
+fn follower_sees_events_from_another_connection() {
+    let (_d, path, store) = ledger_with(5);
+    let mut follower = Follower::new(&store, EventQuery::default(), 5)
+        .with_poll_interval(Duration::from_millis(10));
+    assert!(follower.poll().unwrap().is_empty());
+    let writer = std::thread::spawn(move || {
+        let mut other = SqliteStore::open(&path).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        other
+            .append_one(event(
+                "note",
+                "late",
+                "note.recorded",
+                json!({"late": true}),
+            ))
+            .unwrap();
+    });
+    let got = follower.wait(Some(Duration::from_secs(10))).unwrap();
+    writer.join().unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].seq, 6);
+    assert!(
+        follower
+            .wait(Some(Duration::from_millis(30)))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn non_sqlite_file_is_refused_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    std::fs::write(&path, b"this is my diary, not a database").unwrap();
+    assert!(matches!(
+        SqliteStore::open(&path),
+        Err(LedgerError::NotADatabase { .. })
+    ));
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        b"this is my diary, not a database"
+    );
+}
+
+#[test]
+fn corrupt_sqlite_file_is_refused() {
+    let (_d, path, store) = ledger_with(50);
+    drop(store);
+    // Keep the header, destroy the schema page.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let end = 4096.min(bytes.len());
+    for b in &mut bytes[100..end] {
+        *b = 0xA5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let _ = std::fs::remove_file(path.with_extension("db-wal"));
+    let err = SqliteStore::open(&path)
+        .err()
+        .expect("corrupt file refused");
+    assert!(
+        matches!(
+            err,
+            LedgerError::Corrupt { .. } | LedgerError::NotADatabase { .. }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing overwritten");
+}
+
+#[test]
+fn foreign_sqlite_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE recipes (name TEXT)")
+        .unwrap();
+    let err = SqliteStore::open(&path).err().unwrap();
+    assert!(
+        matches!(&err, LedgerError::NotALedger { detail, .. } if detail.contains("recipes")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn newer_schema_is_refused_without_change() {
+    let (_d, path, store) = ledger_with(3);
+    drop(store);
+    Connection::open(&path)
+        .unwrap()
+        .execute(
+            "INSERT INTO schema_migrations VALUES (99, 'from the future', 'x')",
+            [],
+        )
+        .unwrap();
+    let before = std::fs::read(&path).unwrap();
+    match SqliteStore::open(&path) {
+        Err(LedgerError::SchemaTooNew {
+            found: 99,
+            supported,
+            ..
+        }) => assert_eq!(supported, 1),
+        other => panic!("expected SchemaTooNew, got {:?}", other.err()),
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn new_ledger_file_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_d, path, _s) = ledger_with(1);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
