@@ -15,6 +15,7 @@ pub mod canonical;
 pub mod chain;
 mod error;
 pub mod event;
+pub mod export;
 pub mod follow;
 pub mod sqlite;
 pub mod store;

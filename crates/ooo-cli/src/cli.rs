@@ -1,0 +1,104 @@
+//! The command tree and its flags (clap derive). Parsing only: no behaviour lives here.
+
+use clap::{Args, Parser, Subcommand};
+use clap_complete::Shell;
+
+/// ooo: turn goals into locked specifications, run them through agent runtimes, and keep
+/// a tamper-evident record of every step.
+#[derive(Debug, Parser)]
+#[command(name = "ooo", version, propagate_version = true, max_term_width = 100)]
+#[command(after_help = "The home directory is $OUROBOROS_HOME (default ~/.ouroboros).")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read, verify, export and add to the tamper-evident ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// Print a shell completion script to standard output.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Show events, oldest first.
+    Log(LogArgs),
+    /// Walk the whole hash chain; exit 1 at the first edited, missing or reordered event.
+    Verify(VerifyArgs),
+    /// Write events as JSON lines, enough to verify them elsewhere.
+    Export(ExportArgs),
+    /// Record a note as evidence, by you (actor user:<login>).
+    Note(NoteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Only events of this aggregate: TYPE:ID, or TYPE alone for all of that type.
+    #[arg(long, value_name = "T:ID")]
+    pub aggregate: Option<String>,
+    /// Only event types equal to PREFIX or below it (`plugin` matches `plugin.installed`).
+    #[arg(long = "type", value_name = "PREFIX")]
+    pub event_type: Option<String>,
+    /// Start at this sequence number (inclusive).
+    #[arg(long, value_name = "SEQ")]
+    pub since: Option<u64>,
+    /// Only events at or after this time (RFC 3339, e.g. 2026-11-25T10:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub after: Option<String>,
+    /// Only events before this time (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub before: Option<String>,
+    /// At most N events: the first N from --since, otherwise the newest N.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Keep running and print new events as they are appended (Ctrl-C to stop).
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Verify an export file (JSON lines, `-` for standard input) instead of the ledger.
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<String>,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Start at this sequence number (inclusive); the first line carries the hash it chains to.
+    #[arg(long, value_name = "SEQ")]
+    pub since: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct NoteArgs {
+    /// What you observed or decided.
+    pub text: String,
+    /// Attach the note to an aggregate (TYPE:ID); by default a new `note:<id>`.
+    #[arg(long, value_name = "T:ID")]
+    pub aggregate: Option<String>,
+    /// Print the stored event as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_tree_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

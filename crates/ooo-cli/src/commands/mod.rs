@@ -1,0 +1,64 @@
+//! Command implementations, one module per command group. Each returns the exit code on
+//! success and a [`CliError`] on failure; nothing here parses arguments or renders errors.
+
+mod ledger;
+
+use std::process::ExitCode;
+
+use clap::CommandFactory;
+use ooo_core::home::Home;
+use ooo_core::ledger::SqliteStore;
+
+use crate::cli::{Cli, Command};
+use crate::error::CliError;
+
+pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    match cli.command {
+        Command::Ledger(cmd) => ledger::run(cmd),
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "ooo", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The prepared home directory (created owner-only when missing).
+pub fn home() -> Result<Home, CliError> {
+    Ok(Home::prepare(Home::locate_from_env()?)?)
+}
+
+/// Open (creating if needed) the ledger in the home.
+pub fn open_ledger() -> Result<SqliteStore, CliError> {
+    let home = home()?;
+    Ok(SqliteStore::open(home.ledger_db())?)
+}
+
+/// The login of the person running ooo, made safe for an actor name: `$USER`, else
+/// `$LOGNAME`, else the account name of our uid in /etc/passwd, else `uid-<n>`.
+pub fn login() -> String {
+    let raw = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(account_name);
+    raw.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+') { c } else { '_' })
+        .collect()
+}
+
+fn account_name() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return "unknown".to_owned();
+    };
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|passwd| {
+            passwd.lines().find_map(|line| {
+                let mut fields = line.split(':');
+                let name = fields.next()?;
+                (fields.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+            })
+        })
+        .unwrap_or_else(|| format!("uid-{uid}"))
+}

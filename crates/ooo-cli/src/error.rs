@@ -1,0 +1,94 @@
+//! Failures as the user sees them: one `error:` line saying what is wrong, and a `hint:`
+//! line naming the fix to try. Library errors are translated here, nowhere else.
+
+use ooo_core::home::HomeError;
+use ooo_core::ledger::LedgerError;
+
+/// A failed command.
+#[derive(Debug)]
+pub struct CliError {
+    pub message: String,
+    pub hint: Option<String>,
+    pub code: u8,
+}
+
+impl CliError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into(), hint: None, code: 1 }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        self.code
+    }
+}
+
+pub fn render(err: &CliError) {
+    eprintln!("error: {}", err.message);
+    if let Some(hint) = &err.hint {
+        eprintln!("hint: {hint}");
+    }
+}
+
+impl From<HomeError> for CliError {
+    fn from(e: HomeError) -> Self {
+        let hint = match &e {
+            HomeError::NoHome | HomeError::NotAbsolute(_) => {
+                "set OUROBOROS_HOME to an absolute directory path".to_owned()
+            }
+            HomeError::NotADirectory { path } => format!(
+                "point OUROBOROS_HOME at a directory, or move {} aside",
+                path.display()
+            ),
+            HomeError::Create { path, .. } | HomeError::NotWritable { path, .. } => format!(
+                "make {} writable by you (chmod u+rwx), or set OUROBOROS_HOME elsewhere",
+                path.display()
+            ),
+        };
+        CliError::new(e.to_string()).hint(hint)
+    }
+}
+
+impl From<LedgerError> for CliError {
+    fn from(e: LedgerError) -> Self {
+        let hint = match &e {
+            LedgerError::NotADatabase { path } | LedgerError::NotALedger { path, .. } => Some(format!(
+                "ooo will not overwrite it; move it aside (mv {0} {0}.bad) and run again",
+                path.display()
+            )),
+            LedgerError::Corrupt { path, .. } => Some(format!(
+                "restore {} from a backup or an export (ooo ledger export), or move it aside",
+                path.display()
+            )),
+            LedgerError::SchemaTooNew { .. } => {
+                Some("upgrade ooo to the version that wrote this ledger".to_owned())
+            }
+            LedgerError::CannotOpen { path, .. } | LedgerError::ReadOnly { path, .. } => Some(format!(
+                "check that you can write {} and its directory, or set OUROBOROS_HOME elsewhere",
+                path.display()
+            )),
+            LedgerError::Busy { .. } => {
+                Some("another ooo process holds the ledger; wait for it and retry".to_owned())
+            }
+            LedgerError::MalformedRow { .. } => {
+                Some("run `ooo ledger verify` to see where the ledger is damaged".to_owned())
+            }
+            _ => None,
+        };
+        let err = CliError::new(e.to_string());
+        match hint {
+            Some(h) => err.hint(h),
+            None => err,
+        }
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::new(format!("i/o error: {e}"))
+    }
+}
