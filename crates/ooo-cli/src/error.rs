@@ -14,7 +14,11 @@ pub struct CliError {
 
 impl CliError {
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into(), hint: None, code: 1 }
+        Self {
+            message: message.into(),
+            hint: None,
+            code: 1,
+        }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -56,10 +60,12 @@ impl From<HomeError> for CliError {
 impl From<LedgerError> for CliError {
     fn from(e: LedgerError) -> Self {
         let hint = match &e {
-            LedgerError::NotADatabase { path } | LedgerError::NotALedger { path, .. } => Some(format!(
-                "ooo will not overwrite it; move it aside (mv {0} {0}.bad) and run again",
-                path.display()
-            )),
+            LedgerError::NotADatabase { path } | LedgerError::NotALedger { path, .. } => {
+                Some(format!(
+                    "ooo will not overwrite it; move it aside (mv {0} {0}.bad) and run again",
+                    path.display()
+                ))
+            }
             LedgerError::Corrupt { path, .. } => Some(format!(
                 "restore {} from a backup or an export (ooo ledger export), or move it aside",
                 path.display()
@@ -67,10 +73,12 @@ impl From<LedgerError> for CliError {
             LedgerError::SchemaTooNew { .. } => {
                 Some("upgrade ooo to the version that wrote this ledger".to_owned())
             }
-            LedgerError::CannotOpen { path, .. } | LedgerError::ReadOnly { path, .. } => Some(format!(
-                "check that you can write {} and its directory, or set OUROBOROS_HOME elsewhere",
-                path.display()
-            )),
+            LedgerError::CannotOpen { path, .. } | LedgerError::ReadOnly { path, .. } => {
+                Some(format!(
+                    "check that you can write {} and its directory, or set OUROBOROS_HOME elsewhere",
+                    path.display()
+                ))
+            }
             LedgerError::Busy { .. } => {
                 Some("another ooo process holds the ledger; wait for it and retry".to_owned())
             }

@@ -4,7 +4,8 @@
 //! trait and its SQLite backend) and the [`home`] directory layout. Later primitives
 //! (seed, state, provenance, safety, capability) join as their own modules.
 //!
-//! What does not: anything about a particular domain (GitHub, Jira, Slack, ...), argument
+//! What does not: anything about a particular external domain (code hosts, issue
+//! trackers, chat; those live in plugins), argument
 //! parsing or terminal rendering (that is `ooo-cli`), and plugin management (`ooo-plugin`).
 //! This crate depends on external crates only.
 

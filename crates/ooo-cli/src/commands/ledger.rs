@@ -86,7 +86,12 @@ fn log(args: LogArgs) -> Result<ExitCode, CliError> {
     })
 }
 
-fn print_events(out: &mut impl Write, events: &[Event], json: bool, header: bool) -> io::Result<()> {
+fn print_events(
+    out: &mut impl Write,
+    events: &[Event],
+    json: bool,
+    header: bool,
+) -> io::Result<()> {
     if json {
         return events.iter().try_for_each(|e| export::write_line(out, e));
     }
@@ -100,10 +105,13 @@ fn print_events(out: &mut impl Write, events: &[Event], json: bool, header: bool
 
 fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
     let (report, source) = match &args.file {
-        Some(path) if path == "-" => (export::verify(io::stdin().lock())?, "standard input".to_owned()),
+        Some(path) if path == "-" => (
+            export::verify(io::stdin().lock())?,
+            "standard input".to_owned(),
+        ),
         Some(path) => {
-            let file = File::open(path)
-                .map_err(|e| CliError::new(format!("cannot read {path}: {e}")))?;
+            let file =
+                File::open(path).map_err(|e| CliError::new(format!("cannot read {path}: {e}")))?;
             (export::verify(BufReader::new(file))?, path.clone())
         }
         None => {
@@ -122,7 +130,10 @@ fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
             f.detail,
             report.verified
         );
-        eprintln!("hint: restore {source} from a backup or export; events from seq {} cannot be trusted", f.seq);
+        eprintln!(
+            "hint: restore {source} from a backup or export; events from seq {} cannot be trusted",
+            f.seq
+        );
     } else {
         match (&report.head_seq, &report.head_hash) {
             (Some(seq), Some(hash)) => println!(
@@ -132,7 +143,11 @@ fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
             _ => println!("ok: 0 events in {source}; nothing to verify"),
         }
     }
-    Ok(if report.is_intact() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.is_intact() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn verify_json(report: &VerifyReport, source: &str) -> serde_json::Value {
@@ -148,17 +163,23 @@ fn verify_json(report: &VerifyReport, source: &str) -> serde_json::Value {
 
 fn export_cmd(args: ExportArgs) -> Result<ExitCode, CliError> {
     let store = open_ledger()?;
-    let query = EventQuery { from_seq: args.since, ..Default::default() };
+    let query = EventQuery {
+        from_seq: args.since,
+        ..Default::default()
+    };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut write_error = None;
-    store.scan(&query, &mut |event| match export::write_line(&mut out, &event) {
-        Ok(()) => true,
-        Err(e) => {
-            write_error = Some(e);
-            false
-        }
-    })?;
+    store.scan(
+        &query,
+        &mut |event| match export::write_line(&mut out, &event) {
+            Ok(()) => true,
+            Err(e) => {
+                write_error = Some(e);
+                false
+            }
+        },
+    )?;
     piped(|| match write_error {
         Some(e) => Err(e),
         None => out.flush(),
@@ -168,11 +189,14 @@ fn export_cmd(args: ExportArgs) -> Result<ExitCode, CliError> {
 fn note(args: NoteArgs) -> Result<ExitCode, CliError> {
     let text = args.text.trim();
     if text.is_empty() {
-        return Err(CliError::new("the note is empty").hint("ooo ledger note \"what you observed\""));
+        return Err(
+            CliError::new("the note is empty").hint("ooo ledger note \"what you observed\"")
+        );
     }
     let aggregate = match &args.aggregate {
-        Some(a) => AggregateRef::parse(a)
-            .map_err(|e| CliError::new(e.to_string()).hint("use TYPE:ID, for example --aggregate seed:abc123"))?,
+        Some(a) => AggregateRef::parse(a).map_err(|e| {
+            CliError::new(e.to_string()).hint("use TYPE:ID, for example --aggregate seed:abc123")
+        })?,
         None => AggregateRef::new("note", &ulid::Ulid::new().to_string())?,
     };
     let event = NewEvent::new(

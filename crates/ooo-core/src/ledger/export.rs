@@ -8,8 +8,8 @@
 
 use std::io::{self, BufRead, Write};
 
-use super::chain::{Fault, FaultKind, VerifyReport, verify_events};
 use super::Event;
+use super::chain::{Fault, FaultKind, VerifyReport, verify_events};
 
 /// Longest line accepted when reading an export (a 1 MiB payload plus the envelope).
 pub const MAX_LINE_BYTES: usize = 2 * 1024 * 1024;
@@ -44,7 +44,13 @@ pub fn read(input: impl BufRead) -> io::Result<Result<Vec<Event>, (Vec<Event>, B
         let text = match line {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                return Ok(Err((events, BadLine { line: line_no, detail: "not UTF-8".into() })));
+                return Ok(Err((
+                    events,
+                    BadLine {
+                        line: line_no,
+                        detail: "not UTF-8".into(),
+                    },
+                )));
             }
             Err(e) => return Err(e),
         };
@@ -53,7 +59,15 @@ pub fn read(input: impl BufRead) -> io::Result<Result<Vec<Event>, (Vec<Event>, B
         }
         match parse_line(&text) {
             Ok(event) => events.push(event),
-            Err(detail) => return Ok(Err((events, BadLine { line: line_no, detail }))),
+            Err(detail) => {
+                return Ok(Err((
+                    events,
+                    BadLine {
+                        line: line_no,
+                        detail,
+                    },
+                )));
+            }
         }
     }
     Ok(Ok(events))
