@@ -5,9 +5,9 @@
 //! (seed, state, provenance, safety, capability) join as their own modules.
 //!
 //! What does not: anything about a particular external domain (code hosts, issue
-//! trackers, chat; those live in plugins), argument
-//! parsing or terminal rendering (that is `ooo-cli`), and plugin management (`ooo-plugin`).
-//! This crate depends on external crates only.
+//! trackers, chat: those live in plugins), argument parsing or terminal rendering (that
+//! is `ooo-cli`), and plugin management (`ooo-plugin`). This crate depends on external
+//! crates only.
 
 pub mod home;
 pub mod ledger;

@@ -256,7 +256,7 @@ mod tests {
     #[test]
     fn actors() {
         assert_eq!(Actor::user("ada").unwrap().as_str(), "user:ada");
-        assert!(Actor::parse("plugin:github-pr-ops").is_ok());
+        assert!(Actor::parse("plugin:review-bot").is_ok());
         assert!(Actor::parse("robot:x").is_err());
         assert!(Actor::parse("user:").is_err());
         assert!(Actor::parse("user:a b").is_err());
