@@ -14,11 +14,7 @@ pub struct CliError {
 
 impl CliError {
     pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            hint: None,
-            code: 1,
-        }
+        Self { message: message.into(), hint: None, code: 1 }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -44,10 +40,9 @@ impl From<HomeError> for CliError {
             HomeError::NoHome | HomeError::NotAbsolute(_) => {
                 "set OUROBOROS_HOME to an absolute directory path".to_owned()
             }
-            HomeError::NotADirectory { path } => format!(
-                "point OUROBOROS_HOME at a directory, or move {} aside",
-                path.display()
-            ),
+            HomeError::NotADirectory { path } => {
+                format!("point OUROBOROS_HOME at a directory, or move {} aside", path.display())
+            }
             HomeError::Create { path, .. } | HomeError::NotWritable { path, .. } => format!(
                 "make {} writable by you (chmod u+rwx), or set OUROBOROS_HOME elsewhere",
                 path.display()

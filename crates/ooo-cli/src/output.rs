@@ -13,23 +13,12 @@ pub fn is_broken_pipe(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::BrokenPipe
 }
 
-pub const TABLE_HEADER: [&str; 6] = [
-    "SEQ",
-    "TIME (UTC)",
-    "ACTOR",
-    "AGGREGATE",
-    "EVENT",
-    "PAYLOAD",
-];
+pub const TABLE_HEADER: [&str; 6] = ["SEQ", "TIME (UTC)", "ACTOR", "AGGREGATE", "EVENT", "PAYLOAD"];
 
 /// The cells of one table row.
 pub fn table_row(e: &Event) -> [String; 6] {
     // `2026-11-25T11:37:24.123456Z` -> `2026-11-25 11:37:24`
-    let time = e
-        .occurred_at
-        .get(..19)
-        .unwrap_or(&e.occurred_at)
-        .replacen('T', " ", 1);
+    let time = e.occurred_at.get(..19).unwrap_or(&e.occurred_at).replacen('T', " ", 1);
     [
         e.seq.to_string(),
         time,
@@ -64,10 +53,7 @@ pub fn write_table(out: &mut impl Write, rows: &[[String; 6]]) -> io::Result<()>
                 line.push_str(cell);
             } else {
                 line.push_str(cell);
-                line.extend(std::iter::repeat_n(
-                    ' ',
-                    widths[i] - cell.chars().count() + 2,
-                ));
+                line.extend(std::iter::repeat_n(' ', widths[i] - cell.chars().count() + 2));
             }
         }
         writeln!(out, "{}", line.trim_end())?;
@@ -89,28 +75,11 @@ mod tests {
     #[test]
     fn table_aligns_columns() {
         let rows = [
-            [
-                "SEQ".into(),
-                "T".into(),
-                "A".into(),
-                "B".into(),
-                "C".into(),
-                "D".into(),
-            ],
-            [
-                "10".into(),
-                "TT".into(),
-                "A".into(),
-                "B".into(),
-                "C".into(),
-                "{}".into(),
-            ],
+            ["SEQ".into(), "T".into(), "A".into(), "B".into(), "C".into(), "D".into()],
+            ["10".into(), "TT".into(), "A".into(), "B".into(), "C".into(), "{}".into()],
         ];
         let mut out = Vec::new();
         write_table(&mut out, &rows).unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "SEQ  T   A  B  C  D\n10   TT  A  B  C  {}\n"
-        );
+        assert_eq!(String::from_utf8(out).unwrap(), "SEQ  T   A  B  C  D\n10   TT  A  B  C  {}\n");
     }
 }

@@ -18,12 +18,8 @@ const LAYERS: &[(&str, &[&str])] = &[
 ];
 
 /// Crates and folders that must not know any external domain.
-const DOMAIN_FREE: &[&str] = &[
-    "crates/ooo-core",
-    "crates/ooo-plugin",
-    "crates/ooo-mcp",
-    "programs",
-];
+const DOMAIN_FREE: &[&str] =
+    &["crates/ooo-core", "crates/ooo-plugin", "crates/ooo-mcp", "programs"];
 
 /// Words that mark domain knowledge (matched case-insensitively).
 const DOMAIN_WORDS: &[&str] = &[
@@ -51,32 +47,18 @@ struct Member {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .unwrap()
-        .to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().to_owned()
 }
 
 fn members() -> Vec<Member> {
     let root = workspace_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--offline",
-        ])
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
         .current_dir(&root)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "cargo metadata: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "cargo metadata: {}", String::from_utf8_lossy(&out.stderr));
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     meta["packages"]
         .as_array()
@@ -107,18 +89,12 @@ fn layer_violations(members: &[Member]) -> Vec<String> {
             m.path == *prefix || (prefix.ends_with('/') && m.path.starts_with(prefix))
         });
         let Some((layer, allowed)) = rule else {
-            problems.push(format!(
-                "{} ({}) has no layer; add it to LAYERS",
-                m.name, m.path
-            ));
+            problems.push(format!("{} ({}) has no layer; add it to LAYERS", m.name, m.path));
             continue;
         };
         for dep in &m.workspace_deps {
             if !allowed.contains(&"*") && !allowed.contains(&dep.as_str()) {
-                problems.push(format!(
-                    "{} (layer {layer}) must not depend on {dep}",
-                    m.name
-                ));
+                problems.push(format!("{} (layer {layer}) must not depend on {dep}", m.name));
             }
         }
     }
@@ -127,11 +103,8 @@ fn layer_violations(members: &[Member]) -> Vec<String> {
 
 fn domain_leaks(root: &Path, dirs: &[&str]) -> Vec<String> {
     let mut leaks = Vec::new();
-    let mut stack: Vec<PathBuf> = dirs
-        .iter()
-        .map(|d| root.join(d))
-        .filter(|p| p.exists())
-        .collect();
+    let mut stack: Vec<PathBuf> =
+        dirs.iter().map(|d| root.join(d)).filter(|p| p.exists()).collect();
     while let Some(path) = stack.pop() {
         if path.is_dir() {
             if path.file_name().is_some_and(|n| n == "target") {
@@ -162,16 +135,9 @@ fn domain_leaks(root: &Path, dirs: &[&str]) -> Vec<String> {
 #[test]
 fn crate_graph_follows_the_layers() {
     let members = members();
-    assert!(
-        members.iter().any(|m| m.name == "ooo-core"),
-        "cargo metadata lists the workspace"
-    );
+    assert!(members.iter().any(|m| m.name == "ooo-core"), "cargo metadata lists the workspace");
     let problems = layer_violations(&members);
-    assert!(
-        problems.is_empty(),
-        "layer rules broken:\n{}",
-        problems.join("\n")
-    );
+    assert!(problems.is_empty(), "layer rules broken:\n{}", problems.join("\n"));
 }
 
 #[test]
@@ -192,11 +158,7 @@ fn layer_check_catches_wrong_arrows_and_unplaced_crates() {
             path: "programs/auto".into(),
             workspace_deps: vec!["ooo-runtime".into()],
         },
-        Member {
-            name: "stray".into(),
-            path: "stray".into(),
-            workspace_deps: vec![],
-        },
+        Member { name: "stray".into(), path: "stray".into(), workspace_deps: vec![] },
     ];
     let problems = layer_violations(&fake);
     assert_eq!(problems.len(), 3, "{problems:#?}");
@@ -208,11 +170,7 @@ fn layer_check_catches_wrong_arrows_and_unplaced_crates() {
 #[test]
 fn domain_words_stay_out_of_the_core() {
     let leaks = domain_leaks(&workspace_root(), DOMAIN_FREE);
-    assert!(
-        leaks.is_empty(),
-        "domain words in domain-free crates:\n{}",
-        leaks.join("\n")
-    );
+    assert!(leaks.is_empty(), "domain words in domain-free crates:\n{}", leaks.join("\n"));
 }
 
 #[test]
@@ -225,18 +183,9 @@ fn domain_check_finds_planted_words() {
     )
     .unwrap();
     std::fs::create_dir_all(dir.path().join("programs/auto")).unwrap();
-    std::fs::write(
-        dir.path().join("programs/auto/m.json"),
-        "{\"url\": \"https://Linear.app/x\"}",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("programs/auto/m.json"), "{\"url\": \"https://Linear.app/x\"}")
+        .unwrap();
     let mut leaks = domain_leaks(dir.path(), DOMAIN_FREE);
     leaks.sort();
-    assert_eq!(
-        leaks,
-        [
-            "crates/ooo-core/src/x.rs:2: github",
-            "programs/auto/m.json:1: linear.app"
-        ]
-    );
+    assert_eq!(leaks, ["crates/ooo-core/src/x.rs:2: github", "programs/auto/m.json:1: linear.app"]);
 }

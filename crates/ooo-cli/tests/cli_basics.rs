@@ -12,10 +12,7 @@ fn help_and_version() {
     let t = TestHome::new();
     assert_snapshot!("help", t.ok(&["--help"]));
     assert_snapshot!("ledger_help", t.ok(&["ledger", "--help"]));
-    assert_eq!(
-        t.ok(&["--version"]),
-        format!("ooo {}\n", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(t.ok(&["--version"]), format!("ooo {}\n", env!("CARGO_PKG_VERSION")));
     assert!(!t.home().exists(), "--help must not create the home");
 }
 
@@ -24,10 +21,7 @@ fn completions_for_each_shell() {
     let t = TestHome::new();
     for shell in ["bash", "zsh", "fish"] {
         let out = t.ok(&["completions", shell]);
-        assert!(
-            out.contains("ledger") && out.contains("verify"),
-            "{shell}: {out}"
-        );
+        assert!(out.contains("ledger") && out.contains("verify"), "{shell}: {out}");
     }
     let out = t.ooo().args(["completions", "tcsh"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -48,21 +42,15 @@ fn home_that_is_a_file() {
     std::fs::write(t.home(), "precious").unwrap();
     let out = t.ooo().args(["ledger", "log"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    with_filters(&t, || {
-        assert_snapshot!("home_is_file", String::from_utf8(out.stderr).unwrap())
-    });
+    with_filters(&t, || assert_snapshot!("home_is_file", String::from_utf8(out.stderr).unwrap()));
     assert_eq!(std::fs::read_to_string(t.home()).unwrap(), "precious");
 }
 
 #[test]
 fn relative_home_is_refused() {
     let t = TestHome::new();
-    let out = t
-        .ooo()
-        .env("OUROBOROS_HOME", "relative/dir")
-        .args(["ledger", "log"])
-        .output()
-        .unwrap();
+    let out =
+        t.ooo().env("OUROBOROS_HOME", "relative/dir").args(["ledger", "log"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr)
@@ -75,21 +63,12 @@ fn ledger_that_is_not_sqlite() {
     let t = TestHome::new();
     std::fs::create_dir(t.home()).unwrap();
     std::fs::write(t.ledger_db(), "my notes, not a database\n").unwrap();
-    for args in [
-        &["ledger", "log"][..],
-        &["ledger", "note", "x"],
-        &["ledger", "verify"],
-    ] {
+    for args in [&["ledger", "log"][..], &["ledger", "note", "x"], &["ledger", "verify"]] {
         let out = t.ooo().args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{args:?}");
-        with_filters(&t, || {
-            assert_snapshot!("not_sqlite", String::from_utf8(out.stderr).unwrap())
-        });
+        with_filters(&t, || assert_snapshot!("not_sqlite", String::from_utf8(out.stderr).unwrap()));
     }
-    assert_eq!(
-        std::fs::read_to_string(t.ledger_db()).unwrap(),
-        "my notes, not a database\n"
-    );
+    assert_eq!(std::fs::read_to_string(t.ledger_db()).unwrap(), "my notes, not a database\n");
 }
 
 #[test]
@@ -106,15 +85,8 @@ fn ledger_that_is_corrupt() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(err.lines().count(), 2, "{err}");
-    assert!(
-        err.starts_with("error: ") && err.contains("\nhint: "),
-        "{err}"
-    );
-    assert_eq!(
-        std::fs::read(t.ledger_db()).unwrap(),
-        bytes,
-        "nothing overwritten"
-    );
+    assert!(err.starts_with("error: ") && err.contains("\nhint: "), "{err}");
+    assert_eq!(std::fs::read(t.ledger_db()).unwrap(), bytes, "nothing overwritten");
 }
 
 #[test]
@@ -123,16 +95,11 @@ fn ledger_from_a_newer_ooo() {
     t.note("from the future", None);
     rusqlite::Connection::open(t.ledger_db())
         .unwrap()
-        .execute(
-            "INSERT INTO schema_migrations VALUES (7, 'future', 'x')",
-            [],
-        )
+        .execute("INSERT INTO schema_migrations VALUES (7, 'future', 'x')", [])
         .unwrap();
     let out = t.ooo().args(["ledger", "log"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    with_filters(&t, || {
-        assert_snapshot!("schema_too_new", String::from_utf8(out.stderr).unwrap())
-    });
+    with_filters(&t, || assert_snapshot!("schema_too_new", String::from_utf8(out.stderr).unwrap()));
 }
 
 /// An unwritable home. Root ignores permission bits, so as root the binary runs as
@@ -155,11 +122,8 @@ fn unwritable_home() {
         }
         let bin = assert_cmd::cargo::cargo_bin("ooo");
         let mut cmd = std::process::Command::new("/usr/bin/setpriv");
-        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(bin);
-        cmd.env_clear()
-            .env("OUROBOROS_HOME", t.home())
-            .env("USER", "nobody");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(bin);
+        cmd.env_clear().env("OUROBOROS_HOME", t.home()).env("USER", "nobody");
         cmd
     } else {
         std::fs::set_permissions(t.home(), std::fs::Permissions::from_mode(0o500)).unwrap();

@@ -33,10 +33,8 @@ fn log_human_and_json() {
 fn log_json_lines_carry_every_field() {
     let t = seeded();
     let out = t.ok(&["ledger", "log", "--json"]);
-    let lines: Vec<serde_json::Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> =
+        out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 3);
     for (i, line) in lines.iter().enumerate() {
         for field in [
@@ -67,11 +65,7 @@ fn log_filters() {
         full.extend_from_slice(args);
         t.ok(&full)
             .lines()
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
-                    .as_u64()
-                    .unwrap()
-            })
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"].as_u64().unwrap())
             .collect()
     };
     assert_eq!(seqs(&["--aggregate", "seed:abc123"]), [2, 3]);
@@ -79,38 +73,20 @@ fn log_filters() {
     assert_eq!(seqs(&["--type", "note"]), [1, 2, 3]);
     assert_eq!(seqs(&["--type", "plugin"]), Vec::<u64>::new());
     assert_eq!(seqs(&["--since", "2"]), [2, 3]);
-    assert_eq!(
-        seqs(&["--limit", "2"]),
-        [2, 3],
-        "without --since, --limit keeps the newest"
-    );
+    assert_eq!(seqs(&["--limit", "2"]), [2, 3], "without --since, --limit keeps the newest");
     assert_eq!(seqs(&["--since", "1", "--limit", "2"]), [1, 2]);
     assert_eq!(seqs(&["--after", "2000-01-01T00:00:00Z"]), [1, 2, 3]);
-    assert_eq!(
-        seqs(&["--before", "2000-01-01T00:00:00Z"]),
-        Vec::<u64>::new()
-    );
+    assert_eq!(seqs(&["--before", "2000-01-01T00:00:00Z"]), Vec::<u64>::new());
 }
 
 #[test]
 fn bad_filter_values_are_one_clear_error() {
     let t = seeded();
-    let out = t
-        .ooo()
-        .args(["ledger", "log", "--after", "yesterday"])
-        .output()
-        .unwrap();
+    let out = t.ooo().args(["ledger", "log", "--after", "yesterday"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        err.starts_with("error: invalid event: time: \"yesterday\" is not RFC 3339"),
-        "{err}"
-    );
-    let out = t
-        .ooo()
-        .args(["ledger", "note", "x", "--aggregate", "nocolon"])
-        .output()
-        .unwrap();
+    assert!(err.starts_with("error: invalid event: time: \"yesterday\" is not RFC 3339"), "{err}");
+    let out = t.ooo().args(["ledger", "note", "x", "--aggregate", "nocolon"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     with_filters(&t, || {
         assert_snapshot!("note_bad_aggregate", String::from_utf8(out.stderr).unwrap())
@@ -129,9 +105,7 @@ fn verify_intact_human_and_json() {
 #[test]
 fn verify_empty_ledger() {
     let t = TestHome::new();
-    with_filters(&t, || {
-        assert_snapshot!("verify_empty", t.ok(&["ledger", "verify"]))
-    });
+    with_filters(&t, || assert_snapshot!("verify_empty", t.ok(&["ledger", "verify"])));
 }
 
 #[test]
@@ -144,16 +118,9 @@ fn verify_names_the_first_bad_seq() {
     let out = t.ooo().args(["ledger", "verify"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     with_filters(&t, || {
-        assert_snapshot!(
-            "verify_edited_human",
-            String::from_utf8(out.stderr).unwrap()
-        )
+        assert_snapshot!("verify_edited_human", String::from_utf8(out.stderr).unwrap())
     });
-    let out = t
-        .ooo()
-        .args(["ledger", "verify", "--json"])
-        .output()
-        .unwrap();
+    let out = t.ooo().args(["ledger", "verify", "--json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["ok"], false);
@@ -167,17 +134,10 @@ fn verify_reports_missing_and_reordered() {
     let t = seeded();
     t.note("four", None);
     tamper(&t.ledger_db(), "DELETE FROM events WHERE seq = 3");
-    let out = t
-        .ooo()
-        .args(["ledger", "verify", "--json"])
-        .output()
-        .unwrap();
+    let out = t.ooo().args(["ledger", "verify", "--json"]).output().unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        (
-            report["fault"]["seq"].as_u64(),
-            report["fault"]["kind"].as_str()
-        ),
+        (report["fault"]["seq"].as_u64(), report["fault"]["kind"].as_str()),
         (Some(3), Some("missing"))
     );
 
@@ -187,18 +147,11 @@ fn verify_reports_missing_and_reordered() {
         "UPDATE events SET seq = -1 WHERE seq = 1; UPDATE events SET seq = 1 WHERE seq = 2;
          UPDATE events SET seq = 2 WHERE seq = -1;",
     );
-    let out = t
-        .ooo()
-        .args(["ledger", "verify", "--json"])
-        .output()
-        .unwrap();
+    let out = t.ooo().args(["ledger", "verify", "--json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        (
-            report["fault"]["seq"].as_u64(),
-            report["fault"]["kind"].as_str()
-        ),
+        (report["fault"]["seq"].as_u64(), report["fault"]["kind"].as_str()),
         (Some(1), Some("reordered"))
     );
 }
@@ -215,13 +168,7 @@ fn export_reverifies_elsewhere() {
     let file = t.dir.path().join("export.jsonl");
     std::fs::write(&file, &export).unwrap();
     let elsewhere = TestHome::new();
-    let out = elsewhere.ok(&[
-        "ledger",
-        "verify",
-        "--file",
-        file.to_str().unwrap(),
-        "--json",
-    ]);
+    let out = elsewhere.ok(&["ledger", "verify", "--file", file.to_str().unwrap(), "--json"]);
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["ok"], true);
     assert_eq!(report["verified"], 3);
@@ -314,20 +261,10 @@ fn closed_pipe_is_not_a_crash() {
         .spawn()
         .unwrap();
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
     // The reader is gone now; ooo must end quietly.
     let out = child.wait_with_output().unwrap();
     assert!(first.starts_with("{\"seq\":1,"));
-    assert!(
-        out.status.success(),
-        "{:?}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{:?}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }

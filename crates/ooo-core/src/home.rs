@@ -43,11 +43,7 @@ impl Home {
         match ouroboros_home.filter(|s| !s.is_empty()) {
             Some(dir) => {
                 let path = PathBuf::from(dir);
-                if path.is_absolute() {
-                    Ok(path)
-                } else {
-                    Err(HomeError::NotAbsolute(path))
-                }
+                if path.is_absolute() { Ok(path) } else { Err(HomeError::NotAbsolute(path)) }
             }
             None => user_home
                 .filter(|s| !s.is_empty())
@@ -76,17 +72,10 @@ impl Home {
                     .recursive(true)
                     .mode(0o700)
                     .create(&root)
-                    .map_err(|source| HomeError::Create {
-                        path: root.clone(),
-                        source,
-                    })?;
+                    .map_err(|source| HomeError::Create { path: root.clone(), source })?;
                 // DirBuilder applies the umask; make sure the final directory is owner-only.
-                fs::set_permissions(&root, fs::Permissions::from_mode(0o700)).map_err(
-                    |source| HomeError::Create {
-                        path: root.clone(),
-                        source,
-                    },
-                )?;
+                fs::set_permissions(&root, fs::Permissions::from_mode(0o700))
+                    .map_err(|source| HomeError::Create { path: root.clone(), source })?;
             }
             Err(source) => return Err(HomeError::Create { path: root, source }),
         }
@@ -95,22 +84,13 @@ impl Home {
 
     /// Check that a file can be created in the home (used before the first write).
     pub fn check_writable(&self) -> Result<(), HomeError> {
-        let probe = self
-            .root
-            .join(format!(".write-probe-{}", std::process::id()));
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&probe)
-        {
+        let probe = self.root.join(format!(".write-probe-{}", std::process::id()));
+        match fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
             Ok(_) => {
                 let _ = fs::remove_file(&probe);
                 Ok(())
             }
-            Err(source) => Err(HomeError::NotWritable {
-                path: self.root.clone(),
-                source,
-            }),
+            Err(source) => Err(HomeError::NotWritable { path: self.root.clone(), source }),
         }
     }
 
@@ -131,14 +111,8 @@ mod tests {
 
     #[test]
     fn explicit_home_wins_and_must_be_absolute() {
-        assert_eq!(
-            Home::locate(Some("/x/y"), Some("/home/u")).unwrap(),
-            PathBuf::from("/x/y")
-        );
-        assert!(matches!(
-            Home::locate(Some("rel"), None),
-            Err(HomeError::NotAbsolute(_))
-        ));
+        assert_eq!(Home::locate(Some("/x/y"), Some("/home/u")).unwrap(), PathBuf::from("/x/y"));
+        assert!(matches!(Home::locate(Some("rel"), None), Err(HomeError::NotAbsolute(_))));
         assert_eq!(
             Home::locate(Some(""), Some("/home/u")).unwrap(),
             PathBuf::from("/home/u/.ouroboros")
@@ -161,10 +135,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("home");
         fs::write(&file, b"keep me").unwrap();
-        assert!(matches!(
-            Home::prepare(&file),
-            Err(HomeError::NotADirectory { .. })
-        ));
+        assert!(matches!(Home::prepare(&file), Err(HomeError::NotADirectory { .. })));
         assert_eq!(fs::read(&file).unwrap(), b"keep me");
     }
 }

@@ -50,15 +50,14 @@ fn spawn_writer(db: &Path, name: &str, count: u64) -> std::process::Child {
 }
 
 fn appended_lines(child: &mut std::process::Child) -> impl Iterator<Item = (u64, String)> + '_ {
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|line| {
+    BufReader::new(child.stdout.as_mut().unwrap()).lines().map_while(Result::ok).filter_map(
+        |line| {
             // libtest may print "test writer_child ... " on the same line as the first report.
             let rest = line[line.find("APPENDED ")? + "APPENDED ".len()..].to_owned();
             let (seq, id) = rest.split_once(' ')?;
             Some((seq.parse().ok()?, id.to_owned()))
-        })
+        },
+    )
 }
 
 #[test]
@@ -69,9 +68,7 @@ fn four_processes_append_in_parallel() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ledger.db");
     SqliteStore::open(&db).unwrap(); // create first so all writers race on appends only
-    let mut children: Vec<_> = (0..4)
-        .map(|w| spawn_writer(&db, &format!("w{w}"), 500))
-        .collect();
+    let mut children: Vec<_> = (0..4).map(|w| spawn_writer(&db, &format!("w{w}"), 500)).collect();
     let mut reported = Vec::new();
     for child in &mut children {
         reported.extend(appended_lines(child).collect::<Vec<_>>());
@@ -89,11 +86,7 @@ fn four_processes_append_in_parallel() {
             .filter(|e| e.aggregate_id == format!("w{w}"))
             .map(|e| e.payload["i"].as_u64().unwrap())
             .collect();
-        assert_eq!(
-            mine,
-            (0..500).collect::<Vec<_>>(),
-            "writer w{w} lost or reordered events"
-        );
+        assert_eq!(mine, (0..500).collect::<Vec<_>>(), "writer w{w} lost or reordered events");
     }
 }
 
@@ -115,17 +108,9 @@ fn sigkilled_writer_leaves_a_verifiable_ledger() {
     assert!(report.verified >= 300);
     for (seq, id) in reported {
         let found = store
-            .query(&EventQuery {
-                from_seq: Some(seq),
-                to_seq: Some(seq),
-                ..Default::default()
-            })
+            .query(&EventQuery { from_seq: Some(seq), to_seq: Some(seq), ..Default::default() })
             .unwrap();
-        assert_eq!(
-            found.len(),
-            1,
-            "event {seq} was reported appended but is missing"
-        );
+        assert_eq!(found.len(), 1, "event {seq} was reported appended but is missing");
         assert_eq!(found[0].id, id);
     }
 }

@@ -26,14 +26,7 @@ fn ledger_with(n: u64) -> (tempfile::TempDir, PathBuf, SqliteStore) {
     let path = dir.path().join("ledger.db");
     let mut store = SqliteStore::open(&path).unwrap();
     let batch: Vec<NewEvent> = (1..=n)
-        .map(|i| {
-            event(
-                "note",
-                &format!("n{}", i % 3),
-                "note.recorded",
-                json!({"i": i}),
-            )
-        })
+        .map(|i| event("note", &format!("n{}", i % 3), "note.recorded", json!({"i": i})))
         .collect();
     store.append(&batch, AppendOptions::default()).unwrap();
     (dir, path, store)
@@ -51,12 +44,7 @@ fn tamper(path: &Path, sql: &str) {
 }
 
 fn fault_of(path: &Path) -> (u64, FaultKind) {
-    let f = SqliteStore::open(path)
-        .unwrap()
-        .verify()
-        .unwrap()
-        .fault
-        .expect("tampering detected");
+    let f = SqliteStore::open(path).unwrap().verify().unwrap().fault.expect("tampering detected");
     (f.seq, f.kind)
 }
 
@@ -64,9 +52,7 @@ fn fault_of(path: &Path) -> (u64, FaultKind) {
 fn many_appends_verify() {
     let (_d, path, mut store) = ledger_with(500);
     for i in 0..100 {
-        store
-            .append_one(event("note", "x", "note.recorded", json!({"one": i})))
-            .unwrap();
+        store.append_one(event("note", "x", "note.recorded", json!({"one": i}))).unwrap();
     }
     let report = store.verify().unwrap();
     assert!(report.is_intact(), "{report:?}");
@@ -76,29 +62,20 @@ fn many_appends_verify() {
     assert_eq!(report.head_hash.as_deref(), Some(head.hash.as_str()));
     // Reopening keeps everything.
     drop(store);
-    assert_eq!(
-        SqliteStore::open(&path).unwrap().verify().unwrap().verified,
-        600
-    );
+    assert_eq!(SqliteStore::open(&path).unwrap().verify().unwrap().verified, 600);
 }
 
 #[test]
 fn edited_payload_byte_is_caught_at_its_seq() {
     let (_d, path, _s) = ledger_with(100);
-    tamper(
-        &path,
-        "UPDATE events SET payload = replace(payload, '42', '43') WHERE seq = 42",
-    );
+    tamper(&path, "UPDATE events SET payload = replace(payload, '42', '43') WHERE seq = 42");
     assert_eq!(fault_of(&path), (42, FaultKind::Edited));
 }
 
 #[test]
 fn edited_actor_is_caught() {
     let (_d, path, _s) = ledger_with(20);
-    tamper(
-        &path,
-        "UPDATE events SET actor = 'user:mallory' WHERE seq = 7",
-    );
+    tamper(&path, "UPDATE events SET actor = 'user:mallory' WHERE seq = 7");
     assert_eq!(fault_of(&path), (7, FaultKind::Edited));
 }
 
@@ -131,28 +108,21 @@ fn swapped_rows_are_caught() {
 #[test]
 fn non_json_payload_is_malformed() {
     let (_d, path, mut store) = ledger_with(10);
-    tamper(
-        &path,
-        "UPDATE events SET payload = '{not json' WHERE seq = 4",
-    );
+    tamper(&path, "UPDATE events SET payload = '{not json' WHERE seq = 4");
     assert_eq!(fault_of(&path), (4, FaultKind::Malformed));
     assert!(matches!(
         store.query(&EventQuery::default()),
         Err(LedgerError::MalformedRow { seq: 4, .. })
     ));
     // The ledger still accepts appends after the damage (they chain onto the head).
-    store
-        .append_one(event("note", "y", "note.recorded", json!({})))
-        .unwrap();
+    store.append_one(event("note", "y", "note.recorded", json!({}))).unwrap();
 }
 
 #[test]
 fn triggers_refuse_updates_through_sql() {
     let (_d, path, _s) = ledger_with(3);
     let conn = Connection::open(&path).unwrap();
-    let err = conn
-        .execute("UPDATE events SET actor = 'user:x' WHERE seq = 1", [])
-        .unwrap_err();
+    let err = conn.execute("UPDATE events SET actor = 'user:x' WHERE seq = 1", []).unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
     assert!(conn.execute("DELETE FROM events", []).is_err());
 }
@@ -185,10 +155,7 @@ impl Projection for CountPerAggregate {
 fn projections_commit_with_events_and_roll_back_with_them() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = SqliteStore::open(dir.path().join("ledger.db")).unwrap();
-    let opts = AppendOptions {
-        projections: &[&CountPerAggregate],
-        ..Default::default()
-    };
+    let opts = AppendOptions { projections: &[&CountPerAggregate], ..Default::default() };
     store
         .append(
             &[
@@ -199,12 +166,7 @@ fn projections_commit_with_events_and_roll_back_with_them() {
             opts,
         )
         .unwrap();
-    assert_eq!(
-        store
-            .projection_get("count_per_aggregate", "note:a")
-            .unwrap(),
-        Some(json!(2))
-    );
+    assert_eq!(store.projection_get("count_per_aggregate", "note:a").unwrap(), Some(json!(2)));
     // A failing projection aborts the whole batch: no event, no row change.
     let err = store
         .append(
@@ -217,25 +179,13 @@ fn projections_commit_with_events_and_roll_back_with_them() {
         .unwrap_err();
     assert!(matches!(err, LedgerError::Projection { .. }), "{err}");
     assert_eq!(store.head().unwrap().unwrap().seq, 3);
-    assert_eq!(
-        store
-            .projection_get("count_per_aggregate", "note:a")
-            .unwrap(),
-        Some(json!(2))
-    );
-    store
-        .append(&[event("note", "b", "note.retracted", json!({}))], opts)
-        .unwrap();
-    let rows = store
-        .projection_scan("count_per_aggregate", "note:")
-        .unwrap();
+    assert_eq!(store.projection_get("count_per_aggregate", "note:a").unwrap(), Some(json!(2)));
+    store.append(&[event("note", "b", "note.retracted", json!({}))], opts).unwrap();
+    let rows = store.projection_scan("count_per_aggregate", "note:").unwrap();
     assert_eq!(rows, vec![("note:a".to_string(), json!(2))]);
     // Rebuilding from the ledger gives the same rows: the ledger is the source of truth.
     assert_eq!(store.rebuild_projection(&CountPerAggregate).unwrap(), 4);
-    assert_eq!(
-        store.projection_scan("count_per_aggregate", "").unwrap(),
-        rows
-    );
+    assert_eq!(store.projection_scan("count_per_aggregate", "").unwrap(), rows);
 }
 
 #[test]
@@ -250,32 +200,16 @@ fn queries_filter_by_seq_aggregate_type_and_time() {
                 event("plugins_x", "q", "plugins_x.added", json!({})),
                 event("note", "n", "note.recorded", json!({})),
             ],
-            AppendOptions {
-                durability: Durability::Relaxed,
-                ..Default::default()
-            },
+            AppendOptions { durability: Durability::Relaxed, ..Default::default() },
         )
         .unwrap();
-    let seqs = |q: EventQuery| {
-        store
-            .query(&q)
-            .unwrap()
-            .iter()
-            .map(|e| e.seq)
-            .collect::<Vec<_>>()
-    };
+    let seqs = |q: EventQuery| store.query(&q).unwrap().iter().map(|e| e.seq).collect::<Vec<_>>();
     assert_eq!(
-        seqs(EventQuery {
-            event_type_prefix: Some("plugin".into()),
-            ..Default::default()
-        }),
+        seqs(EventQuery { event_type_prefix: Some("plugin".into()), ..Default::default() }),
         [1, 2]
     );
     assert_eq!(
-        seqs(EventQuery {
-            event_type_prefix: Some("plugins_".into()),
-            ..Default::default()
-        }),
+        seqs(EventQuery { event_type_prefix: Some("plugins_".into()), ..Default::default() }),
         Vec::<u64>::new()
     );
     assert_eq!(
@@ -287,28 +221,11 @@ fn queries_filter_by_seq_aggregate_type_and_time() {
         [1, 2]
     );
     assert_eq!(
-        seqs(EventQuery {
-            from_seq: Some(2),
-            to_seq: Some(3),
-            ..Default::default()
-        }),
+        seqs(EventQuery { from_seq: Some(2), to_seq: Some(3), ..Default::default() }),
         [2, 3]
     );
-    assert_eq!(
-        seqs(EventQuery {
-            limit: Some(2),
-            ..Default::default()
-        }),
-        [1, 2]
-    );
-    assert_eq!(
-        seqs(EventQuery {
-            limit: Some(2),
-            newest: true,
-            ..Default::default()
-        }),
-        [3, 4]
-    );
+    assert_eq!(seqs(EventQuery { limit: Some(2), ..Default::default() }), [1, 2]);
+    assert_eq!(seqs(EventQuery { limit: Some(2), newest: true, ..Default::default() }), [3, 4]);
     assert_eq!(
         seqs(EventQuery {
             occurred_from: Some("2000-01-01T00:00:00.000000Z".into()),
@@ -334,25 +251,13 @@ fn follower_sees_events_from_another_connection() {
     let writer = std::thread::spawn(move || {
         let mut other = SqliteStore::open(&path).unwrap();
         std::thread::sleep(Duration::from_millis(50));
-        other
-            .append_one(event(
-                "note",
-                "late",
-                "note.recorded",
-                json!({"late": true}),
-            ))
-            .unwrap();
+        other.append_one(event("note", "late", "note.recorded", json!({"late": true}))).unwrap();
     });
     let got = follower.wait(Some(Duration::from_secs(10))).unwrap();
     writer.join().unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].seq, 6);
-    assert!(
-        follower
-            .wait(Some(Duration::from_millis(30)))
-            .unwrap()
-            .is_empty()
-    );
+    assert!(follower.wait(Some(Duration::from_millis(30))).unwrap().is_empty());
 }
 
 #[test]
@@ -360,14 +265,8 @@ fn non_sqlite_file_is_refused_and_kept() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
     std::fs::write(&path, b"this is my diary, not a database").unwrap();
-    assert!(matches!(
-        SqliteStore::open(&path),
-        Err(LedgerError::NotADatabase { .. })
-    ));
-    assert_eq!(
-        std::fs::read(&path).unwrap(),
-        b"this is my diary, not a database"
-    );
+    assert!(matches!(SqliteStore::open(&path), Err(LedgerError::NotADatabase { .. })));
+    assert_eq!(std::fs::read(&path).unwrap(), b"this is my diary, not a database");
 }
 
 #[test]
@@ -382,14 +281,9 @@ fn corrupt_sqlite_file_is_refused() {
     }
     std::fs::write(&path, &bytes).unwrap();
     let _ = std::fs::remove_file(path.with_extension("db-wal"));
-    let err = SqliteStore::open(&path)
-        .err()
-        .expect("corrupt file refused");
+    let err = SqliteStore::open(&path).err().expect("corrupt file refused");
     assert!(
-        matches!(
-            err,
-            LedgerError::Corrupt { .. } | LedgerError::NotADatabase { .. }
-        ),
+        matches!(err, LedgerError::Corrupt { .. } | LedgerError::NotADatabase { .. }),
         "{err:?}"
     );
     assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing overwritten");
@@ -399,10 +293,7 @@ fn corrupt_sqlite_file_is_refused() {
 fn foreign_sqlite_database_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
-    Connection::open(&path)
-        .unwrap()
-        .execute_batch("CREATE TABLE recipes (name TEXT)")
-        .unwrap();
+    Connection::open(&path).unwrap().execute_batch("CREATE TABLE recipes (name TEXT)").unwrap();
     let err = SqliteStore::open(&path).err().unwrap();
     assert!(
         matches!(&err, LedgerError::NotALedger { detail, .. } if detail.contains("recipes")),
@@ -416,18 +307,11 @@ fn newer_schema_is_refused_without_change() {
     drop(store);
     Connection::open(&path)
         .unwrap()
-        .execute(
-            "INSERT INTO schema_migrations VALUES (99, 'from the future', 'x')",
-            [],
-        )
+        .execute("INSERT INTO schema_migrations VALUES (99, 'from the future', 'x')", [])
         .unwrap();
     let before = std::fs::read(&path).unwrap();
     match SqliteStore::open(&path) {
-        Err(LedgerError::SchemaTooNew {
-            found: 99,
-            supported,
-            ..
-        }) => assert_eq!(supported, 1),
+        Err(LedgerError::SchemaTooNew { found: 99, supported, .. }) => assert_eq!(supported, 1),
         other => panic!("expected SchemaTooNew, got {:?}", other.err()),
     }
     assert_eq!(std::fs::read(&path).unwrap(), before);
@@ -437,8 +321,5 @@ fn newer_schema_is_refused_without_change() {
 fn new_ledger_file_is_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let (_d, path, _s) = ledger_with(1);
-    assert_eq!(
-        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
 }

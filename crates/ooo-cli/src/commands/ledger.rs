@@ -105,10 +105,9 @@ fn print_events(
 
 fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
     let (report, source) = match &args.file {
-        Some(path) if path == "-" => (
-            export::verify(io::stdin().lock())?,
-            "standard input".to_owned(),
-        ),
+        Some(path) if path == "-" => {
+            (export::verify(io::stdin().lock())?, "standard input".to_owned())
+        }
         Some(path) => {
             let file =
                 File::open(path).map_err(|e| CliError::new(format!("cannot read {path}: {e}")))?;
@@ -143,11 +142,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
             _ => println!("ok: 0 events in {source}; nothing to verify"),
         }
     }
-    Ok(if report.is_intact() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if report.is_intact() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn verify_json(report: &VerifyReport, source: &str) -> serde_json::Value {
@@ -163,23 +158,17 @@ fn verify_json(report: &VerifyReport, source: &str) -> serde_json::Value {
 
 fn export_cmd(args: ExportArgs) -> Result<ExitCode, CliError> {
     let store = open_ledger()?;
-    let query = EventQuery {
-        from_seq: args.since,
-        ..Default::default()
-    };
+    let query = EventQuery { from_seq: args.since, ..Default::default() };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut write_error = None;
-    store.scan(
-        &query,
-        &mut |event| match export::write_line(&mut out, &event) {
-            Ok(()) => true,
-            Err(e) => {
-                write_error = Some(e);
-                false
-            }
-        },
-    )?;
+    store.scan(&query, &mut |event| match export::write_line(&mut out, &event) {
+        Ok(()) => true,
+        Err(e) => {
+            write_error = Some(e);
+            false
+        }
+    })?;
     piped(|| match write_error {
         Some(e) => Err(e),
         None => out.flush(),

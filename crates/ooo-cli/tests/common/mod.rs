@@ -12,9 +12,7 @@ pub struct TestHome {
 
 impl TestHome {
     pub fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-        }
+        Self { dir: tempfile::tempdir().unwrap() }
     }
 
     /// The home used by `ooo` (created by ooo itself on first use).
@@ -77,10 +75,7 @@ pub fn tamper(db: &Path, sql: &str) {
 /// Run `body` with insta filters for ULIDs, times, hashes and the temp home path.
 pub fn with_filters(home: &TestHome, body: impl FnOnce()) {
     let mut settings = insta::Settings::clone_current();
-    settings.add_filter(
-        &regex_escape(&home.dir.path().display().to_string()),
-        "[TMP]",
-    );
+    settings.add_filter(&regex_escape(&home.dir.path().display().to_string()), "[TMP]");
     settings.add_filter(r"\b0{64}\b", "[GENESIS]");
     settings.add_filter(r"\b[0-9a-f]{64}\b", "[HASH]");
     settings.add_filter(r"\b[0-9A-HJKMNP-TV-Z]{26}\b", "[ULID]");
@@ -93,10 +88,7 @@ fn regex_escape(text: &str) -> String {
     text.chars()
         .flat_map(|c| {
             let special = "\\.+*?()|[]{}^$".contains(c);
-            special
-                .then_some('\\')
-                .into_iter()
-                .chain(std::iter::once(c))
+            special.then_some('\\').into_iter().chain(std::iter::once(c))
         })
         .collect()
 }

@@ -139,9 +139,6 @@ mod tests {
     fn known_hash_vector() {
         let payload = json!({"text": "hello"});
         let h = event_hash(GENESIS_PREV_HASH, fields(&payload));
-        assert_eq!(
-            h,
-            "9d812a1e739f296c86639e6e0b76afc5b482f837858a3a2b8713ef37cacc0b8d"
-        );
+        assert_eq!(h, "9d812a1e739f296c86639e6e0b76afc5b482f837858a3a2b8713ef37cacc0b8d");
     }
 }

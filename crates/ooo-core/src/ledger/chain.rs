@@ -177,12 +177,7 @@ impl<'a> ChainVerifier<'a> {
     /// The report so far, ending with `fault` if verification stopped early.
     pub fn finish(self, fault: Option<Fault>) -> VerifyReport {
         let head_hash = self.head_seq.map(|_| self.prev_hash.clone());
-        VerifyReport {
-            verified: self.verified,
-            head_seq: self.head_seq,
-            head_hash,
-            fault,
-        }
+        VerifyReport { verified: self.verified, head_seq: self.head_seq, head_hash, fault }
     }
 }
 

@@ -13,11 +13,7 @@ pub enum LedgerError {
     #[error("{path} is damaged: {detail}")]
     Corrupt { path: PathBuf, detail: String },
     #[error("{path} has ledger schema version {found}, newer than this ooo supports ({supported})")]
-    SchemaTooNew {
-        path: PathBuf,
-        found: i64,
-        supported: i64,
-    },
+    SchemaTooNew { path: PathBuf, found: i64, supported: i64 },
     #[error("cannot open {path}: {detail}")]
     CannotOpen { path: PathBuf, detail: String },
     #[error("the ledger at {path} is read-only: {detail}")]
@@ -33,17 +29,11 @@ pub enum LedgerError {
     #[error("ledger database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("i/o error on {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
 }
 
 impl LedgerError {
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
-        Self::InvalidEvent {
-            field,
-            reason: reason.into(),
-        }
+        Self::InvalidEvent { field, reason: reason.into() }
     }
 }

@@ -127,13 +127,8 @@ impl AggregateRef {
         check_identifier("aggregate_type", kind, |c| {
             c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'
         })?;
-        check_identifier("aggregate_id", id, |c| {
-            !c.is_control() && !c.is_whitespace()
-        })?;
-        Ok(Self {
-            kind: kind.to_owned(),
-            id: id.to_owned(),
-        })
+        check_identifier("aggregate_id", id, |c| !c.is_control() && !c.is_whitespace())?;
+        Ok(Self { kind: kind.to_owned(), id: id.to_owned() })
     }
 
     /// Parse `T:ID` (split at the first colon; the id may itself contain colons).
@@ -179,12 +174,7 @@ impl NewEvent {
         payload: Value,
     ) -> Result<Self, LedgerError> {
         check_payload(&payload)?;
-        Ok(Self {
-            aggregate,
-            event_type,
-            payload,
-            actor,
-        })
+        Ok(Self { aggregate, event_type, payload, actor })
     }
 }
 
@@ -211,9 +201,7 @@ pub fn check_payload(payload: &Value) -> Result<(), LedgerError> {
         return Err(LedgerError::invalid("payload", "must be a JSON object"));
     }
     check_numbers(payload)?;
-    let size = serde_json::to_vec(payload)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(payload).map(|v| v.len()).unwrap_or(usize::MAX);
     if size > MAX_PAYLOAD_BYTES {
         return Err(LedgerError::invalid(
             "payload",
@@ -267,16 +255,7 @@ mod tests {
     fn event_types() {
         assert!(EventType::parse("note.recorded").is_ok());
         assert!(EventType::parse("plugin.trust_granted").is_ok());
-        for bad in [
-            "note",
-            "Note.recorded",
-            "note..x",
-            ".a.b",
-            "a.b.",
-            "a.1b",
-            "a.b-c",
-            "",
-        ] {
+        for bad in ["note", "Note.recorded", "note..x", ".a.b", "a.b.", "a.1b", "a.b-c", ""] {
             assert!(EventType::parse(bad).is_err(), "{bad} accepted");
         }
     }

@@ -36,21 +36,24 @@ pub fn parse_line(text: &str) -> Result<Event, String> {
     serde_json::from_str(text).map_err(|e| e.to_string())
 }
 
+/// What [`read`] found: the events before the first bad line, and that line if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadExport {
+    pub events: Vec<Event>,
+    pub bad_line: Option<BadLine>,
+}
+
 /// Read a whole export. Blank lines are skipped. Stops at the first bad line.
-pub fn read(input: impl BufRead) -> io::Result<Result<Vec<Event>, (Vec<Event>, BadLine)>> {
+pub fn read(input: impl BufRead) -> io::Result<ReadExport> {
     let mut events = Vec::new();
+    let stop =
+        |events, line, detail| Ok(ReadExport { events, bad_line: Some(BadLine { line, detail }) });
     for (index, line) in input.lines().enumerate() {
         let line_no = index as u64 + 1;
         let text = match line {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                return Ok(Err((
-                    events,
-                    BadLine {
-                        line: line_no,
-                        detail: "not UTF-8".into(),
-                    },
-                )));
+                return stop(events, line_no, "not UTF-8".into());
             }
             Err(e) => return Err(e),
         };
@@ -60,40 +63,28 @@ pub fn read(input: impl BufRead) -> io::Result<Result<Vec<Event>, (Vec<Event>, B
         match parse_line(&text) {
             Ok(event) => events.push(event),
             Err(detail) => {
-                return Ok(Err((
-                    events,
-                    BadLine {
-                        line: line_no,
-                        detail,
-                    },
-                )));
+                return stop(events, line_no, detail);
             }
         }
     }
-    Ok(Ok(events))
+    Ok(ReadExport { events, bad_line: None })
 }
 
 /// Read and verify an export. A line that does not parse is a `malformed` fault at the
 /// sequence number that was expected there.
 pub fn verify(input: impl BufRead) -> io::Result<VerifyReport> {
-    Ok(match read(input)? {
-        Ok(events) => verify_events(&events),
-        Err((events, bad)) => {
-            let report = verify_events(&events);
-            if report.fault.is_some() {
-                report
-            } else {
-                let seq = report.head_seq.map_or(1, |s| s + 1);
-                VerifyReport {
-                    fault: Some(Fault {
-                        seq,
-                        kind: FaultKind::Malformed,
-                        detail: format!("line {}: {}", bad.line, bad.detail),
-                    }),
-                    ..report
-                }
+    let ReadExport { events, bad_line } = read(input)?;
+    let report = verify_events(&events);
+    Ok(match bad_line {
+        Some(bad) if report.fault.is_none() => {
+            let seq = report.head_seq.map_or(1, |s| s + 1);
+            let detail = format!("line {}: {}", bad.line, bad.detail);
+            VerifyReport {
+                fault: Some(Fault { seq, kind: FaultKind::Malformed, detail }),
+                ..report
             }
         }
+        _ => report,
     })
 }
 
@@ -153,7 +144,9 @@ mod tests {
         fn exports_round_trip_and_verify(texts in prop::collection::vec("[a-zA-Z0-9 é✓]{0,40}", 1..20)) {
             let events = chain(&texts);
             let bytes = export(&events);
-            let back = read(&bytes[..]).unwrap().unwrap();
+            let back = read(&bytes[..]).unwrap();
+            prop_assert!(back.bad_line.is_none());
+            let back = back.events;
             prop_assert_eq!(&back, &events);
             prop_assert!(verify(&bytes[..]).unwrap().is_intact());
         }

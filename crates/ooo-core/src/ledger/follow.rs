@@ -21,17 +21,8 @@ pub struct Follower<'s> {
 impl<'s> Follower<'s> {
     /// Follow events matching `query` (its limit is ignored) with `seq > after_seq`.
     pub fn new(store: &'s dyn Store, query: EventQuery, after_seq: u64) -> Self {
-        let query = EventQuery {
-            limit: None,
-            newest: false,
-            ..query
-        };
-        Self {
-            store,
-            query,
-            next_seq: after_seq + 1,
-            poll: DEFAULT_POLL,
-        }
+        let query = EventQuery { limit: None, newest: false, ..query };
+        Self { store, query, next_seq: after_seq + 1, poll: DEFAULT_POLL }
     }
 
     /// Change the pause between polls.
@@ -43,10 +34,7 @@ impl<'s> Follower<'s> {
     /// The matching events appended since the last call, without waiting.
     pub fn poll(&mut self) -> Result<Vec<Event>, LedgerError> {
         let from = self.next_seq.max(self.query.from_seq.unwrap_or(0));
-        let query = EventQuery {
-            from_seq: Some(from),
-            ..self.query.clone()
-        };
+        let query = EventQuery { from_seq: Some(from), ..self.query.clone() };
         let events = self.store.query(&query)?;
         if let Some(last) = events.last() {
             self.next_seq = last.seq + 1;

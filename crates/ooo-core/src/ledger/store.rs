@@ -55,26 +55,11 @@ impl EventQuery {
     pub fn matches(&self, event: &Event) -> bool {
         self.from_seq.is_none_or(|s| event.seq >= s)
             && self.to_seq.is_none_or(|s| event.seq <= s)
-            && self
-                .aggregate_type
-                .as_deref()
-                .is_none_or(|t| event.aggregate_type == t)
-            && self
-                .aggregate_id
-                .as_deref()
-                .is_none_or(|i| event.aggregate_id == i)
-            && self
-                .event_type_prefix
-                .as_deref()
-                .is_none_or(|p| type_matches(p, &event.event_type))
-            && self
-                .occurred_from
-                .as_deref()
-                .is_none_or(|t| event.occurred_at.as_str() >= t)
-            && self
-                .occurred_before
-                .as_deref()
-                .is_none_or(|t| event.occurred_at.as_str() < t)
+            && self.aggregate_type.as_deref().is_none_or(|t| event.aggregate_type == t)
+            && self.aggregate_id.as_deref().is_none_or(|i| event.aggregate_id == i)
+            && self.event_type_prefix.as_deref().is_none_or(|p| type_matches(p, &event.event_type))
+            && self.occurred_from.as_deref().is_none_or(|t| event.occurred_at.as_str() >= t)
+            && self.occurred_before.as_deref().is_none_or(|t| event.occurred_at.as_str() < t)
     }
 }
 

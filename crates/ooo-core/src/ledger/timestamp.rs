@@ -18,9 +18,7 @@ pub fn now() -> String {
 
 /// Format any instant in ledger form (converted to UTC, truncated to microseconds).
 pub fn format(at: OffsetDateTime) -> String {
-    at.to_offset(UtcOffset::UTC)
-        .format(FORMAT)
-        .expect("formatting a UTC timestamp")
+    at.to_offset(UtcOffset::UTC).format(FORMAT).expect("formatting a UTC timestamp")
 }
 
 /// Parse a user-supplied RFC 3339 time (any offset, any precision) into ledger form, so it
@@ -45,10 +43,7 @@ mod tests {
         let t = now();
         assert_eq!(t.len(), 27, "{t}");
         assert!(t.ends_with('Z'));
-        assert_eq!(
-            normalize("2026-11-25T12:00:00+01:00").unwrap(),
-            "2026-11-25T11:00:00.000000Z"
-        );
+        assert_eq!(normalize("2026-11-25T12:00:00+01:00").unwrap(), "2026-11-25T11:00:00.000000Z");
         assert_eq!(
             normalize("2026-11-25T11:00:00.1234567Z").unwrap(),
             "2026-11-25T11:00:00.123456Z"

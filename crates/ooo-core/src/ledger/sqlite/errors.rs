@@ -21,9 +21,9 @@ pub fn map_err(err: rusqlite::Error, path: &Path) -> LedgerError {
                 ErrorCode::CannotOpen | ErrorCode::PermissionDenied => {
                     LedgerError::CannotOpen { path, detail }
                 }
-                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => LedgerError::Busy {
-                    waited_ms: BUSY_TIMEOUT_MS,
-                },
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+                    LedgerError::Busy { waited_ms: BUSY_TIMEOUT_MS }
+                }
                 _ => LedgerError::Sqlite(err),
             }
         }

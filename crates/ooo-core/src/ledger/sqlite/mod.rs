@@ -59,8 +59,7 @@ impl SqliteStore {
         preflight(&path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn = Connection::open_with_flags(&path, flags).map_err(|e| map_err(e, &path))?;
-        conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))
-            .map_err(|e| map_err(e, &path))?;
+        conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS)).map_err(|e| map_err(e, &path))?;
         schema::check_compatible(&conn, &path)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -71,14 +70,9 @@ impl SqliteStore {
                 detail: format!("cannot switch to WAL journal (got {mode})"),
             });
         }
-        conn.execute_batch("PRAGMA synchronous = FULL")
-            .map_err(|e| map_err(e, &path))?;
+        conn.execute_batch("PRAGMA synchronous = FULL").map_err(|e| map_err(e, &path))?;
         schema::migrate(&mut conn, &path)?;
-        Ok(Self {
-            conn,
-            path,
-            durability: Durability::Durable,
-        })
+        Ok(Self { conn, path, durability: Durability::Durable })
     }
 
     /// Where this ledger lives.
@@ -107,10 +101,7 @@ impl SqliteStore {
 
 /// Refuse a non-SQLite file before SQLite can touch it; create a missing file owner-only.
 fn preflight(path: &Path) -> Result<(), LedgerError> {
-    let io_err = |source: io::Error| LedgerError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io_err = |source: io::Error| LedgerError::Io { path: path.to_owned(), source };
     match fs::File::open(path) {
         Ok(mut file) => {
             let len = file.metadata().map_err(io_err)?.len();
@@ -120,36 +111,25 @@ fn preflight(path: &Path) -> Result<(), LedgerError> {
             let mut header = [0u8; 16];
             match file.read_exact(&mut header) {
                 Ok(()) if &header == SQLITE_MAGIC => Ok(()),
-                Ok(()) => Err(LedgerError::NotADatabase {
-                    path: path.to_owned(),
-                }),
+                Ok(()) => Err(LedgerError::NotADatabase { path: path.to_owned() }),
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    Err(LedgerError::NotADatabase {
-                        path: path.to_owned(),
-                    })
+                    Err(LedgerError::NotADatabase { path: path.to_owned() })
                 }
                 Err(e) => Err(io_err(e)),
             }
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            match fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-            {
+            match fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
                 Ok(_) => Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-                Err(e) => Err(LedgerError::CannotOpen {
-                    path: path.to_owned(),
-                    detail: e.to_string(),
-                }),
+                Err(e) => {
+                    Err(LedgerError::CannotOpen { path: path.to_owned(), detail: e.to_string() })
+                }
             }
         }
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Err(LedgerError::CannotOpen {
-            path: path.to_owned(),
-            detail: e.to_string(),
-        }),
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            Err(LedgerError::CannotOpen { path: path.to_owned(), detail: e.to_string() })
+        }
         Err(e) => Err(io_err(e)),
     }
 }
@@ -169,16 +149,12 @@ impl Store for SqliteStore {
         self.set_durability(opts.durability)?;
         let path = self.path.clone();
         let err = |e| map_err(e, &path);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let tx =
+            self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
         let head: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .query_row("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()
             .map_err(err)?;
         let (mut seq, mut prev_hash) = match head {
@@ -230,11 +206,8 @@ impl Store for SqliteStore {
         }
         for projection in opts.projections {
             for event in &stored {
-                let mut rows = SqliteRows {
-                    conn: &tx,
-                    projection: projection.name(),
-                    seq: event.seq,
-                };
+                let mut rows =
+                    SqliteRows { conn: &tx, projection: projection.name(), seq: event.seq };
                 projection.apply(event, &mut rows).map_err(|e| match e {
                     LedgerError::Projection { .. } => e,
                     other => LedgerError::Projection {
@@ -255,9 +228,7 @@ impl Store for SqliteStore {
     ) -> Result<(), LedgerError> {
         let (sql, values) = query::select(query);
         let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
-        let mut rows = stmt
-            .query(query::params(&values))
-            .map_err(|e| self.err(e))?;
+        let mut rows = stmt.query(query::params(&values)).map_err(|e| self.err(e))?;
         while let Some(row) = rows.next().map_err(|e| self.err(e))? {
             match query::decode(row).map_err(|e| self.err(e))? {
                 Ok(event) => {
@@ -266,10 +237,7 @@ impl Store for SqliteStore {
                     }
                 }
                 Err(bad) => {
-                    return Err(LedgerError::MalformedRow {
-                        seq: bad.seq,
-                        detail: bad.detail,
-                    });
+                    return Err(LedgerError::MalformedRow { seq: bad.seq, detail: bad.detail });
                 }
             }
         }
@@ -278,16 +246,9 @@ impl Store for SqliteStore {
 
     fn head(&self) -> Result<Option<ChainHead>, LedgerError> {
         self.conn
-            .query_row(
-                "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| {
-                    Ok(ChainHead {
-                        seq: r.get::<_, i64>(0)?.max(0) as u64,
-                        hash: r.get(1)?,
-                    })
-                },
-            )
+            .query_row("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", [], |r| {
+                Ok(ChainHead { seq: r.get::<_, i64>(0)?.max(0) as u64, hash: r.get(1)? })
+            })
             .optional()
             .map_err(|e| self.err(e))
     }
@@ -335,33 +296,19 @@ impl Store for SqliteStore {
     fn rebuild_projection(&mut self, p: &dyn Projection) -> Result<u64, LedgerError> {
         let path = self.path.clone();
         let err = |e| map_err(e, &path);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        tx.execute(
-            "DELETE FROM projection_rows WHERE projection = ?1",
-            [p.name()],
-        )
-        .map_err(err)?;
+        let tx =
+            self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        tx.execute("DELETE FROM projection_rows WHERE projection = ?1", [p.name()]).map_err(err)?;
         let mut folded = 0u64;
         {
             let sql = format!("SELECT {} FROM events ORDER BY seq", query::COLUMNS);
             let mut stmt = tx.prepare(&sql).map_err(err)?;
             let mut rows = stmt.query([]).map_err(err)?;
             while let Some(row) = rows.next().map_err(err)? {
-                let event =
-                    query::decode(row)
-                        .map_err(err)?
-                        .map_err(|bad| LedgerError::MalformedRow {
-                            seq: bad.seq,
-                            detail: bad.detail,
-                        })?;
-                let mut rows = SqliteRows {
-                    conn: &tx,
-                    projection: p.name(),
-                    seq: event.seq,
-                };
+                let event = query::decode(row).map_err(err)?.map_err(|bad| {
+                    LedgerError::MalformedRow { seq: bad.seq, detail: bad.detail }
+                })?;
+                let mut rows = SqliteRows { conn: &tx, projection: p.name(), seq: event.seq };
                 p.apply(&event, &mut rows)?;
                 folded += 1;
             }

@@ -29,10 +29,7 @@ pub fn select(query: &EventQuery) -> (String, Vec<SqlValue>) {
         params.push(SqlValue::Text(i.clone()));
     }
     if let Some(p) = &query.event_type_prefix {
-        let escaped = p
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
+        let escaped = p.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         if let Some(stem) = escaped.strip_suffix('.') {
             clauses.push("event_type LIKE ? ESCAPE '\\'");
             params.push(SqlValue::Text(format!("{stem}.%")));
@@ -84,12 +81,7 @@ pub struct BadRow {
 /// Decode one row selected with [`COLUMNS`].
 pub fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Event, BadRow>> {
     let raw_seq: i64 = row.get(0)?;
-    let bad = |detail: String| {
-        Ok(Err(BadRow {
-            seq: raw_seq,
-            detail,
-        }))
-    };
+    let bad = |detail: String| Ok(Err(BadRow { seq: raw_seq, detail }));
     let Ok(seq) = u64::try_from(raw_seq) else {
         return bad(format!("sequence number {raw_seq} is negative"));
     };

@@ -59,9 +59,8 @@ pub const LATEST_VERSION: i64 = 1;
 
 /// Refuse databases that are not ours or are too new. Reads only.
 pub fn check_compatible(conn: &Connection, path: &Path) -> Result<(), LedgerError> {
-    let app_id: i64 = conn
-        .query_row("PRAGMA application_id", [], |r| r.get(0))
-        .map_err(|e| map_err(e, path))?;
+    let app_id: i64 =
+        conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(|e| map_err(e, path))?;
     let has_versions: bool = conn
         .query_row(
             "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')",
@@ -100,11 +99,7 @@ pub fn check_compatible(conn: &Connection, path: &Path) -> Result<(), LedgerErro
 }
 
 fn current_version(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-        [],
-        |r| r.get(0),
-    )
+    conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
 }
 
 /// Apply every pending migration in one immediate transaction, so two processes opening
@@ -157,9 +152,6 @@ mod tests {
         for (i, m) in super::MIGRATIONS.iter().enumerate() {
             assert_eq!(m.version, i as i64 + 1);
         }
-        assert_eq!(
-            super::MIGRATIONS.last().unwrap().version,
-            super::LATEST_VERSION
-        );
+        assert_eq!(super::MIGRATIONS.last().unwrap().version, super::LATEST_VERSION);
     }
 }
