@@ -43,7 +43,7 @@ impl From<HomeError> for CliError {
             HomeError::NotADirectory { path } => {
                 format!("point OUROBOROS_HOME at a directory, or move {} aside", path.display())
             }
-            HomeError::Create { path, .. } | HomeError::NotWritable { path, .. } => format!(
+            HomeError::Create { path, .. } => format!(
                 "make {} writable by you (chmod u+rwx), or set OUROBOROS_HOME elsewhere",
                 path.display()
             ),

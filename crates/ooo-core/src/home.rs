@@ -24,8 +24,6 @@ pub enum HomeError {
     NotADirectory { path: PathBuf },
     #[error("cannot create {path}: {source}")]
     Create { path: PathBuf, source: io::Error },
-    #[error("{path} is not writable: {source}")]
-    NotWritable { path: PathBuf, source: io::Error },
 }
 
 /// A resolved, existing ooo home directory.
@@ -80,18 +78,6 @@ impl Home {
             Err(source) => return Err(HomeError::Create { path: root, source }),
         }
         Ok(Self { root })
-    }
-
-    /// Check that a file can be created in the home (used before the first write).
-    pub fn check_writable(&self) -> Result<(), HomeError> {
-        let probe = self.root.join(format!(".write-probe-{}", std::process::id()));
-        match fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
-            Ok(_) => {
-                let _ = fs::remove_file(&probe);
-                Ok(())
-            }
-            Err(source) => Err(HomeError::NotWritable { path: self.root.clone(), source }),
-        }
     }
 
     /// The home directory itself.

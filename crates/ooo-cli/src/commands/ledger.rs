@@ -5,8 +5,8 @@ use std::io::{self, BufReader, BufWriter, Write};
 use std::process::ExitCode;
 
 use ooo_core::ledger::{
-    Actor, AggregateRef, Event, EventQuery, EventType, Follower, NewEvent, Store, VerifyReport,
-    export, timestamp,
+    Actor, AggregateRef, Event, EventQuery, EventType, Follower, LedgerError, NewEvent, Store,
+    VerifyReport, export, timestamp,
 };
 use serde_json::json;
 
@@ -24,12 +24,31 @@ pub fn run(cmd: LedgerCommand) -> Result<ExitCode, CliError> {
     }
 }
 
+/// Why writing a listing stopped: the ledger failed, or standard output did.
+enum Failure {
+    Ledger(LedgerError),
+    Io(io::Error),
+}
+
+impl From<LedgerError> for Failure {
+    fn from(e: LedgerError) -> Self {
+        Self::Ledger(e)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
 /// Run `body`, treating a reader that closed the pipe as a normal end.
-fn piped(body: impl FnOnce() -> io::Result<()>) -> Result<ExitCode, CliError> {
+fn piped(body: impl FnOnce() -> Result<(), Failure>) -> Result<ExitCode, CliError> {
     match body() {
         Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(e.into()),
+        Err(Failure::Io(e)) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
+        Err(Failure::Io(e)) => Err(e.into()),
+        Err(Failure::Ledger(e)) => Err(e.into()),
     }
 }
 
@@ -65,25 +84,44 @@ fn log_query(args: &LogArgs) -> Result<EventQuery, CliError> {
 fn log(args: LogArgs) -> Result<ExitCode, CliError> {
     let query = log_query(&args)?;
     let store = open_ledger()?;
-    let events = store.query(&query)?;
-    let last_seq = store.head()?.map_or(0, |h| h.seq);
+    // Pin the head first, so nothing appended meanwhile is skipped by --follow.
+    let head = store.head()?.map_or(0, |h| h.seq);
+    let existing = EventQuery { to_seq: Some(head), ..query.clone() };
     let stdout = io::stdout();
     piped(|| {
         let mut out = BufWriter::new(stdout.lock());
-        print_events(&mut out, &events, args.json, true)?;
+        if args.json {
+            stream_json(&store, &existing, &mut out)?;
+        } else {
+            let events = store.query(&existing)?;
+            print_events(&mut out, &events, false, true)?;
+        }
         out.flush()?;
         if !args.follow {
             return Ok(());
         }
         drop(out);
-        let mut follower = Follower::new(&store, query, last_seq);
+        let mut follower = Follower::new(&store, query, head);
         loop {
-            let fresh = follower.wait(None).map_err(io::Error::other)?;
+            let fresh = follower.wait(None)?;
             let mut out = stdout.lock();
             print_events(&mut out, &fresh, args.json, false)?;
             out.flush()?;
         }
     })
+}
+
+/// Write matching events as JSON lines without holding them all in memory.
+fn stream_json(store: &dyn Store, query: &EventQuery, out: &mut impl Write) -> Result<(), Failure> {
+    let mut write_error = None;
+    store.scan(query, &mut |event| match export::write_line(out, &event) {
+        Ok(()) => true,
+        Err(e) => {
+            write_error = Some(e);
+            false
+        }
+    })?;
+    write_error.map_or(Ok(()), |e| Err(e.into()))
 }
 
 fn print_events(
@@ -160,18 +198,10 @@ fn export_cmd(args: ExportArgs) -> Result<ExitCode, CliError> {
     let store = open_ledger()?;
     let query = EventQuery { from_seq: args.since, ..Default::default() };
     let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let mut write_error = None;
-    store.scan(&query, &mut |event| match export::write_line(&mut out, &event) {
-        Ok(()) => true,
-        Err(e) => {
-            write_error = Some(e);
-            false
-        }
-    })?;
-    piped(|| match write_error {
-        Some(e) => Err(e),
-        None => out.flush(),
+    piped(|| {
+        let mut out = BufWriter::new(stdout.lock());
+        stream_json(&store, &query, &mut out)?;
+        Ok(out.flush()?)
     })
 }
 
@@ -198,7 +228,7 @@ fn note(args: NoteArgs) -> Result<ExitCode, CliError> {
     let stored = store.append_one(event)?;
     if args.json {
         let mut out = io::stdout().lock();
-        piped(|| export::write_line(&mut out, &stored))?;
+        piped(|| Ok(export::write_line(&mut out, &stored)?))?;
     } else {
         println!(
             "recorded note as event {} on {}:{} (hash {})",
