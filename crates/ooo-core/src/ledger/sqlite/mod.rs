@@ -44,6 +44,10 @@ use projection::SqliteRows;
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
+/// Page cache per connection, in KiB. The default (2 MiB) makes appends to a large
+/// ledger re-read index pages from disk; memory is only used as pages are touched.
+const CACHE_KIB: u32 = 32 * 1024;
+
 /// A ledger in one SQLite file.
 pub struct SqliteStore {
     conn: Connection,
@@ -70,7 +74,8 @@ impl SqliteStore {
                 detail: format!("cannot switch to WAL journal (got {mode})"),
             });
         }
-        conn.execute_batch("PRAGMA synchronous = FULL").map_err(|e| map_err(e, &path))?;
+        conn.execute_batch(&format!("PRAGMA synchronous = FULL; PRAGMA cache_size = -{CACHE_KIB}"))
+            .map_err(|e| map_err(e, &path))?;
         schema::migrate(&mut conn, &path)?;
         Ok(Self { conn, path, durability: Durability::Durable })
     }

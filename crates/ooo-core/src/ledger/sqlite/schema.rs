@@ -35,7 +35,7 @@ const MIGRATIONS: &[Migration] = &[Migration {
             occurred_at    TEXT NOT NULL,
             actor          TEXT NOT NULL,
             prev_hash      TEXT NOT NULL,
-            hash           TEXT NOT NULL UNIQUE
+            hash           TEXT NOT NULL
         );
         CREATE INDEX events_by_aggregate ON events (aggregate_type, aggregate_id, seq);
         CREATE INDEX events_by_type ON events (event_type, seq);
