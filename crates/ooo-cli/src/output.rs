@@ -1,9 +1,46 @@
-//! Writing to standard output: the human event table, and treating a closed
-//! pipe (`ooo ledger log | head`) as a normal end rather than a crash.
+//! Writing to standard output: buffered output that treats a closed
+//! pipe (`ooo ledger log | head`) as a normal end rather than a crash, and the human
+//! event table.
 
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
 
-use ooo_core::ledger::Event;
+use ooo_core::ledger::{Event, LedgerError};
+
+use crate::error::CliError;
+
+/// Why writing output stopped: the ledger failed, or standard output did.
+pub enum Failure {
+    Ledger(LedgerError),
+    Io(io::Error),
+}
+
+impl From<LedgerError> for Failure {
+    fn from(e: LedgerError) -> Self {
+        Self::Ledger(e)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+/// Run `body` with buffered standard output. A reader that closed the pipe ends the
+/// command normally (exit 0, nothing on stderr), as `ooo ledger log | head` expects.
+pub fn piped(
+    body: impl FnOnce(&mut dyn Write) -> Result<(), Failure>,
+) -> Result<ExitCode, CliError> {
+    let mut out = BufWriter::new(io::stdout().lock());
+    let result = body(&mut out).and_then(|()| out.flush().map_err(Failure::Io));
+    match result {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(Failure::Io(e)) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
+        Err(Failure::Io(e)) => Err(e.into()),
+        Err(Failure::Ledger(e)) => Err(e.into()),
+    }
+}
 
 /// Longest payload shown in the human table before it is cut with `…`.
 const PAYLOAD_WIDTH: usize = 60;
@@ -38,9 +75,36 @@ fn truncate(text: &str, max: usize) -> String {
     cut
 }
 
-/// Write rows as left-aligned columns separated by two spaces; the last column is not padded.
-pub fn write_table(out: &mut impl Write, rows: &[[String; 6]]) -> io::Result<()> {
-    let mut widths = [0usize; 6];
+/// The human event table. Column widths only grow, so rows printed in later batches
+/// (`--follow`) line up with earlier ones; the header is printed with the first batch.
+pub struct TableWriter {
+    widths: [usize; 6],
+    header_done: bool,
+}
+
+impl TableWriter {
+    pub fn new() -> Self {
+        Self { widths: TABLE_HEADER.map(|h| h.chars().count()), header_done: false }
+    }
+
+    pub fn write(&mut self, out: &mut dyn Write, events: &[Event]) -> io::Result<()> {
+        let mut rows = Vec::with_capacity(events.len() + 1);
+        if !self.header_done {
+            rows.push(TABLE_HEADER.map(str::to_owned));
+            self.header_done = true;
+        }
+        rows.extend(events.iter().map(table_row));
+        write_table(out, &rows, &mut self.widths)
+    }
+}
+
+/// Write rows as left-aligned columns separated by two spaces; the last column is not
+/// padded. `widths` is widened to fit these rows.
+fn write_table(
+    out: &mut dyn Write,
+    rows: &[[String; 6]],
+    widths: &mut [usize; 6],
+) -> io::Result<()> {
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -79,7 +143,12 @@ mod tests {
             ["10".into(), "TT".into(), "A".into(), "B".into(), "C".into(), "{}".into()],
         ];
         let mut out = Vec::new();
-        write_table(&mut out, &rows).unwrap();
+        let mut widths = [0; 6];
+        write_table(&mut out, &rows, &mut widths).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "SEQ  T   A  B  C  D\n10   TT  A  B  C  {}\n");
+        // A later, narrower batch keeps the earlier widths.
+        let mut out = Vec::new();
+        write_table(&mut out, &[rows[1].clone()], &mut widths).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "10   TT  A  B  C  {}\n");
     }
 }

@@ -1,4 +1,4 @@
-//! The crate graph is the layer model (docs/ARCHITECTURE.md): these tests fail when an
+//! The crate graph is the layer model (README, "Layout"): these tests fail when an
 //! arrow points the wrong way, when a new workspace member has no layer, or when a
 //! domain word leaks into the domain-free crates.
 

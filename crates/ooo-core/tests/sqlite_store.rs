@@ -290,6 +290,69 @@ fn corrupt_sqlite_file_is_refused() {
 }
 
 #[test]
+fn foreign_database_with_a_migrations_table_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, dirty BOOL); INSERT INTO schema_migrations VALUES (1, 0);")
+        .unwrap();
+    let before = std::fs::read(&path).unwrap();
+    assert!(matches!(SqliteStore::open(&path), Err(LedgerError::NotALedger { .. })));
+    assert_eq!(std::fs::read(&path).unwrap(), before, "not switched to WAL, not stamped");
+    let mode: String = Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete");
+}
+
+#[test]
+fn readers_open_while_a_writer_holds_the_lock() {
+    let (_d, path, _s) = ledger_with(5);
+    let writer = Connection::open(&path).unwrap();
+    writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = std::time::Instant::now();
+    let reader = SqliteStore::open(&path).unwrap();
+    assert_eq!(reader.query(&EventQuery::default()).unwrap().len(), 5);
+    assert!(reader.verify().unwrap().is_intact());
+    // Generous bound: the busy timeout is 30 s, so waiting on the lock would be obvious.
+    assert!(started.elapsed() < Duration::from_secs(10), "reader waited for the writer");
+    writer.execute_batch("ROLLBACK").unwrap();
+}
+
+#[test]
+fn event_type_prefix_is_exact_about_case_and_wildcards() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(dir.path().join("ledger.db")).unwrap();
+    store
+        .append(
+            &[
+                event("t", "1", "axb.c", json!({})),
+                event("t", "2", "a_b.c", json!({})),
+                event("t", "3", "a_b.e", json!({})),
+                event("t", "4", "a_b.c.d", json!({})),
+                event("t", "5", "a_bc.d", json!({})),
+            ],
+            AppendOptions::default(),
+        )
+        .unwrap();
+    let seqs = |p: &str| {
+        store
+            .query(&EventQuery { event_type_prefix: Some(p.into()), ..Default::default() })
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(seqs("a_b"), [2, 3, 4]);
+    assert_eq!(seqs("a_b."), [2, 3, 4]);
+    assert_eq!(seqs("A_B"), Vec::<u64>::new());
+    assert_eq!(seqs("a%"), Vec::<u64>::new());
+    assert_eq!(seqs("a_b.c"), [2, 4]);
+}
+
+#[test]
 fn foreign_sqlite_database_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
@@ -322,4 +385,56 @@ fn new_ledger_file_is_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let (_d, path, _s) = ledger_with(1);
     assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+mod query_semantics {
+    //! The SQL built for each query must select exactly what `EventQuery::matches` says.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn types() -> impl Strategy<Value = String> {
+        prop::sample::select(vec!["a.b", "a_b.c", "axb.c", "a.b.c", "ab.c", "a.x", "b.a"])
+            .prop_map(String::from)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn sql_filters_agree_with_matches(
+            specs in prop::collection::vec((types(), 0u8..3), 1..25),
+            prefix in prop::option::of(prop::sample::select(vec!["a", "a.", "a_b", "a.b", "A", "ab", "b"])),
+            agg in prop::option::of(0u8..3),
+            from in prop::option::of(1u64..30),
+            to in prop::option::of(1u64..30),
+            limit in prop::option::of(1u64..10),
+            newest in any::<bool>(),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut store = SqliteStore::open(dir.path().join("ledger.db")).unwrap();
+            let batch: Vec<NewEvent> =
+                specs.iter().map(|(t, a)| event("t", &format!("x{a}"), t, json!({}))).collect();
+            let all = store.append(&batch, AppendOptions { durability: Durability::Relaxed, ..Default::default() }).unwrap();
+            let query = EventQuery {
+                from_seq: from,
+                to_seq: to,
+                aggregate_type: agg.map(|_| "t".to_string()),
+                aggregate_id: agg.map(|a| format!("x{a}")),
+                event_type_prefix: prefix.map(String::from),
+                limit,
+                newest,
+                ..Default::default()
+            };
+            let mut expected: Vec<u64> = all.iter().filter(|e| query.matches(e)).map(|e| e.seq).collect();
+            if let Some(n) = limit {
+                let n = n as usize;
+                if newest {
+                    expected = expected[expected.len().saturating_sub(n)..].to_vec();
+                } else {
+                    expected.truncate(n);
+                }
+            }
+            let got: Vec<u64> = store.query(&query).unwrap().iter().map(|e| e.seq).collect();
+            prop_assert_eq!(got, expected);
+        }
+    }
 }

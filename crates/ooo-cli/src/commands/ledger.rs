@@ -1,19 +1,19 @@
 //! `ooo ledger log | verify | export | note`.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufReader, Write};
 use std::process::ExitCode;
 
 use ooo_core::ledger::{
-    Actor, AggregateRef, Event, EventQuery, EventType, Follower, LedgerError, NewEvent, Store,
-    VerifyReport, export, timestamp,
+    Actor, AggregateRef, EventQuery, EventType, Follower, NewEvent, Store, VerifyReport, export,
+    timestamp,
 };
 use serde_json::json;
 
 use super::{login, open_ledger};
 use crate::cli::{ExportArgs, LedgerCommand, LogArgs, NoteArgs, VerifyArgs};
 use crate::error::CliError;
-use crate::output::{TABLE_HEADER, is_broken_pipe, table_row, write_table};
+use crate::output::{Failure, TableWriter, piped};
 
 pub fn run(cmd: LedgerCommand) -> Result<ExitCode, CliError> {
     match cmd {
@@ -21,34 +21,6 @@ pub fn run(cmd: LedgerCommand) -> Result<ExitCode, CliError> {
         LedgerCommand::Verify(args) => verify(args),
         LedgerCommand::Export(args) => export_cmd(args),
         LedgerCommand::Note(args) => note(args),
-    }
-}
-
-/// Why writing a listing stopped: the ledger failed, or standard output did.
-enum Failure {
-    Ledger(LedgerError),
-    Io(io::Error),
-}
-
-impl From<LedgerError> for Failure {
-    fn from(e: LedgerError) -> Self {
-        Self::Ledger(e)
-    }
-}
-
-impl From<io::Error> for Failure {
-    fn from(e: io::Error) -> Self {
-        Self::Io(e)
-    }
-}
-
-/// Run `body`, treating a reader that closed the pipe as a normal end.
-fn piped(body: impl FnOnce() -> Result<(), Failure>) -> Result<ExitCode, CliError> {
-    match body() {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(Failure::Io(e)) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
-        Err(Failure::Io(e)) => Err(e.into()),
-        Err(Failure::Ledger(e)) => Err(e.into()),
     }
 }
 
@@ -87,32 +59,32 @@ fn log(args: LogArgs) -> Result<ExitCode, CliError> {
     // Pin the head first, so nothing appended meanwhile is skipped by --follow.
     let head = store.head()?.map_or(0, |h| h.seq);
     let existing = EventQuery { to_seq: Some(head), ..query.clone() };
-    let stdout = io::stdout();
-    piped(|| {
-        let mut out = BufWriter::new(stdout.lock());
+    let mut table = TableWriter::new();
+    piped(|out| {
         if args.json {
-            stream_json(&store, &existing, &mut out)?;
+            stream_json(&store, &existing, out)?;
         } else {
-            let events = store.query(&existing)?;
-            print_events(&mut out, &events, false, true)?;
+            table.write(out, &store.query(&existing)?)?;
         }
         out.flush()?;
         if !args.follow {
             return Ok(());
         }
-        drop(out);
         let mut follower = Follower::new(&store, query, head);
         loop {
             let fresh = follower.wait(None)?;
-            let mut out = stdout.lock();
-            print_events(&mut out, &fresh, args.json, false)?;
+            if args.json {
+                fresh.iter().try_for_each(|e| export::write_line(out, e))?;
+            } else {
+                table.write(out, &fresh)?;
+            }
             out.flush()?;
         }
     })
 }
 
 /// Write matching events as JSON lines without holding them all in memory.
-fn stream_json(store: &dyn Store, query: &EventQuery, out: &mut impl Write) -> Result<(), Failure> {
+fn stream_json(store: &dyn Store, query: &EventQuery, out: &mut dyn Write) -> Result<(), Failure> {
     let mut write_error = None;
     store.scan(query, &mut |event| match export::write_line(out, &event) {
         Ok(()) => true,
@@ -122,23 +94,6 @@ fn stream_json(store: &dyn Store, query: &EventQuery, out: &mut impl Write) -> R
         }
     })?;
     write_error.map_or(Ok(()), |e| Err(e.into()))
-}
-
-fn print_events(
-    out: &mut impl Write,
-    events: &[Event],
-    json: bool,
-    header: bool,
-) -> io::Result<()> {
-    if json {
-        return events.iter().try_for_each(|e| export::write_line(out, e));
-    }
-    let mut rows = Vec::with_capacity(events.len() + 1);
-    if header {
-        rows.push(TABLE_HEADER.map(str::to_owned));
-    }
-    rows.extend(events.iter().map(table_row));
-    write_table(out, &rows)
 }
 
 fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
@@ -157,29 +112,37 @@ fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
             (report, store.path().display().to_string())
         }
     };
-    if args.json {
-        println!("{}", verify_json(&report, &source));
-    } else if let Some(f) = &report.fault {
-        eprintln!(
-            "error: ledger chain broken at seq {}: {} ({}); {} event(s) before it verified",
-            f.seq,
-            f.kind.as_str(),
-            f.detail,
-            report.verified
-        );
-        eprintln!(
-            "hint: restore {source} from a backup or export; events from seq {} cannot be trusted",
-            f.seq
-        );
+    let segment = if report.first_seq > 1 {
+        format!(" (a segment from seq {}, its first prev_hash taken on trust)", report.first_seq)
     } else {
-        match (&report.head_seq, &report.head_hash) {
-            (Some(seq), Some(hash)) => println!(
-                "ok: {} event(s) verified in {source}; head seq {seq} hash {hash}",
+        String::new()
+    };
+    piped(|out| {
+        if args.json {
+            writeln!(out, "{}", verify_json(&report, &source))?;
+        } else if let Some(f) = &report.fault {
+            eprintln!(
+                "error: ledger chain broken at seq {}: {} ({}); {} event(s) before it verified{segment}",
+                f.seq,
+                f.kind.as_str(),
+                f.detail,
                 report.verified
-            ),
-            _ => println!("ok: 0 events in {source}; nothing to verify"),
+            );
+            eprintln!(
+                "hint: restore {source} from a backup or export; events from seq {} on cannot be trusted",
+                f.seq
+            );
+        } else if let (Some(seq), Some(hash)) = (&report.head_seq, &report.head_hash) {
+            writeln!(
+                out,
+                "ok: {} event(s) verified in {source}{segment}; head seq {seq} hash {hash}",
+                report.verified
+            )?;
+        } else {
+            writeln!(out, "ok: 0 events in {source}; nothing to verify")?;
         }
-    }
+        Ok(())
+    })?;
     Ok(if report.is_intact() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
@@ -187,6 +150,7 @@ fn verify_json(report: &VerifyReport, source: &str) -> serde_json::Value {
     json!({
         "ok": report.is_intact(),
         "source": source,
+        "first_seq": report.first_seq,
         "verified": report.verified,
         "head_seq": report.head_seq,
         "head_hash": report.head_hash,
@@ -197,12 +161,7 @@ fn verify_json(report: &VerifyReport, source: &str) -> serde_json::Value {
 fn export_cmd(args: ExportArgs) -> Result<ExitCode, CliError> {
     let store = open_ledger()?;
     let query = EventQuery { from_seq: args.since, ..Default::default() };
-    let stdout = io::stdout();
-    piped(|| {
-        let mut out = BufWriter::new(stdout.lock());
-        stream_json(&store, &query, &mut out)?;
-        Ok(out.flush()?)
-    })
+    piped(|out| stream_json(&store, &query, out))
 }
 
 fn note(args: NoteArgs) -> Result<ExitCode, CliError> {
@@ -226,14 +185,17 @@ fn note(args: NoteArgs) -> Result<ExitCode, CliError> {
     )?;
     let mut store = open_ledger()?;
     let stored = store.append_one(event)?;
-    if args.json {
-        let mut out = io::stdout().lock();
-        piped(|| Ok(export::write_line(&mut out, &stored)?))?;
-    } else {
-        println!(
-            "recorded note as event {} on {}:{} (hash {})",
-            stored.seq, stored.aggregate_type, stored.aggregate_id, stored.hash
-        );
-    }
+    piped(|out| {
+        if args.json {
+            export::write_line(out, &stored)?;
+        } else {
+            writeln!(
+                out,
+                "recorded note as event {} on {}:{} (hash {})",
+                stored.seq, stored.aggregate_type, stored.aggregate_id, stored.hash
+            )?;
+        }
+        Ok(())
+    })?;
     Ok(ExitCode::SUCCESS)
 }

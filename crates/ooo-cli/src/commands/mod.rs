@@ -11,14 +11,15 @@ use ooo_core::ledger::SqliteStore;
 
 use crate::cli::{Cli, Command};
 use crate::error::CliError;
+use crate::output::piped;
 
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Ledger(cmd) => ledger::run(cmd),
         Command::Completions { shell } => {
-            let mut command = Cli::command();
-            clap_complete::generate(shell, &mut command, "ooo", &mut std::io::stdout());
-            Ok(ExitCode::SUCCESS)
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "ooo", &mut script);
+            piped(|out| Ok(out.write_all(&script)?))
         }
     }
 }

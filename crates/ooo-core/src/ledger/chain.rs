@@ -13,6 +13,8 @@
 //! Truncating the newest events is not detectable from the chain alone; compare the head
 //! hash with one recorded elsewhere (`ooo ledger verify` prints it).
 
+use std::collections::{HashMap, HashSet};
+
 use serde::Serialize;
 
 use super::Event;
@@ -50,6 +52,9 @@ pub struct Fault {
 /// The outcome of a verification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
+    /// Where verification started: 1 for a whole chain, more for an anchored segment
+    /// whose first `prev_hash` was taken on trust.
+    pub first_seq: u64,
     /// Events checked and found intact (all of them when `fault` is `None`).
     pub verified: u64,
     /// Sequence number and hash of the last intact event.
@@ -64,80 +69,85 @@ impl VerifyReport {
     }
 }
 
-/// Finds the sequence number of the stored event with a given hash, if any.
-type LocateByHash<'a> = Box<dyn Fn(&str) -> Option<u64> + 'a>;
+/// What the verifier may ask about the rest of the chain when it meets a broken link.
+pub trait ChainIndex {
+    /// The sequence number of the stored event with this hash, if any.
+    fn seq_of_hash(&self, hash: &str) -> Option<u64>;
+    /// Does an event with this sequence number exist anywhere in the chain?
+    fn contains_seq(&self, seq: u64) -> bool;
+}
 
 /// Incremental verifier; see the module docs for the classification.
 pub struct ChainVerifier<'a> {
+    first_seq: u64,
     expected_seq: u64,
     prev_hash: String,
     verified: u64,
     head_seq: Option<u64>,
-    locate: LocateByHash<'a>,
+    index: &'a dyn ChainIndex,
 }
 
 impl<'a> ChainVerifier<'a> {
     /// Verify a whole chain, which must start at seq 1 after the genesis hash.
-    pub fn from_genesis(locate: impl Fn(&str) -> Option<u64> + 'a) -> Self {
-        Self {
-            expected_seq: 1,
-            prev_hash: GENESIS_PREV_HASH.to_owned(),
-            verified: 0,
-            head_seq: None,
-            locate: Box::new(locate),
-        }
+    pub fn from_genesis(index: &'a dyn ChainIndex) -> Self {
+        Self::from_anchor(1, GENESIS_PREV_HASH, index)
     }
 
-    /// Verify a chain segment anchored on the first event it is given (an export made
-    /// with `--since`): that event's `seq` and `prev_hash` are taken as the starting point.
-    pub fn from_anchor(
-        first_seq: u64,
-        prev_hash: &str,
-        locate: impl Fn(&str) -> Option<u64> + 'a,
-    ) -> Self {
+    /// Verify a chain segment anchored on its first event (an export made with
+    /// `--since`): that event's `seq` and `prev_hash` are taken on trust as the start,
+    /// and the report says so (`first_seq`).
+    pub fn from_anchor(first_seq: u64, prev_hash: &str, index: &'a dyn ChainIndex) -> Self {
         Self {
+            first_seq,
             expected_seq: first_seq,
             prev_hash: prev_hash.to_owned(),
-            ..Self::from_genesis(locate)
+            verified: 0,
+            head_seq: None,
+            index,
         }
     }
 
     /// Check the next event. Returns the fault that ends verification, if any.
     pub fn push(&mut self, event: &Event) -> Result<(), Fault> {
         let seq = event.seq;
-        if seq > self.expected_seq {
-            let last = seq - 1;
-            let range = if last == self.expected_seq {
-                format!("event {last} is")
+        let expected = self.expected_seq;
+        if seq > expected {
+            if self.index.contains_seq(expected) {
+                return Err(fault(
+                    expected,
+                    FaultKind::Reordered,
+                    format!("it comes after event {seq}"),
+                ));
+            }
+            let range = if seq - 1 == expected {
+                format!("event {expected} is")
             } else {
-                format!("events {}..={last} are", self.expected_seq)
+                format!("events {expected}..={} are", seq - 1)
             };
-            return Err(self.fault(
-                self.expected_seq,
-                FaultKind::Missing,
-                format!("{range} missing"),
-            ));
+            return Err(fault(expected, FaultKind::Missing, format!("{range} missing")));
         }
-        if seq < self.expected_seq {
-            return Err(self.fault(
+        if seq < expected {
+            return Err(fault(
                 seq,
                 FaultKind::Reordered,
-                format!("seq {seq} appears after seq {}", self.expected_seq - 1),
+                format!("it appears after event {}", expected - 1),
             ));
         }
-        let computed = event_hash(&event.prev_hash, HashedFields::from(event));
-        let self_consistent = computed == event.hash;
+        let self_consistent = event_hash(&event.prev_hash, HashedFields::from(event)) == event.hash;
         if event.prev_hash != self.prev_hash {
-            if let Some(later) = (self.locate)(&event.prev_hash).filter(|s| *s > seq) {
-                return Err(self.fault(
+            if let Some(later) = self.index.seq_of_hash(&event.prev_hash).filter(|s| *s > seq) {
+                return Err(fault(
                     seq,
                     FaultKind::Reordered,
                     format!("it links to event {later}, which comes after it"),
                 ));
             }
+            if event_hash(&self.prev_hash, HashedFields::from(event)) == event.hash {
+                return Err(fault(seq, FaultKind::Edited, "its prev_hash was changed".to_owned()));
+            }
             // The event before passed every check, so it was rewritten as a whole.
             if self_consistent && self.verified > 0 {
-                return Err(self.fault(
+                return Err(fault(
                     seq - 1,
                     FaultKind::Edited,
                     format!(
@@ -145,52 +155,82 @@ impl<'a> ChainVerifier<'a> {
                     ),
                 ));
             }
-            return Err(self.fault(
+            return Err(fault(
                 seq,
                 FaultKind::Missing,
                 "the event it was chained to is gone (removed, later events renumbered)".to_owned(),
             ));
         }
         if !self_consistent {
-            return Err(self.fault(
+            return Err(fault(
                 seq,
                 FaultKind::Edited,
                 "its content does not match its hash".to_owned(),
             ));
         }
+        let Some(next) = seq.checked_add(1) else {
+            return Err(fault(
+                seq,
+                FaultKind::Malformed,
+                "sequence number out of range".to_owned(),
+            ));
+        };
         self.prev_hash.clone_from(&event.hash);
-        self.expected_seq = seq + 1;
+        self.expected_seq = next;
         self.verified += 1;
         self.head_seq = Some(seq);
         Ok(())
     }
 
-    /// Report a row that could not be decoded at all.
-    pub fn malformed(&mut self, seq: u64, detail: String) -> Fault {
-        self.fault(seq, FaultKind::Malformed, detail)
-    }
-
-    fn fault(&self, seq: u64, kind: FaultKind, detail: String) -> Fault {
-        Fault { seq, kind, detail }
+    /// The sequence number the next event should have.
+    pub fn expected_seq(&self) -> u64 {
+        self.expected_seq
     }
 
     /// The report so far, ending with `fault` if verification stopped early.
     pub fn finish(self, fault: Option<Fault>) -> VerifyReport {
         let head_hash = self.head_seq.map(|_| self.prev_hash.clone());
-        VerifyReport { verified: self.verified, head_seq: self.head_seq, head_hash, fault }
+        VerifyReport {
+            first_seq: self.first_seq,
+            verified: self.verified,
+            head_seq: self.head_seq,
+            head_hash,
+            fault,
+        }
     }
 }
 
-/// Verify a complete in-memory chain (used for exports and in tests).
+/// A fault at `seq`.
+pub fn fault(seq: u64, kind: FaultKind, detail: String) -> Fault {
+    Fault { seq, kind, detail }
+}
+
+/// An in-memory chain's index.
+struct SliceIndex<'e> {
+    by_hash: HashMap<&'e str, u64>,
+    seqs: HashSet<u64>,
+}
+
+impl ChainIndex for SliceIndex<'_> {
+    fn seq_of_hash(&self, hash: &str) -> Option<u64> {
+        self.by_hash.get(hash).copied()
+    }
+    fn contains_seq(&self, seq: u64) -> bool {
+        self.seqs.contains(&seq)
+    }
+}
+
+/// Verify an in-memory chain (an export, a test). It is anchored on its first event.
 pub fn verify_events(events: &[Event]) -> VerifyReport {
-    let index: std::collections::HashMap<&str, u64> =
-        events.iter().map(|e| (e.hash.as_str(), e.seq)).collect();
-    let locate = |h: &str| index.get(h).copied();
+    let index = SliceIndex {
+        by_hash: events.iter().map(|e| (e.hash.as_str(), e.seq)).collect(),
+        seqs: events.iter().map(|e| e.seq).collect(),
+    };
     let mut verifier = match events.first() {
         Some(first) if first.seq != 1 => {
-            ChainVerifier::from_anchor(first.seq, &first.prev_hash, locate)
+            ChainVerifier::from_anchor(first.seq, &first.prev_hash, &index)
         }
-        _ => ChainVerifier::from_genesis(locate),
+        _ => ChainVerifier::from_genesis(&index),
     };
     for event in events {
         if let Err(fault) = verifier.push(event) {
@@ -200,33 +240,40 @@ pub fn verify_events(events: &[Event]) -> VerifyReport {
     verifier.finish(None)
 }
 
+/// A chain of `n` valid events, for tests.
+#[cfg(test)]
+pub(crate) fn test_chain(payloads: impl IntoIterator<Item = serde_json::Value>) -> Vec<Event> {
+    let mut prev = GENESIS_PREV_HASH.to_owned();
+    payloads
+        .into_iter()
+        .enumerate()
+        .map(|(i, payload)| {
+            let mut e = Event {
+                seq: i as u64 + 1,
+                id: format!("01JDQ8Z5T1M7V6Y3C8W0A2B4{i:02}"),
+                aggregate_type: "note".into(),
+                aggregate_id: "a".into(),
+                event_type: "note.recorded".into(),
+                payload,
+                occurred_at: "2026-11-25T00:00:00.000000Z".into(),
+                actor: "user:t".into(),
+                prev_hash: prev.clone(),
+                hash: String::new(),
+            };
+            e.hash = event_hash(&e.prev_hash, HashedFields::from(&e));
+            prev.clone_from(&e.hash);
+            e
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::canonical::GENESIS_PREV_HASH;
     use serde_json::json;
 
     fn chain(n: u64) -> Vec<Event> {
-        let mut prev = GENESIS_PREV_HASH.to_owned();
-        (1..=n)
-            .map(|seq| {
-                let mut e = Event {
-                    seq,
-                    id: format!("id{seq}"),
-                    aggregate_type: "note".into(),
-                    aggregate_id: "a".into(),
-                    event_type: "note.recorded".into(),
-                    payload: json!({ "n": seq }),
-                    occurred_at: "2026-11-25T00:00:00.000000Z".into(),
-                    actor: "user:t".into(),
-                    prev_hash: prev.clone(),
-                    hash: String::new(),
-                };
-                e.hash = event_hash(&e.prev_hash, HashedFields::from(&e));
-                prev.clone_from(&e.hash);
-                e
-            })
-            .collect()
+        test_chain((1..=n).map(|i| json!({ "n": i })))
     }
 
     fn fault(events: &[Event]) -> Option<(u64, FaultKind)> {
@@ -289,7 +336,23 @@ mod tests {
         // Stream order broken without touching seq values.
         let mut events = chain(10);
         events.swap(4, 5);
-        assert_eq!(fault(&events), Some((5, FaultKind::Missing)));
+        assert_eq!(fault(&events), Some((5, FaultKind::Reordered)));
+    }
+
+    #[test]
+    fn edited_prev_hash_only() {
+        let mut events = chain(10);
+        events[5].prev_hash = "f".repeat(64);
+        assert_eq!(fault(&events), Some((6, FaultKind::Edited)));
+    }
+
+    #[test]
+    fn huge_seq_is_not_a_panic() {
+        let mut events = chain(1);
+        events[0].seq = u64::MAX;
+        events[0].hash = event_hash(&events[0].prev_hash, HashedFields::from(&events[0]));
+        let r = verify_events(&events);
+        assert_eq!(r.fault.map(|f| f.kind), Some(FaultKind::Malformed));
     }
 
     #[test]
@@ -299,5 +362,6 @@ mod tests {
         assert!(r.is_intact());
         assert_eq!(r.verified, 11);
         assert_eq!(r.head_seq, Some(20));
+        assert_eq!(r.first_seq, 10, "an anchored segment says where it starts");
     }
 }

@@ -18,7 +18,9 @@ pub enum LedgerError {
     CannotOpen { path: PathBuf, detail: String },
     #[error("the ledger at {path} is read-only: {detail}")]
     ReadOnly { path: PathBuf, detail: String },
-    #[error("the ledger stayed locked by another writer for {waited_ms} ms")]
+    #[error(
+        "the ledger stayed locked by another writer (gave up after waiting up to {waited_ms} ms)"
+    )]
     Busy { waited_ms: u64 },
     #[error("invalid event: {field}: {reason}")]
     InvalidEvent { field: &'static str, reason: String },

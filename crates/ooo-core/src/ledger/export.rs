@@ -15,7 +15,7 @@ use super::chain::{Fault, FaultKind, VerifyReport, verify_events};
 pub const MAX_LINE_BYTES: usize = 2 * 1024 * 1024;
 
 /// Write one event as an export line.
-pub fn write_line(out: &mut impl Write, event: &Event) -> io::Result<()> {
+pub fn write_line(out: &mut (impl Write + ?Sized), event: &Event) -> io::Result<()> {
     serde_json::to_writer(&mut *out, event)?;
     out.write_all(b"\n")
 }
@@ -43,28 +43,33 @@ pub struct ReadExport {
     pub bad_line: Option<BadLine>,
 }
 
-/// Read a whole export. Blank lines are skipped. Stops at the first bad line.
-pub fn read(input: impl BufRead) -> io::Result<ReadExport> {
+/// Read a whole export. Blank lines are skipped. Stops at the first bad line; a line
+/// longer than [`MAX_LINE_BYTES`] is refused without being held in memory whole.
+pub fn read(mut input: impl BufRead) -> io::Result<ReadExport> {
     let mut events = Vec::new();
     let stop =
         |events, line, detail| Ok(ReadExport { events, bad_line: Some(BadLine { line, detail }) });
-    for (index, line) in input.lines().enumerate() {
-        let line_no = index as u64 + 1;
-        let text = match line {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                return stop(events, line_no, "not UTF-8".into());
-            }
-            Err(e) => return Err(e),
+    let mut buf = Vec::new();
+    for line_no in 1u64.. {
+        buf.clear();
+        let read =
+            io::Read::take(&mut input, MAX_LINE_BYTES as u64 + 1).read_until(b'\n', &mut buf)?;
+        if read == 0 {
+            break;
+        }
+        if buf.len() > MAX_LINE_BYTES {
+            return stop(events, line_no, format!("line is over {MAX_LINE_BYTES} bytes"));
+        }
+        let Ok(text) = std::str::from_utf8(&buf) else {
+            return stop(events, line_no, "not UTF-8".into());
         };
+        let text = text.trim_end_matches(['\n', '\r']);
         if text.trim().is_empty() {
             continue;
         }
-        match parse_line(&text) {
+        match parse_line(text) {
             Ok(event) => events.push(event),
-            Err(detail) => {
-                return stop(events, line_no, detail);
-            }
+            Err(detail) => return stop(events, line_no, detail),
         }
     }
     Ok(ReadExport { events, bad_line: None })
@@ -77,7 +82,7 @@ pub fn verify(input: impl BufRead) -> io::Result<VerifyReport> {
     let report = verify_events(&events);
     Ok(match bad_line {
         Some(bad) if report.fault.is_none() => {
-            let seq = report.head_seq.map_or(1, |s| s + 1);
+            let seq = report.head_seq.map_or(report.first_seq, |s| s.saturating_add(1));
             let detail = format!("line {}: {}", bad.line, bad.detail);
             VerifyReport {
                 fault: Some(Fault { seq, kind: FaultKind::Malformed, detail }),
@@ -91,33 +96,12 @@ pub fn verify(input: impl BufRead) -> io::Result<VerifyReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::canonical::{GENESIS_PREV_HASH, HashedFields, event_hash};
+    use crate::ledger::chain::test_chain;
     use proptest::prelude::*;
     use serde_json::json;
 
     fn chain(payloads: &[String]) -> Vec<Event> {
-        let mut prev = GENESIS_PREV_HASH.to_owned();
-        payloads
-            .iter()
-            .enumerate()
-            .map(|(i, text)| {
-                let mut e = Event {
-                    seq: i as u64 + 1,
-                    id: format!("01JDQ8Z5T1M7V6Y3C8W0A2B4{i:02}"),
-                    aggregate_type: "note".into(),
-                    aggregate_id: "n".into(),
-                    event_type: "note.recorded".into(),
-                    payload: json!({ "text": text, "n": i }),
-                    occurred_at: "2026-11-25T00:00:00.000000Z".into(),
-                    actor: "user:t".into(),
-                    prev_hash: prev.clone(),
-                    hash: String::new(),
-                };
-                e.hash = event_hash(&e.prev_hash, HashedFields::from(&e));
-                prev.clone_from(&e.hash);
-                e
-            })
-            .collect()
+        test_chain(payloads.iter().enumerate().map(|(i, t)| json!({ "text": t, "n": i })))
     }
 
     fn export(events: &[Event]) -> Vec<u8> {
@@ -137,6 +121,14 @@ mod tests {
         assert_eq!((fault.seq, fault.kind), (3, FaultKind::Malformed));
         assert!(fault.detail.starts_with("line 3:"), "{}", fault.detail);
         assert_eq!(report.verified, 2);
+    }
+
+    #[test]
+    fn overlong_line_is_refused() {
+        let mut bytes = vec![b'x'; MAX_LINE_BYTES + 10];
+        bytes.push(b'\n');
+        let r = read(&bytes[..]).unwrap();
+        assert_eq!(r.bad_line.unwrap().line, 1);
     }
 
     proptest! {

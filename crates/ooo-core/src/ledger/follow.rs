@@ -32,13 +32,22 @@ impl<'s> Follower<'s> {
     }
 
     /// The matching events appended since the last call, without waiting.
+    ///
+    /// Each poll reads only the range between the last head seen and the current head,
+    /// so non-matching events are never read twice.
     pub fn poll(&mut self) -> Result<Vec<Event>, LedgerError> {
-        let from = self.next_seq.max(self.query.from_seq.unwrap_or(0));
-        let query = EventQuery { from_seq: Some(from), ..self.query.clone() };
-        let events = self.store.query(&query)?;
-        if let Some(last) = events.last() {
-            self.next_seq = last.seq + 1;
+        let Some(head) = self.store.head()? else { return Ok(Vec::new()) };
+        if head.seq < self.next_seq {
+            return Ok(Vec::new());
         }
+        let from = self.next_seq.max(self.query.from_seq.unwrap_or(0));
+        let query = EventQuery {
+            from_seq: Some(from),
+            to_seq: Some(self.query.to_seq.map_or(head.seq, |t| t.min(head.seq))),
+            ..self.query.clone()
+        };
+        let events = self.store.query(&query)?;
+        self.next_seq = head.seq + 1;
         Ok(events)
     }
 

@@ -17,8 +17,16 @@ pub fn now() -> String {
 }
 
 /// Format any instant in ledger form (converted to UTC, truncated to microseconds).
+/// Instants whose UTC form falls outside years 0..=9999 are clamped to that range.
 pub fn format(at: OffsetDateTime) -> String {
-    at.to_offset(UtcOffset::UTC).format(FORMAT).expect("formatting a UTC timestamp")
+    let utc = at.checked_to_offset(UtcOffset::UTC).unwrap_or_else(|| {
+        if at.year() > 0 {
+            time::PrimitiveDateTime::MAX.assume_utc()
+        } else {
+            time::PrimitiveDateTime::MIN.assume_utc()
+        }
+    });
+    utc.format(FORMAT).unwrap_or_else(|_| "0000-01-01T00:00:00.000000Z".to_owned())
 }
 
 /// Parse a user-supplied RFC 3339 time (any offset, any precision) into ledger form, so it
@@ -49,5 +57,7 @@ mod tests {
             "2026-11-25T11:00:00.123456Z"
         );
         assert!(normalize("yesterday").is_err());
+        // Converting to UTC would leave year 9999: clamped, not a panic.
+        assert_eq!(normalize("9999-12-31T23:59:59-01:00").unwrap(), "9999-12-31T23:59:59.999999Z");
     }
 }

@@ -15,7 +15,9 @@ pub fn map_err(err: rusqlite::Error, path: &Path) -> LedgerError {
         rusqlite::Error::SqliteFailure(e, msg) => {
             let detail = msg.clone().unwrap_or_else(|| e.to_string());
             match e.code {
-                ErrorCode::NotADatabase => LedgerError::NotADatabase { path },
+                // The header was already checked before opening, so SQLite refusing the
+                // file now means its content is damaged.
+                ErrorCode::NotADatabase => LedgerError::Corrupt { path, detail },
                 ErrorCode::DatabaseCorrupt => LedgerError::Corrupt { path, detail },
                 ErrorCode::ReadOnly => LedgerError::ReadOnly { path, detail },
                 ErrorCode::CannotOpen | ErrorCode::PermissionDenied => {

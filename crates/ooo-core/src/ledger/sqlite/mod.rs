@@ -3,7 +3,7 @@
 //! Concurrency: every append runs in a `BEGIN IMMEDIATE` transaction (the write lock is
 //! taken before the head is read, so two processes can never chain onto the same head)
 //! and waits up to [`errors::BUSY_TIMEOUT_MS`] for another writer. Readers never block
-//! writers (WAL).
+//! writers (WAL), and opening an up-to-date ledger takes no write lock.
 //!
 //! Durability: `journal_mode=WAL` with `synchronous=FULL` for [`Durability::Durable`]
 //! appends: SQLite syncs the WAL on every commit, so an event is on stable storage when
@@ -20,6 +20,7 @@ mod projection;
 mod query;
 mod schema;
 
+use std::cell::RefCell;
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
@@ -34,11 +35,11 @@ use errors::map_err;
 pub use schema::{APPLICATION_ID, LATEST_VERSION};
 
 use super::canonical::{GENESIS_PREV_HASH, HashedFields, event_hash};
-use super::chain::ChainVerifier;
+use super::chain::{self, ChainIndex, ChainVerifier};
 use super::event::check_payload;
 use super::{
-    AppendOptions, ChainHead, Durability, Event, EventQuery, LedgerError, NewEvent, Projection,
-    Store, VerifyReport, timestamp,
+    AppendOptions, ChainHead, Durability, Event, EventQuery, FaultKind, LedgerError, NewEvent,
+    Projection, Store, VerifyReport, timestamp,
 };
 use projection::SqliteRows;
 
@@ -64,7 +65,7 @@ impl SqliteStore {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn = Connection::open_with_flags(&path, flags).map_err(|e| map_err(e, &path))?;
         conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS)).map_err(|e| map_err(e, &path))?;
-        schema::check_compatible(&conn, &path)?;
+        let version = schema::check_compatible(&conn, &path)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(|e| map_err(e, &path))?;
@@ -76,7 +77,10 @@ impl SqliteStore {
         }
         conn.execute_batch(&format!("PRAGMA synchronous = FULL; PRAGMA cache_size = -{CACHE_KIB}"))
             .map_err(|e| map_err(e, &path))?;
-        schema::migrate(&mut conn, &path)?;
+        if version < LATEST_VERSION {
+            // Only a pending migration takes the write lock; readers open without it.
+            schema::migrate(&mut conn, &path)?;
+        }
         Ok(Self { conn, path, durability: Durability::Durable })
     }
 
@@ -156,14 +160,8 @@ impl Store for SqliteStore {
         let err = |e| map_err(e, &path);
         let tx =
             self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
-        let head: Option<(i64, String)> = tx
-            .query_row("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()
-            .map_err(err)?;
-        let (mut seq, mut prev_hash) = match head {
-            Some((s, h)) => (u64::try_from(s).unwrap_or(0), h),
+        let (mut seq, mut prev_hash) = match read_head(&tx).map_err(err)? {
+            Some(head) => (head.seq, head.hash),
             None => (0, GENESIS_PREV_HASH.to_owned()),
         };
         let occurred_at = timestamp::now();
@@ -232,56 +230,35 @@ impl Store for SqliteStore {
         visit: &mut dyn FnMut(Event) -> bool,
     ) -> Result<(), LedgerError> {
         let (sql, values) = query::select(query);
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
-        let mut rows = stmt.query(query::params(&values)).map_err(|e| self.err(e))?;
-        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
-            match query::decode(row).map_err(|e| self.err(e))? {
-                Ok(event) => {
-                    if !visit(event) {
-                        break;
-                    }
-                }
-                Err(bad) => {
-                    return Err(LedgerError::MalformedRow { seq: bad.seq, detail: bad.detail });
-                }
-            }
-        }
-        Ok(())
+        for_each_row(&self.conn, &sql, &values, &self.path, &mut |row| match row {
+            Ok(event) => Ok(visit(event)),
+            Err(bad) => Err(LedgerError::MalformedRow { seq: bad.seq, detail: bad.detail }),
+        })
     }
 
     fn head(&self) -> Result<Option<ChainHead>, LedgerError> {
-        self.conn
-            .query_row("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", [], |r| {
-                Ok(ChainHead { seq: r.get::<_, i64>(0)?.max(0) as u64, hash: r.get(1)? })
-            })
-            .optional()
-            .map_err(|e| self.err(e))
+        read_head(&self.conn).map_err(|e| self.err(e))
     }
 
     fn verify(&self) -> Result<VerifyReport, LedgerError> {
         // One read transaction: the walk and the look-ups see the same snapshot.
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
-        let locate = |hash: &str| -> Option<u64> {
-            tx.prepare_cached("SELECT seq FROM events WHERE hash = ?1")
-                .and_then(|mut s| s.query_row([hash], |r| r.get::<_, i64>(0)).optional())
-                .ok()
-                .flatten()
-                .and_then(|s| u64::try_from(s).ok())
-        };
-        let mut verifier = ChainVerifier::from_genesis(locate);
-        let sql = format!("SELECT {} FROM events ORDER BY seq", query::COLUMNS);
-        let mut stmt = tx.prepare(&sql).map_err(|e| self.err(e))?;
-        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+        let index = DbIndex { conn: &tx, error: RefCell::new(None) };
+        let mut verifier = ChainVerifier::from_genesis(&index);
         let mut fault = None;
-        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
-            let result = match query::decode(row).map_err(|e| self.err(e))? {
+        let sql = format!("SELECT {} FROM events ORDER BY seq", query::COLUMNS);
+        for_each_row(&tx, &sql, &[], &self.path, &mut |row| {
+            let result = match row {
                 Ok(event) => verifier.push(&event),
-                Err(bad) => Err(verifier.malformed(bad.seq.max(0) as u64, bad.detail)),
+                Err(bad) => {
+                    Err(chain::fault(bad.seq.max(0) as u64, FaultKind::Malformed, bad.detail))
+                }
             };
-            if let Err(f) = result {
-                fault = Some(f);
-                break;
-            }
+            fault = result.err();
+            Ok(fault.is_none())
+        })?;
+        if let Some(e) = index.error.take() {
+            return Err(self.err(e));
         }
         Ok(verifier.finish(fault))
     }
@@ -305,20 +282,80 @@ impl Store for SqliteStore {
             self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
         tx.execute("DELETE FROM projection_rows WHERE projection = ?1", [p.name()]).map_err(err)?;
         let mut folded = 0u64;
-        {
-            let sql = format!("SELECT {} FROM events ORDER BY seq", query::COLUMNS);
-            let mut stmt = tx.prepare(&sql).map_err(err)?;
-            let mut rows = stmt.query([]).map_err(err)?;
-            while let Some(row) = rows.next().map_err(err)? {
-                let event = query::decode(row).map_err(err)?.map_err(|bad| {
-                    LedgerError::MalformedRow { seq: bad.seq, detail: bad.detail }
-                })?;
-                let mut rows = SqliteRows { conn: &tx, projection: p.name(), seq: event.seq };
-                p.apply(&event, &mut rows)?;
-                folded += 1;
-            }
-        }
+        let sql = format!("SELECT {} FROM events ORDER BY seq", query::COLUMNS);
+        for_each_row(&tx, &sql, &[], &path, &mut |row| {
+            let event =
+                row.map_err(|bad| LedgerError::MalformedRow { seq: bad.seq, detail: bad.detail })?;
+            let mut rows = SqliteRows { conn: &tx, projection: p.name(), seq: event.seq };
+            p.apply(&event, &mut rows)?;
+            folded += 1;
+            Ok(true)
+        })?;
         tx.commit().map_err(err)?;
         Ok(folded)
+    }
+}
+
+/// The newest event's seq and hash.
+fn read_head(conn: &Connection) -> rusqlite::Result<Option<ChainHead>> {
+    conn.query_row("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", [], |r| {
+        Ok(ChainHead { seq: r.get::<_, i64>(0)?.max(0) as u64, hash: r.get(1)? })
+    })
+    .optional()
+}
+
+/// Run `sql` (selecting [`query::COLUMNS`]) and hand each decoded row to `visit` until it
+/// returns `false`.
+fn for_each_row(
+    conn: &Connection,
+    sql: &str,
+    values: &[rusqlite::types::Value],
+    path: &Path,
+    visit: &mut dyn FnMut(Result<Event, query::BadRow>) -> Result<bool, LedgerError>,
+) -> Result<(), LedgerError> {
+    let err = |e| map_err(e, path);
+    let mut stmt = conn.prepare(sql).map_err(err)?;
+    let mut rows = stmt.query(query::params(values)).map_err(err)?;
+    while let Some(row) = rows.next().map_err(err)? {
+        if !visit(query::decode(row).map_err(err)?)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Look-ups the chain verifier needs, answered by the database. A query failure is kept
+/// and reported after the walk instead of being mistaken for "not found".
+struct DbIndex<'c> {
+    conn: &'c Connection,
+    error: RefCell<Option<rusqlite::Error>>,
+}
+
+impl DbIndex<'_> {
+    fn remember<T>(&self, result: rusqlite::Result<Option<T>>) -> Option<T> {
+        result.unwrap_or_else(|e| {
+            self.error.borrow_mut().get_or_insert(e);
+            None
+        })
+    }
+}
+
+impl ChainIndex for DbIndex<'_> {
+    fn seq_of_hash(&self, hash: &str) -> Option<u64> {
+        let found = self
+            .conn
+            .query_row("SELECT seq FROM events WHERE hash = ?1 LIMIT 1", [hash], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional();
+        self.remember(found).and_then(|s| u64::try_from(s).ok())
+    }
+
+    fn contains_seq(&self, seq: u64) -> bool {
+        let found = self
+            .conn
+            .query_row("SELECT 1 FROM events WHERE seq = ?1", [seq as i64], |_| Ok(()))
+            .optional();
+        self.remember(found).is_some()
     }
 }

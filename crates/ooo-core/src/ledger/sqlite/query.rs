@@ -29,15 +29,18 @@ pub fn select(query: &EventQuery) -> (String, Vec<SqlValue>) {
         params.push(SqlValue::Text(i.clone()));
     }
     if let Some(p) = &query.event_type_prefix {
-        let escaped = p.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        if let Some(stem) = escaped.strip_suffix('.') {
-            clauses.push("event_type LIKE ? ESCAPE '\\'");
-            params.push(SqlValue::Text(format!("{stem}.%")));
+        // `p` itself, or anything in [p + ".", p + "/"): '/' sorts right after '.', and
+        // SQLite's default BINARY collation makes this exact and index-friendly (LIKE
+        // would be case-insensitive and unindexed).
+        let stem = p.strip_suffix('.').unwrap_or(p);
+        if p.ends_with('.') {
+            clauses.push("(event_type >= ? AND event_type < ?)");
         } else {
-            clauses.push("(event_type = ? OR event_type LIKE ? ESCAPE '\\')");
+            clauses.push("(event_type = ? OR (event_type >= ? AND event_type < ?))");
             params.push(SqlValue::Text(p.clone()));
-            params.push(SqlValue::Text(format!("{escaped}.%")));
         }
+        params.push(SqlValue::Text(format!("{stem}.")));
+        params.push(SqlValue::Text(format!("{stem}/")));
     }
     if let Some(t) = &query.occurred_from {
         clauses.push("occurred_at >= ?");

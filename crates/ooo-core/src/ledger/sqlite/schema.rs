@@ -57,37 +57,30 @@ const MIGRATIONS: &[Migration] = &[Migration {
 /// The schema version this binary writes.
 pub const LATEST_VERSION: i64 = 1;
 
-/// Refuse databases that are not ours or are too new. Reads only.
-pub fn check_compatible(conn: &Connection, path: &Path) -> Result<(), LedgerError> {
-    let app_id: i64 =
-        conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(|e| map_err(e, path))?;
-    let has_versions: bool = conn
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(|e| map_err(e, path))?;
-    if app_id != 0 && app_id != APPLICATION_ID {
-        return Err(LedgerError::NotALedger {
-            path: path.to_owned(),
-            detail: format!("its application id is {app_id:#x}"),
-        });
-    }
-    if !has_versions {
-        let tables: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-            .map_err(|e| map_err(e, path))?;
-        if !tables.is_empty() {
-            return Err(LedgerError::NotALedger {
-                path: path.to_owned(),
-                detail: format!("it holds other tables ({})", tables.join(", ")),
-            });
+/// Refuse databases that are not ours or are too new, and return the schema version
+/// (0 for a brand-new, empty database). Reads only.
+///
+/// A database is ours when it carries our application id; an application id of 0 is
+/// accepted only for a database with no tables at all (one we are about to initialise).
+pub fn check_compatible(conn: &Connection, path: &Path) -> Result<i64, LedgerError> {
+    let err = |e| map_err(e, path);
+    let app_id: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(err)?;
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(err)?;
+    if app_id != APPLICATION_ID {
+        if tables.is_empty() && app_id == 0 {
+            return Ok(0);
         }
-        return Ok(());
+        let detail = if app_id != 0 {
+            format!("its application id is {app_id:#x}")
+        } else {
+            format!("it holds other tables ({})", tables.join(", "))
+        };
+        return Err(LedgerError::NotALedger { path: path.to_owned(), detail });
     }
-    let found = current_version(conn).map_err(|e| map_err(e, path))?;
+    let found = current_version(conn).map_err(err)?;
     if found > LATEST_VERSION {
         return Err(LedgerError::SchemaTooNew {
             path: path.to_owned(),
@@ -95,7 +88,7 @@ pub fn check_compatible(conn: &Connection, path: &Path) -> Result<(), LedgerErro
             supported: LATEST_VERSION,
         });
     }
-    Ok(())
+    Ok(found)
 }
 
 fn current_version(conn: &Connection) -> rusqlite::Result<i64> {
