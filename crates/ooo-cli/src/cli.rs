@@ -1,5 +1,7 @@
 //! The command tree and its flags (clap derive). Parsing only: no behaviour lives here.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 use clap_complete::Shell;
 
@@ -18,6 +20,9 @@ pub enum Command {
     /// Read, verify, export and add to the tamper-evident ledger.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// Validate, inspect, save and compare Seeds (immutable specifications).
+    #[command(subcommand)]
+    Seed(SeedCommand),
     /// Print a shell completion script to standard output.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -35,6 +40,58 @@ pub enum LedgerCommand {
     Export(ExportArgs),
     /// Record a note as evidence, by you (actor user:<login>).
     Note(NoteArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SeedCommand {
+    /// Check a seed file; list every problem with its path.
+    Validate {
+        /// A seed file (.yaml, .yml or .json).
+        file: PathBuf,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a seed, normalised (every acceptance criterion with its semantic_ac_key).
+    Show {
+        /// A seed file, or the id of a saved seed.
+        seed: String,
+        /// Print JSON instead of YAML.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Save a seed under the home and record it in the ledger (seeds are immutable).
+    Save {
+        /// A seed file.
+        file: PathBuf,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List saved seeds.
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a saved seed's ancestors (parent_seed_id) and children.
+    Lineage {
+        /// A saved seed's id.
+        seed_id: String,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What changed from seed A to seed B (goal, constraints, criteria, ontology).
+    Diff {
+        /// A seed file or saved seed id (before).
+        a: String,
+        /// A seed file or saved seed id (after).
+        b: String,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 
 use ooo_core::home::HomeError;
 use ooo_core::ledger::LedgerError;
+use ooo_core::seed::{LoadError, SeedStoreError};
 
 /// A failed command.
 #[derive(Debug)]
@@ -93,5 +94,41 @@ impl From<LedgerError> for CliError {
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
         CliError::new(format!("i/o error: {e}"))
+    }
+}
+
+impl From<LoadError> for CliError {
+    fn from(e: LoadError) -> Self {
+        match e {
+            LoadError::Invalid { path, invalid } => {
+                let mut message = format!("{} is not a valid seed:", path.display());
+                for p in &invalid.problems {
+                    message.push_str(&format!("\n  {p}"));
+                }
+                CliError::new(message)
+                    .hint(format!("see every problem with `ooo seed validate {}`", path.display()))
+            }
+            LoadError::TooLarge { .. } => CliError::new(e.to_string()).hint(
+                "a seed is a specification, not data; move bulky content into files it references",
+            ),
+            other => CliError::new(other.to_string()),
+        }
+    }
+}
+
+impl From<SeedStoreError> for CliError {
+    fn from(e: SeedStoreError) -> Self {
+        match e {
+            SeedStoreError::Load(load) => load.into(),
+            SeedStoreError::Ledger(ledger) => ledger.into(),
+            SeedStoreError::Conflict { ref id, .. } => CliError::new(e.to_string()).hint(format!(
+                "give the changed seed a new metadata.seed_id and set metadata.parent_seed_id: {id}"
+            )),
+            SeedStoreError::NotFound(_) => CliError::new(e.to_string()).hint("list saved seeds with `ooo seed list`"),
+            SeedStoreError::Tampered { ref id, .. } => CliError::new(e.to_string())
+                .hint(format!("the ledger's seed.created event for {id} holds the original hash; restore the file from a backup")),
+            SeedStoreError::InvalidId(_) => CliError::new(e.to_string()).hint("set metadata.seed_id to a name like seed_1a2b3c4d5e6f"),
+            SeedStoreError::Io { .. } => CliError::new(e.to_string()),
+        }
     }
 }

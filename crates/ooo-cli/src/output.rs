@@ -66,7 +66,8 @@ pub fn table_row(e: &Event) -> [String; 6] {
     ]
 }
 
-fn truncate(text: &str, max: usize) -> String {
+/// Cut `text` to `max` characters, marking a cut with `…`.
+pub fn truncate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
     }

@@ -11,3 +11,4 @@
 
 pub mod home;
 pub mod ledger;
+pub mod seed;

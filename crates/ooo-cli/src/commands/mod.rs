@@ -2,6 +2,7 @@
 //! success and a [`CliError`] on failure; nothing here parses arguments or renders errors.
 
 mod ledger;
+mod seed;
 
 use std::process::ExitCode;
 
@@ -16,6 +17,7 @@ use crate::output::piped;
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Ledger(cmd) => ledger::run(cmd),
+        Command::Seed(cmd) => seed::run(cmd),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "ooo", &mut script);
