@@ -23,6 +23,9 @@ pub enum Command {
     /// Validate, inspect, save and compare Seeds (immutable specifications).
     #[command(subcommand)]
     Seed(SeedCommand),
+    /// Manage plugins: separately installed programs, pinned, trusted and audited.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
     /// Print a shell completion script to standard output.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -91,6 +94,15 @@ pub enum SeedCommand {
         /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Print the canonical tree digest of a directory (sha256:<hex>) and nothing else.
+    Digest {
+        /// The plugin directory.
+        dir: PathBuf,
     },
 }
 

@@ -4,6 +4,7 @@
 use ooo_core::home::HomeError;
 use ooo_core::ledger::LedgerError;
 use ooo_core::seed::{LoadError, SeedStoreError};
+use ooo_plugin::digest::DigestError;
 
 /// A failed command.
 #[derive(Debug)]
@@ -130,5 +131,18 @@ impl From<SeedStoreError> for CliError {
             SeedStoreError::InvalidId(_) => CliError::new(e.to_string()).hint("set metadata.seed_id to a name like seed_1a2b3c4d5e6f"),
             SeedStoreError::Io { .. } => CliError::new(e.to_string()),
         }
+    }
+}
+
+impl From<DigestError> for CliError {
+    fn from(e: DigestError) -> Self {
+        let hint = match &e {
+            DigestError::EscapingSymlink { .. } => {
+                "make the link point inside the plugin directory, or copy the file in"
+            }
+            DigestError::UnsupportedFileType { .. } => "remove it from the plugin directory",
+            DigestError::NotADirectory(_) | DigestError::Io { .. } => "pass the plugin's directory",
+        };
+        CliError::new(e.to_string()).hint(hint)
     }
 }

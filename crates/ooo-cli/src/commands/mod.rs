@@ -2,6 +2,7 @@
 //! success and a [`CliError`] on failure; nothing here parses arguments or renders errors.
 
 mod ledger;
+mod plugin;
 mod seed;
 
 use std::process::ExitCode;
@@ -18,6 +19,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Ledger(cmd) => ledger::run(cmd),
         Command::Seed(cmd) => seed::run(cmd),
+        Command::Plugin(cmd) => plugin::run(cmd),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "ooo", &mut script);

@@ -1,0 +1,53 @@
+//! `ooo plugin ...` end to end in a temporary home.
+
+mod common;
+
+use common::{TestHome, with_filters};
+use insta::assert_snapshot;
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::Path;
+
+fn contract_tree(root: &Path) {
+    fs::create_dir_all(root.join("sub")).unwrap();
+    fs::write(root.join("a.txt"), "hello\n").unwrap();
+    fs::write(root.join("run.sh"), "#!/bin/sh\necho hi\n").unwrap();
+    fs::set_permissions(root.join("run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(root.join("sub/b.py"), "x").unwrap();
+    symlink("a.txt", root.join("link")).unwrap();
+}
+
+#[test]
+fn digest_prints_the_digest_and_nothing_else() {
+    let t = TestHome::new();
+    let tree = t.dir.path().join("tree");
+    contract_tree(&tree);
+    let out = t.ooo().args(["plugin", "digest", tree.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success());
+    assert!(out.stderr.is_empty());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "sha256:b8e21b61f8cb74d56efc576ac423b45f4a9e331735442653d8394a47630fd9bc\n"
+    );
+    assert!(!t.home().exists(), "digest does not create a home");
+}
+
+#[test]
+fn digest_refuses_escaping_links_and_fifos() {
+    let t = TestHome::new();
+    let tree = t.dir.path().join("tree");
+    contract_tree(&tree);
+    symlink("../../secret", tree.join("sub/escape")).unwrap();
+    let out = t.ooo().args(["plugin", "digest", tree.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    with_filters(&t, || assert_snapshot!("digest_escape", String::from_utf8(out.stderr).unwrap()));
+    fs::remove_file(tree.join("sub/escape")).unwrap();
+    assert!(
+        std::process::Command::new("mkfifo").arg(tree.join("fifo")).status().unwrap().success()
+    );
+    let out = t.ooo().args(["plugin", "digest", tree.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("error: fifo is a FIFO"), "{err}");
+}
