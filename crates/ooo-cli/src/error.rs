@@ -30,9 +30,9 @@ impl CliError {
 }
 
 pub fn render(err: &CliError) {
-    eprintln!("error: {}", err.message);
+    crate::output::stderr_line(&format!("error: {}", err.message));
     if let Some(hint) = &err.hint {
-        eprintln!("hint: {hint}");
+        crate::output::stderr_line(&format!("hint: {hint}"));
     }
 }
 

@@ -27,6 +27,12 @@ impl From<io::Error> for Failure {
     }
 }
 
+/// Write one line to standard error; a closed stderr is ignored (never a panic).
+pub fn stderr_line(line: &str) {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "{line}");
+}
+
 /// Run `body` with buffered standard output. A reader that closed the pipe ends the
 /// command normally (exit 0, nothing on stderr), as `ooo ledger log | head` expects.
 pub fn piped(

@@ -193,3 +193,15 @@ fn readme_first_command_works() {
     assert!(out.starts_with("saved seed seed_hello_cli_example"), "{out}");
     assert!(t.ok(&["ledger", "verify"]).starts_with("ok: 1 event(s) verified"));
 }
+
+#[test]
+fn save_needs_a_stable_identity() {
+    let t = TestHome::new();
+    let no_time =
+        write(&t, "no-time.yaml", &VALID.replace("  created_at: \"2026-07-02T00:00:00Z\"\n", ""));
+    let out = t.ooo().args(["seed", "save", no_time.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("has no metadata.seed_id or metadata.created_at"), "{err}");
+    assert!(!t.home().join("seeds").exists());
+}

@@ -82,6 +82,54 @@ fn changed_content_under_the_same_id_is_refused() {
 }
 
 #[test]
+fn the_ledger_decides_what_was_saved() {
+    let mut f = fixture();
+    f.store.save(&mut f.ledger, &seed("seed_a", "first", None), &f.actor).unwrap();
+    let path = f.home.root().join("seeds/seed_a.yaml");
+    // Deleting the file does not free the id for other content...
+    std::fs::remove_file(&path).unwrap();
+    let err = f.store.save(&mut f.ledger, &seed("seed_a", "other", None), &f.actor).unwrap_err();
+    assert!(matches!(err, SeedStoreError::Conflict { .. }), "{err}");
+    assert!(!path.exists());
+    // ...and saving the recorded content again restores the file without a new event.
+    let again = f.store.save(&mut f.ledger, &seed("seed_a", "first", None), &f.actor).unwrap();
+    assert!(matches!(again, SaveOutcome::AlreadySaved { seq: 1, .. }), "{again:?}");
+    assert!(path.exists());
+    assert_eq!(f.ledger.head().unwrap().unwrap().seq, 1);
+    // An edited file's content cannot be saved under the id either.
+    let text = std::fs::read_to_string(&path).unwrap().replace("goal: first", "goal: edited");
+    std::fs::write(&path, &text).unwrap();
+    let edited = load_str(&text, Format::Yaml, &MetadataDefaults::generate()).unwrap().seed;
+    assert!(matches!(
+        f.store.save(&mut f.ledger, &edited, &f.actor),
+        Err(SeedStoreError::Conflict { .. })
+    ));
+}
+
+#[test]
+fn concurrent_saves_record_one_event() {
+    let f = fixture();
+    let db = f.home.ledger_db();
+    let root = f.home.root().to_owned();
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let db = db.clone();
+            let root = root.clone();
+            std::thread::spawn(move || {
+                let mut ledger = SqliteStore::open(&db).unwrap();
+                let store = SeedStore::new(&Home::prepare(&root).unwrap());
+                let actor = Actor::user("racer").unwrap();
+                store.save(&mut ledger, &seed("seed_race", "same", None), &actor).unwrap()
+            })
+        })
+        .collect();
+    let outcomes: Vec<SaveOutcome> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let created = outcomes.iter().filter(|o| matches!(o, SaveOutcome::Created { .. })).count();
+    assert_eq!(created, 1, "{outcomes:?}");
+    assert_eq!(f.ledger.head().unwrap().unwrap().seq, 1);
+}
+
+#[test]
 fn edited_file_is_detected_on_load() {
     let mut f = fixture();
     f.store.save(&mut f.ledger, &seed("seed_a", "first", None), &f.actor).unwrap();
@@ -100,7 +148,7 @@ fn a_file_without_its_event_is_recorded_on_the_next_save() {
     std::fs::create_dir_all(f.home.root().join("seeds")).unwrap();
     std::fs::write(f.home.root().join("seeds/seed_a.yaml"), ooo_core::seed::to_yaml(&s)).unwrap();
     let outcome = f.store.save(&mut f.ledger, &s, &f.actor).unwrap();
-    assert!(matches!(outcome, SaveOutcome::AlreadySaved { seq: 1, .. }), "{outcome:?}");
+    assert!(matches!(outcome, SaveOutcome::Created { seq: 1, .. }), "{outcome:?}");
     assert!(f.store.get(&f.ledger, "seed_a").unwrap().is_some());
 }
 

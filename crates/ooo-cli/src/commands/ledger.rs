@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{login, open_ledger};
 use crate::cli::{ExportArgs, LedgerCommand, LogArgs, NoteArgs, VerifyArgs};
 use crate::error::CliError;
-use crate::output::{Failure, TableWriter, piped};
+use crate::output::{Failure, TableWriter, piped, stderr_line};
 
 pub fn run(cmd: LedgerCommand) -> Result<ExitCode, CliError> {
     match cmd {
@@ -121,17 +121,17 @@ fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
         if args.json {
             writeln!(out, "{}", verify_json(&report, &source))?;
         } else if let Some(f) = &report.fault {
-            eprintln!(
+            stderr_line(&format!(
                 "error: ledger chain broken at seq {}: {} ({}); {} event(s) before it verified{segment}",
                 f.seq,
                 f.kind.as_str(),
                 f.detail,
                 report.verified
-            );
-            eprintln!(
+            ));
+            stderr_line(&format!(
                 "hint: restore {source} from a backup or export; events from seq {} on cannot be trusted",
                 f.seq
-            );
+            ));
         } else if let (Some(seq), Some(hash)) = (&report.head_seq, &report.head_hash) {
             writeln!(
                 out,

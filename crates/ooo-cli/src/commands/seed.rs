@@ -17,7 +17,7 @@ use serde_json::json;
 use super::{home, login};
 use crate::cli::SeedCommand;
 use crate::error::CliError;
-use crate::output::{piped, truncate};
+use crate::output::{piped, stderr_line, truncate};
 
 pub fn run(cmd: SeedCommand) -> Result<ExitCode, CliError> {
     match cmd {
@@ -32,7 +32,7 @@ pub fn run(cmd: SeedCommand) -> Result<ExitCode, CliError> {
 
 fn print_warnings(warnings: &[Problem]) {
     for w in warnings {
-        eprintln!("warning: {w}");
+        stderr_line(&format!("warning: {w}"));
     }
 }
 
@@ -71,12 +71,12 @@ fn validate(file: &Path, json: bool) -> Result<ExitCode, CliError> {
                 piped(|out| Ok(writeln!(out, "{report}")?))?;
             } else {
                 print_warnings(&invalid.warnings);
-                eprintln!(
+                stderr_line(&format!(
                     "error: {shown} is not a valid seed ({} problem(s)):",
                     invalid.problems.len()
-                );
+                ));
                 for p in &invalid.problems {
-                    eprintln!("  {p}");
+                    stderr_line(&format!("  {p}"));
                 }
             }
             Ok(ExitCode::from(1))
@@ -115,14 +115,26 @@ fn show(arg: &str, json: bool) -> Result<ExitCode, CliError> {
 }
 
 fn save(file: &Path, json: bool) -> Result<ExitCode, CliError> {
-    let valid = load_file(file, &MetadataDefaults::generate())?;
+    // A saved seed needs a stable identity: no generated id or time.
+    let unset = MetadataDefaults { seed_id: String::new(), created_at: String::new() };
+    let valid = load_file(file, &unset)?;
     print_warnings(&valid.warnings);
     let seed = valid.seed;
+    if seed.metadata.seed_id.is_empty() || seed.metadata.created_at.is_empty() {
+        let generated = MetadataDefaults::generate();
+        return Err(CliError::new(format!(
+            "{} has no metadata.seed_id or metadata.created_at; a saved seed needs both so saving it again is the same seed",
+            file.display()
+        ))
+        .hint(format!("add them, for example seed_id: {} and created_at: \"{}\"", generated.seed_id, generated.created_at)));
+    }
     let (mut ledger, store) = stores()?;
     if let Some(parent) = &seed.metadata.parent_seed_id
         && store.get(&ledger, parent)?.is_none()
     {
-        eprintln!("warning: parent seed {parent} is not saved here; its lineage stops at it");
+        stderr_line(&format!(
+            "warning: parent seed {parent} is not saved here; its lineage stops at it"
+        ));
     }
     let actor = Actor::user(&login())?;
     let outcome = store.save(&mut ledger, &seed, &actor)?;

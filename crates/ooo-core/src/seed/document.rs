@@ -50,12 +50,23 @@ pub fn load_str(
 
 /// Load and validate a seed file. Files over the size limit are refused before reading.
 pub fn load_file(path: &Path, defaults: &MetadataDefaults) -> Result<Validated, LoadError> {
+    use std::io::Read;
     let read_err = |source| LoadError::Read { path: path.to_owned(), source };
-    let size = std::fs::metadata(path).map_err(read_err)?.len();
-    if size > MAX_SEED_BYTES as u64 {
-        return Err(LoadError::TooLarge { path: path.to_owned(), size });
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let meta = file.metadata().map_err(read_err)?;
+    if !meta.is_file() {
+        let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file");
+        return Err(LoadError::Read { path: path.to_owned(), source });
     }
-    let bytes = std::fs::read(path).map_err(read_err)?;
+    // Read at most one byte past the limit, whatever the size claimed a moment ago.
+    let mut bytes = Vec::with_capacity(meta.len().min(MAX_SEED_BYTES as u64 + 1) as usize);
+    file.take(MAX_SEED_BYTES as u64 + 1).read_to_end(&mut bytes).map_err(read_err)?;
+    if bytes.len() > MAX_SEED_BYTES {
+        return Err(LoadError::TooLarge {
+            path: path.to_owned(),
+            size: meta.len().max(bytes.len() as u64),
+        });
+    }
     let text =
         String::from_utf8(bytes).map_err(|_| LoadError::NotText { path: path.to_owned() })?;
     load_str(&text, format_for(path), defaults)

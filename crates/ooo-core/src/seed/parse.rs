@@ -565,7 +565,6 @@ fn read_metadata(
 /// timestamp (number or numeric string; seconds, or milliseconds beyond 2e10, as
 /// upstream reads them) is turned into RFC 3339.
 fn read_datetime(v: &Value, path: &str, f: &mut Findings) -> String {
-    use time::format_description::well_known::{Iso8601, Rfc3339};
     let unix = match v {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => py_strip(s).parse::<f64>().ok().filter(|x| x.is_finite()),
@@ -583,14 +582,7 @@ fn read_datetime(v: &Value, path: &str, f: &mut Findings) -> String {
     }
     match v {
         Value::String(s) => {
-            let t = s.trim();
-            let ok = time::OffsetDateTime::parse(t, &Rfc3339).is_ok()
-                || time::PrimitiveDateTime::parse(t, &Iso8601::DEFAULT).is_ok()
-                || time::OffsetDateTime::parse(t, &Iso8601::DEFAULT).is_ok()
-                || time::Date::parse(t, &Iso8601::DEFAULT).is_ok()
-                || time::PrimitiveDateTime::parse(&t.replacen(' ', "T", 1), &Iso8601::DEFAULT)
-                    .is_ok();
-            if !ok {
+            if !is_iso_datetime(s) {
                 f.error(
                     path,
                     format!(
@@ -603,6 +595,108 @@ fn read_datetime(v: &Value, path: &str, f: &mut Findings) -> String {
         other => {
             f.wrong_type(path, "a date-time string", other);
             String::new()
+        }
+    }
+}
+
+/// `YYYY-MM-DD`, optionally followed by `T` or a space, `HH:MM[:SS[.fraction]]` and an
+/// optional `Z` or `±HH[:]MM` offset, with real calendar values: the forms upstream's
+/// date-time parser accepts (week dates, ordinal dates and compact forms are not).
+fn is_iso_datetime(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        b.get(range.clone()).is_some_and(|s| s.iter().all(u8::is_ascii_digit))
+    };
+    let num = |range: std::ops::Range<usize>| text[range].parse::<u32>().unwrap_or(u32::MAX);
+    if !(digits(0..4)
+        && b.get(4) == Some(&b'-')
+        && digits(5..7)
+        && b.get(7) == Some(&b'-')
+        && digits(8..10))
+    {
+        return false;
+    }
+    let (year, month, day) = (num(0..4) as i32, num(5..7) as u8, num(8..10) as u8);
+    let Ok(month) = time::Month::try_from(month) else { return false };
+    if time::Date::from_calendar_date(year, month, day).is_err() {
+        return false;
+    }
+    let mut rest = &text[10..];
+    if rest.is_empty() {
+        return true;
+    }
+    if !(rest.starts_with('T') || rest.starts_with('t') || rest.starts_with(' ')) {
+        return false;
+    }
+    rest = &rest[1..];
+    let r = rest.as_bytes();
+    let two = |i: usize| {
+        r.get(i..i + 2)
+            .filter(|s| s.iter().all(u8::is_ascii_digit))
+            .map(|s| (s[0] - b'0') * 10 + (s[1] - b'0'))
+    };
+    let (Some(hour), Some(minute)) = (two(0), two(3)) else { return false };
+    if r.get(2) != Some(&b':') || hour > 23 || minute > 59 {
+        return false;
+    }
+    let mut i = 5;
+    if r.get(i) == Some(&b':') {
+        match two(i + 1) {
+            Some(sec) if sec <= 59 => i += 3,
+            _ => return false,
+        }
+        if r.get(i) == Some(&b'.') {
+            let frac = r[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if frac == 0 {
+                return false;
+            }
+            i += 1 + frac;
+        }
+    }
+    match &rest[i..] {
+        "" | "Z" | "z" => true,
+        offset => {
+            let o = offset.as_bytes();
+            (o[0] == b'+' || o[0] == b'-')
+                && matches!(o.len(), 5 | 6)
+                && o[1..3].iter().all(u8::is_ascii_digit)
+                && (o.len() == 5 || o[3] == b':')
+                && o[o.len() - 2..].iter().all(u8::is_ascii_digit)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_iso_datetime;
+
+    #[test]
+    fn iso_datetimes() {
+        for ok in [
+            "2026-07-02",
+            "2026-07-02T00:00:00Z",
+            "2026-07-02T10:00",
+            "2026-07-02 10:00:00.123456",
+            "2026-07-02T10:00:00+09:00",
+            "2026-07-02T10:00:00-0500",
+            "2024-02-29T00:00:00z",
+        ] {
+            assert!(is_iso_datetime(ok), "{ok}");
+        }
+        for bad in [
+            "2026-W27-4",
+            "20260702T000000Z",
+            " 2026-07-02",
+            "2026-07-02T",
+            "2026-13-01",
+            "2025-02-29",
+            "2026-07-02T24:00",
+            "2026-07-02T10:00:00.",
+            "2026-07-02T10:00:00+9",
+            "yesterday",
+            "2026-07-02Tx",
+        ] {
+            assert!(!is_iso_datetime(bad), "{bad}");
         }
     }
 }

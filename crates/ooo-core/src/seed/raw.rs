@@ -11,9 +11,13 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 use super::Problem;
+use super::fields::child;
 
 /// Largest seed file accepted, in bytes (the same limit as upstream).
 pub const MAX_SEED_BYTES: usize = 1_000_000;
+
+/// Deepest nesting accepted, so every valid seed can be written and read back as YAML.
+pub const MAX_DEPTH: usize = 48;
 
 /// Any YAML/JSON node, as parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,9 +129,22 @@ pub fn parse(text: &str, format: Format) -> Result<Parsed, Vec<Problem>> {
             vec![Problem::new("", format!("is not valid YAML: {}", first_line(&e.to_string())))]
         })?,
     };
+    if depth(&node) > MAX_DEPTH {
+        return Err(vec![Problem::new("", format!("nests deeper than {MAX_DEPTH} levels"))]);
+    }
     let mut problems = Vec::new();
     let value = to_json(node, "", &mut problems);
     Ok(Parsed { value, problems })
+}
+
+fn depth(node: &Node) -> usize {
+    match node {
+        Node::Seq(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Node::Map(entries) => {
+            1 + entries.iter().map(|(k, v)| depth(k).max(depth(v))).max().unwrap_or(0)
+        }
+        _ => 0,
+    }
 }
 
 /// A map key as the user wrote it, for messages.
@@ -155,10 +172,6 @@ fn yaml_options() -> serde_saphyr::Options {
 
 fn first_line(text: &str) -> String {
     text.lines().find(|l| !l.trim().is_empty()).unwrap_or(text).trim().to_owned()
-}
-
-fn child(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
 }
 
 fn to_json(node: Node, path: &str, problems: &mut Vec<Problem>) -> Value {
@@ -250,6 +263,15 @@ mod tests {
         assert_eq!((p[0].path.as_str(), p[0].message.as_str()), ("a", "appears twice"));
         let p = parse("a: [1, 2", Format::Yaml).unwrap_err();
         assert!(p[0].message.starts_with("is not valid YAML"), "{p:?}");
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let deep = format!("{}1{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        let p = parse(&deep, Format::Json).unwrap_err();
+        assert!(p[0].message.contains("deeper"), "{p:?}");
+        let ok = format!("{}1{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse(&ok, Format::Json).is_ok());
     }
 
     #[test]

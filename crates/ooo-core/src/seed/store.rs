@@ -87,6 +87,14 @@ impl Projection for SeedIndex {
                 message: format!("event {} has no seed_id", event.seq),
             });
         };
+        if let Some(existing) = rows.get(id)?
+            && existing.get("content_hash") != p.get("content_hash")
+        {
+            return Err(LedgerError::Projection {
+                projection: PROJECTION.into(),
+                message: format!("seed {id} is already recorded with different content"),
+            });
+        }
         let row = json!({
             "seed_id": id,
             "content_hash": p.get("content_hash"),
@@ -164,32 +172,48 @@ impl SeedStore {
             .mode(0o700)
             .create(&self.dir)
             .map_err(io_err(&self.dir))?;
-        if !path.exists() {
-            write_new(&self.dir, &path, to_yaml(seed).as_bytes()).map_err(io_err(&path))?;
-            match self.record(ledger, seed, &hash, actor) {
-                Ok(seq) => return Ok(SaveOutcome::Created { path, content_hash: hash, seq }),
-                Err(e) => {
-                    // No event, no file: the ledger is the record of what was saved.
-                    let _ = fs::remove_file(&path);
-                    return Err(e);
-                }
+        // One save at a time per home: check, write and record are one step.
+        let lock_path = self.dir.join(".lock");
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(io_err(&lock_path))?;
+        lock.lock().map_err(io_err(&lock_path))?;
+        // The ledger, not the file, says what was saved.
+        if let Some(stored) = self.get(ledger, id)? {
+            if stored.content_hash != hash {
+                return Err(SeedStoreError::Conflict {
+                    id: id.to_owned(),
+                    existing: stored.content_hash,
+                    new: hash,
+                });
             }
+            if !path.exists() {
+                // The recorded seed's file went missing: put the same content back.
+                write_new(&self.dir, &path, to_yaml(seed).as_bytes()).map_err(io_err(&path))?;
+            }
+            return Ok(SaveOutcome::AlreadySaved { path, content_hash: hash, seq: stored.seq });
         }
-        let existing = self.read_file(id)?;
-        let existing_hash = content_hash(&existing);
-        if existing_hash != hash {
-            return Err(SeedStoreError::Conflict {
-                id: id.to_owned(),
-                existing: existing_hash,
-                new: hash,
-            });
+        if path.exists() {
+            // A file without its event: an earlier save stopped in between. Record it if
+            // it is this seed; never replace it otherwise.
+            let existing_hash = content_hash(&self.read_file(id)?);
+            if existing_hash != hash {
+                return Err(SeedStoreError::Conflict {
+                    id: id.to_owned(),
+                    existing: existing_hash,
+                    new: hash,
+                });
+            }
+        } else {
+            write_new(&self.dir, &path, to_yaml(seed).as_bytes()).map_err(io_err(&path))?;
         }
-        // Same content. Record it if an earlier save stopped between file and event.
-        let seq = match self.get(ledger, id)? {
-            Some(stored) => stored.seq,
-            None => self.record(ledger, seed, &hash, actor)?,
-        };
-        Ok(SaveOutcome::AlreadySaved { path, content_hash: hash, seq })
+        // If recording fails the file stays; the next save of this seed records it.
+        let seq = self.record(ledger, seed, &hash, actor)?;
+        Ok(SaveOutcome::Created { path, content_hash: hash, seq })
     }
 
     fn record(
