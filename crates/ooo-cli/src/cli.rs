@@ -99,6 +99,14 @@ pub enum SeedCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
+    /// Check a plugin's manifest (ouroboros.plugin.json) without installing anything.
+    Validate {
+        /// The plugin directory, or the manifest file itself.
+        path: PathBuf,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the canonical tree digest of a directory (sha256:<hex>) and nothing else.
     Digest {
         /// The plugin directory.

@@ -51,3 +51,43 @@ fn digest_refuses_escaping_links_and_fifos() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.starts_with("error: fifo is a FIFO"), "{err}");
 }
+
+const MANIFEST: &str = r#"{
+  "schema_version": "0.6",
+  "name": "hello-plugin",
+  "version": "0.1.0",
+  "source": {"type": "plugin_home", "path": "plugins/hello-plugin"},
+  "commands": [{"namespace": "hello", "name": "greet", "summary": "Greet", "usage": "ooo hello greet", "risk": "read_only"}],
+  "capabilities": [],
+  "permissions": [],
+  "entrypoint": {"type": "command", "command": "./hello.sh"}
+}"#;
+
+#[test]
+fn validate_accepts_and_refuses_with_the_pointer() {
+    let t = TestHome::new();
+    let dir = t.dir.path().join("hello-plugin");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("ouroboros.plugin.json"), MANIFEST).unwrap();
+    with_filters(&t, || {
+        assert_snapshot!("validate_ok", t.ok(&["plugin", "validate", dir.to_str().unwrap()]));
+        assert_snapshot!(
+            "validate_ok_json",
+            t.ok(&["plugin", "validate", "--json", dir.to_str().unwrap()])
+        );
+    });
+    fs::write(
+        dir.join("ouroboros.plugin.json"),
+        MANIFEST.replace("\"read_only\"}]", "\"reckless\"}]"),
+    )
+    .unwrap();
+    let out = t.ooo().args(["plugin", "validate", dir.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    with_filters(&t, || assert_snapshot!("validate_bad", String::from_utf8(out.stderr).unwrap()));
+    let out =
+        t.ooo().args(["plugin", "validate", "--json", dir.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["pointer"], "/commands/0/risk");
+    assert!(!t.home().exists(), "validate keeps no state");
+}

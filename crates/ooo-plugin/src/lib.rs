@@ -7,3 +7,5 @@
 //! Depends on `ooo-core` only (and `ooo-mcp` later); knows no plugin's domain.
 
 pub mod digest;
+pub mod manifest;
+pub mod source;

@@ -5,14 +5,17 @@ use std::process::ExitCode;
 
 use ooo_core::home::Home;
 use ooo_plugin::digest::{StatCache, tree_digest};
+use ooo_plugin::manifest::{self, rules};
+use serde_json::json;
 
 use crate::cli::PluginCommand;
 use crate::error::CliError;
-use crate::output::piped;
+use crate::output::{piped, stderr_line};
 
 pub fn run(cmd: PluginCommand) -> Result<ExitCode, CliError> {
     match cmd {
         PluginCommand::Digest { dir } => digest(&dir),
+        PluginCommand::Validate { path, json } => validate(&path, json),
     }
 }
 
@@ -30,4 +33,47 @@ fn digest(dir: &Path) -> Result<ExitCode, CliError> {
         let _ = cache.save(&stat_cache_path(home)); // a cache that cannot be written only costs time
     }
     piped(|out| Ok(writeln!(out, "{}", result.digest)?))
+}
+
+fn validate(path: &Path, json_out: bool) -> Result<ExitCode, CliError> {
+    match manifest::load(path) {
+        Ok((m, _)) => {
+            let warnings = rules::warnings(&m);
+            piped(|out| {
+                if json_out {
+                    let report = json!({
+                        "valid": true, "name": m.name, "version": m.version, "schema_version": m.schema_version,
+                        "namespace": m.namespace(),
+                        "commands": m.commands.iter().map(|c| &c.name).collect::<Vec<_>>(),
+                        "warnings": warnings.iter().map(|(p, msg)| json!({"pointer": p, "message": msg})).collect::<Vec<_>>(),
+                    });
+                    writeln!(out, "{report}")?;
+                } else {
+                    for (pointer, message) in &warnings {
+                        stderr_line(&format!("warning: {pointer}: {message}"));
+                    }
+                    writeln!(
+                        out,
+                        "ok: {} {} (schema {}), {} command(s) in namespace {}",
+                        m.name,
+                        m.version,
+                        m.schema_version,
+                        m.commands.len(),
+                        m.namespace()
+                    )?;
+                }
+                Ok(())
+            })
+        }
+        Err(e) if json_out => {
+            let report = json!({
+                "valid": false,
+                "error": {"file": e.file.display().to_string(), "pointer": e.pointer, "message": e.message, "expected": e.expected, "found": e.found},
+            });
+            piped(|out| Ok(writeln!(out, "{report}")?))?;
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(CliError::new(e.to_string())
+            .hint("fix the manifest at that JSON pointer, then run `ooo plugin validate` again")),
+    }
 }

@@ -1,0 +1,332 @@
+//! Plugin manifests (`ouroboros.plugin.json`): loading, validation and the typed model.
+//!
+//! Loading follows upstream's order, stopping at the first failure: read and parse JSON;
+//! a root object; a supported `schema_version`; our JSON Schema for that version
+//! ([`schema`]); then the rules a schema cannot express ([`rules`]). Every failure names
+//! the file, the JSON pointer, what was expected and what was found.
+
+pub mod rules;
+pub mod schema;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The manifest file name inside a plugin directory.
+pub const MANIFEST_FILE: &str = "ouroboros.plugin.json";
+
+/// Schema versions this build reads (`0.5` is reserved upstream and never valid).
+pub const SUPPORTED_VERSIONS: &[&str] = &["0.1", "0.2", "0.3", "0.4", "0.6"];
+
+/// Largest manifest read, in bytes.
+pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Why a manifest is not acceptable: one line with the file, pointer, expected and found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManifestError {
+    pub file: PathBuf,
+    /// JSON pointer (`""` is the root); `None` when the file could not be read as JSON.
+    pub pointer: Option<String>,
+    pub message: String,
+    pub expected: String,
+    pub found: String,
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = match self.pointer.as_deref() {
+            None => String::new(),
+            Some("") => " at (root)".to_owned(),
+            Some(p) => format!(" at {p}"),
+        };
+        write!(
+            f,
+            "{}{at}: {}; expected {}, found {}",
+            self.file.display(),
+            self.message,
+            self.expected,
+            self.found
+        )
+    }
+}
+
+impl std::error::Error for ManifestError {}
+
+impl ManifestError {
+    pub(crate) fn new(
+        file: &Path,
+        pointer: Option<&str>,
+        message: impl Into<String>,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+    ) -> Self {
+        Self {
+            file: file.to_owned(),
+            pointer: pointer.map(str::to_owned),
+            message: message.into(),
+            expected: expected.into(),
+            found: found.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub schema_version: String,
+    pub name: String,
+    pub version: String,
+    #[serde(default)]
+    pub description: String,
+    pub source: SourceSpec,
+    pub commands: Vec<Command>,
+    pub capabilities: Vec<Capability>,
+    pub permissions: Vec<Permission>,
+    pub entrypoint: Entrypoint,
+    #[serde(default)]
+    pub audit: Option<Audit>,
+    #[serde(default)]
+    pub hooks: Vec<Hook>,
+    #[serde(rename = "x-ouroboros", default, skip_serializing_if = "Option::is_none")]
+    pub x_ouroboros: Option<Extension>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceSpec {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Command {
+    pub namespace: String,
+    pub name: String,
+    pub summary: String,
+    pub usage: String,
+    pub risk: String,
+    #[serde(default)]
+    pub requires_confirmation: bool,
+    #[serde(default)]
+    pub arguments: Vec<Argument>,
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+    #[serde(default)]
+    pub result_states: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Argument {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub required: bool,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Capability {
+    pub name: String,
+    pub access: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Permission {
+    pub scope: String,
+    pub risk: String,
+    pub required: bool,
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entrypoint {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub command: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Audit {
+    pub events: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hook {
+    pub name: String,
+    pub entrypoint: Entrypoint,
+    pub failure_policy: String,
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Our `x-ouroboros` extension: what the plugin may receive, each behind a scope.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Extension {
+    /// Caller environment variable -> the scope that must be trusted to pass it.
+    #[serde(default)]
+    pub env: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fs: Option<FsAccess>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Network {
+    pub scope: String,
+    #[serde(default)]
+    pub hosts: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FsAccess {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_scope: Option<String>,
+}
+
+impl Manifest {
+    /// The namespace all commands share (the first command's).
+    pub fn namespace(&self) -> &str {
+        &self.commands[0].namespace
+    }
+
+    pub fn command(&self, name: &str) -> Option<&Command> {
+        self.commands.iter().find(|c| c.name == name)
+    }
+
+    pub fn permission(&self, scope: &str) -> Option<&Permission> {
+        self.permissions.iter().find(|p| p.scope == scope)
+    }
+
+    /// Scopes marked `required: true`, in declaration order.
+    pub fn required_scopes(&self) -> Vec<&str> {
+        self.permissions.iter().filter(|p| p.required).map(|p| p.scope.as_str()).collect()
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Validate manifest bytes read from `file` (used in messages only).
+pub fn parse(bytes: &[u8], file: &Path) -> Result<Manifest, ManifestError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        ManifestError::new(
+            file,
+            None,
+            "manifest is not valid UTF-8",
+            "UTF-8 JSON text",
+            "invalid bytes",
+        )
+    })?;
+    let doc: Value = serde_json::from_str(text).map_err(|e| {
+        ManifestError::new(
+            file,
+            None,
+            format!("manifest is not valid JSON: {e}"),
+            "a JSON object",
+            format!("a parse error at line {}, column {}", e.line(), e.column()),
+        )
+    })?;
+    if !doc.is_object() {
+        return Err(ManifestError::new(
+            file,
+            Some(""),
+            "manifest must be a JSON object",
+            "object",
+            type_name(&doc),
+        ));
+    }
+    let version = match doc.get("schema_version") {
+        Some(Value::String(v)) => v.as_str(),
+        other => {
+            return Err(ManifestError::new(
+                file,
+                Some("/schema_version"),
+                "manifest is missing `schema_version`",
+                "a string such as \"0.1\"",
+                other.map_or("nothing", type_name),
+            ));
+        }
+    };
+    if !SUPPORTED_VERSIONS.contains(&version) {
+        return Err(ManifestError::new(
+            file,
+            Some("/schema_version"),
+            format!("schema_version {version:?} is not supported"),
+            format!("one of {}", SUPPORTED_VERSIONS.join(", ")),
+            format!("{version:?}"),
+        ));
+    }
+    if let Some(v) = schema::first_violation(&doc, version) {
+        return Err(ManifestError::new(file, Some(&v.pointer), v.message, v.expected, v.found));
+    }
+    let manifest: Manifest = serde_json::from_value(doc).map_err(|e| {
+        ManifestError::new(
+            file,
+            Some(""),
+            format!("manifest does not fit the model: {e}"),
+            "a valid manifest",
+            "see message",
+        )
+    })?;
+    rules::check(&manifest, file)?;
+    Ok(manifest)
+}
+
+/// Load `<dir>/ouroboros.plugin.json`, or a manifest file given directly.
+pub fn load(path: &Path) -> Result<(Manifest, Vec<u8>), ManifestError> {
+    let file = if path.is_dir() { path.join(MANIFEST_FILE) } else { path.to_owned() };
+    let meta = std::fs::metadata(&file).map_err(|e| {
+        ManifestError::new(
+            &file,
+            None,
+            format!("manifest cannot be read: {e}"),
+            "a readable file",
+            "none",
+        )
+    })?;
+    if meta.len() > MAX_MANIFEST_BYTES {
+        return Err(ManifestError::new(
+            &file,
+            None,
+            "manifest is too large",
+            format!("at most {MAX_MANIFEST_BYTES} bytes"),
+            format!("{} bytes", meta.len()),
+        ));
+    }
+    let bytes = std::fs::read(&file).map_err(|e| {
+        ManifestError::new(
+            &file,
+            None,
+            format!("manifest cannot be read: {e}"),
+            "a readable file",
+            "none",
+        )
+    })?;
+    let manifest = parse(&bytes, &file)?;
+    Ok((manifest, bytes))
+}

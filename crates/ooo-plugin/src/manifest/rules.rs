@@ -1,0 +1,364 @@
+//! Manifest rules a JSON Schema cannot express, checked after the schema in upstream's
+//! order (source path, command permissions, hooks, audit events), then ours
+//! (`x-ouroboros`). The first failure is reported, at the pointer upstream uses.
+//!
+//! [`warnings`] lists what loads but will not work: several namespaces or repeated
+//! command names (refused at install), an entrypoint that does not split into words.
+
+use std::path::Path;
+
+use super::{Manifest, ManifestError};
+
+const LIFECYCLE_READ: &str = "plugin:lifecycle:read";
+const LIFECYCLE_POLICY: &str = "plugin:lifecycle:policy";
+const TOOL_INTERCEPT: &str = "plugin:tool:intercept";
+const TOOL_OBSERVE: &str = "plugin:tool:observe";
+const REWIND_OBSERVE: &str = "plugin:rewind:observe";
+
+const STANDARD_EVENTS: &[&str] =
+    &["plugin.invoked", "plugin.permission_used", "plugin.completed", "plugin.failed"];
+const HOOK_EVENTS: &[&str] =
+    &["plugin.hook.invoked", "plugin.hook.completed", "plugin.hook.blocked", "plugin.hook.failed"];
+const TOOL_EVENTS: &[&str] = &[
+    "plugin.tool.intercept.requested",
+    "plugin.tool.intercept.completed",
+    "plugin.tool.intercept.blocked",
+    "plugin.tool.observe.recorded",
+];
+
+/// Versions whose hooks actually run (0.2 hooks load but never run).
+pub fn hooks_run(version: &str) -> bool {
+    matches!(version, "0.3" | "0.4" | "0.6")
+}
+
+fn tool_hooks_allowed(version: &str) -> bool {
+    matches!(version, "0.4" | "0.6")
+}
+
+struct Checker<'a> {
+    m: &'a Manifest,
+    file: &'a Path,
+}
+
+impl Checker<'_> {
+    fn fail(
+        &self,
+        pointer: &str,
+        message: &str,
+        expected: &str,
+        found: impl Into<String>,
+    ) -> Result<(), ManifestError> {
+        Err(ManifestError::new(self.file, Some(pointer), message, expected, found))
+    }
+
+    fn declared(&self, scope: &str) -> bool {
+        self.m.permission(scope).is_some()
+    }
+
+    fn required(&self, scope: &str) -> bool {
+        self.m.permission(scope).is_some_and(|p| p.required)
+    }
+
+    fn source_path(&self) -> Result<(), ManifestError> {
+        let s = &self.m.source;
+        let Some(path) =
+            s.path.as_deref().filter(|_| matches!(s.kind.as_str(), "local_path" | "plugin_home"))
+        else {
+            return Ok(());
+        };
+        let mut chars = path.chars();
+        let drive =
+            matches!((chars.next(), chars.next()), (Some(c), Some(':')) if c.is_alphabetic());
+        let problem = if path.contains('\\') {
+            Some("must use forward slashes only")
+        } else if drive {
+            Some("must not be drive-qualified")
+        } else if path.starts_with('/') {
+            Some("must be relative, not absolute")
+        } else if path.split('/').any(|seg| seg == "..") {
+            Some("must not contain '..' segments")
+        } else {
+            None
+        };
+        match problem {
+            Some(p) => self.fail(
+                "/source/path",
+                &format!("source.path for {:?} {p}", s.kind),
+                "a relative POSIX path inside the plugin",
+                path,
+            ),
+            None => Ok(()),
+        }
+    }
+
+    fn command_permissions(&self) -> Result<(), ManifestError> {
+        for (i, c) in self.m.commands.iter().enumerate() {
+            for (j, scope) in c.permissions.iter().enumerate() {
+                if !self.declared(scope) {
+                    return self.fail(
+                        &format!("/commands/{i}/permissions/{j}"),
+                        "command permission must be declared in top-level permissions",
+                        "a scope listed in permissions[].scope",
+                        scope.as_str(),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn hooks(&self) -> Result<(), ManifestError> {
+        let version = self.m.schema_version.as_str();
+        for (i, h) in self.m.hooks.iter().enumerate() {
+            let here = format!("/hooks/{i}/permissions");
+            let has = |scope: &str| h.permissions.iter().any(|p| p == scope);
+            if version == "0.6" && h.name == "on_rewind" && !self.required(REWIND_OBSERVE) {
+                return self.fail(
+                    "/permissions",
+                    "v0.6 on_rewind permission must be required",
+                    "plugin:rewind:observe with required: true",
+                    format!("{:?}", h.permissions),
+                );
+            }
+            for (j, scope) in h.permissions.iter().enumerate() {
+                if !self.declared(scope) {
+                    return self.fail(
+                        &format!("{here}/{j}"),
+                        "hook permission must be declared in top-level permissions",
+                        "a scope listed in permissions[].scope",
+                        scope.as_str(),
+                    );
+                }
+            }
+            if !hooks_run(version) {
+                continue;
+            }
+            match h.name.as_str() {
+                "on_error" | "on_cancel" => {
+                    if !has(LIFECYCLE_READ) {
+                        return self.fail(
+                            &here,
+                            &format!("{} hook must declare plugin:lifecycle:read", h.name),
+                            LIFECYCLE_READ,
+                            format!("{:?}", h.permissions),
+                        );
+                    }
+                    if !self.required(LIFECYCLE_READ) {
+                        return self.fail(
+                            "/permissions",
+                            "plugin:lifecycle:read must be a required permission",
+                            "required: true",
+                            "optional or missing",
+                        );
+                    }
+                }
+                "before_invocation" | "after_invocation" => {
+                    let lifecycle: Vec<&String> = h
+                        .permissions
+                        .iter()
+                        .filter(|p| p.starts_with("plugin:lifecycle:"))
+                        .collect();
+                    if lifecycle.is_empty() {
+                        return self.fail(
+                            &here,
+                            "lifecycle hook must declare a lifecycle permission",
+                            "plugin:lifecycle:read or plugin:lifecycle:policy",
+                            format!("{:?}", h.permissions),
+                        );
+                    }
+                    if !lifecycle.iter().any(|p| self.required(p)) {
+                        return self.fail(
+                            "/permissions",
+                            "a lifecycle hook's permission must be required",
+                            "required: true on one of its scopes",
+                            format!("{lifecycle:?}"),
+                        );
+                    }
+                    if h.failure_policy == "fail_closed" {
+                        if !has(LIFECYCLE_POLICY) {
+                            return self.fail(
+                                &here,
+                                "a fail_closed lifecycle hook must declare plugin:lifecycle:policy",
+                                LIFECYCLE_POLICY,
+                                format!("{:?}", h.permissions),
+                            );
+                        }
+                        if !self.required(LIFECYCLE_POLICY) {
+                            return self.fail(
+                                "/permissions",
+                                "plugin:lifecycle:policy must be a required permission",
+                                "required: true",
+                                "optional",
+                            );
+                        }
+                    }
+                }
+                "before_tool_call" | "after_tool_call" if tool_hooks_allowed(version) => {
+                    let tool: Vec<&String> =
+                        h.permissions.iter().filter(|p| p.starts_with("plugin:tool:")).collect();
+                    if tool.is_empty() {
+                        return self.fail(
+                            &here,
+                            "tool-call hook must declare a tool-call permission",
+                            "plugin:tool:intercept or plugin:tool:observe",
+                            format!("{:?}", h.permissions),
+                        );
+                    }
+                    let optional: Vec<&&String> =
+                        tool.iter().filter(|p| !self.required(p)).collect();
+                    if !optional.is_empty() {
+                        return self.fail(
+                            "/permissions",
+                            "tool-call permissions must be required",
+                            "required: true",
+                            format!("optional tool-call permissions {optional:?}"),
+                        );
+                    }
+                    if h.name == "after_tool_call" && !has(TOOL_OBSERVE) {
+                        return self.fail(
+                            &here,
+                            "after_tool_call must declare plugin:tool:observe",
+                            TOOL_OBSERVE,
+                            format!("{:?}", h.permissions),
+                        );
+                    }
+                    if h.name == "before_tool_call"
+                        && h.failure_policy == "fail_closed"
+                        && !has(TOOL_INTERCEPT)
+                    {
+                        return self.fail(
+                            &here,
+                            "a fail_closed before_tool_call must declare plugin:tool:intercept",
+                            TOOL_INTERCEPT,
+                            format!("{:?}", h.permissions),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn audit(&self) -> Result<(), ManifestError> {
+        let version = self.m.schema_version.as_str();
+        let Some(audit) = self.m.audit.as_ref().filter(|_| hooks_run(version)) else {
+            return Ok(());
+        };
+        let mut needed: Vec<&str> = STANDARD_EVENTS.to_vec();
+        if !self.m.hooks.is_empty() {
+            needed.extend(HOOK_EVENTS);
+        }
+        if tool_hooks_allowed(version)
+            && self.m.hooks.iter().any(|h| h.name.ends_with("_tool_call"))
+        {
+            needed.extend(TOOL_EVENTS);
+        }
+        let mut missing: Vec<&str> =
+            needed.into_iter().filter(|e| !audit.events.iter().any(|a| a == e)).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        missing.sort();
+        self.fail(
+            "/audit/events",
+            "explicit audit.events must include every event the runtime emits",
+            "all runtime events",
+            format!("missing {missing:?}"),
+        )
+    }
+
+    fn extension(&self) -> Result<(), ManifestError> {
+        let Some(x) = &self.m.x_ouroboros else { return Ok(()) };
+        for (var, scope) in &x.env {
+            let scope = scope.as_str().unwrap_or_default();
+            if !self.declared(scope) {
+                return self.fail(
+                    &format!("/x-ouroboros/env/{var}"),
+                    "env scope must be declared in top-level permissions",
+                    "a scope listed in permissions[].scope",
+                    scope,
+                );
+            }
+        }
+        if let Some(net) = &x.network
+            && !self.declared(&net.scope)
+        {
+            return self.fail(
+                "/x-ouroboros/network/scope",
+                "network scope must be declared in top-level permissions",
+                "a scope listed in permissions[].scope",
+                net.scope.as_str(),
+            );
+        }
+        if let Some(fs) = &x.fs {
+            if let Some(scope) = &fs.write_scope
+                && !self.declared(scope)
+            {
+                return self.fail(
+                    "/x-ouroboros/fs/write_scope",
+                    "write_scope must be declared in top-level permissions",
+                    "a scope listed in permissions[].scope",
+                    scope.as_str(),
+                );
+            }
+            if fs.workspace.as_deref() == Some("write") && fs.write_scope.is_none() {
+                return self.fail(
+                    "/x-ouroboros/fs",
+                    "workspace: write needs a write_scope the user can trust",
+                    "a write_scope",
+                    "none",
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Check the rules in order; the first failure is returned.
+pub fn check(m: &Manifest, file: &Path) -> Result<(), ManifestError> {
+    let c = Checker { m, file };
+    c.source_path()?;
+    c.command_permissions()?;
+    c.hooks()?;
+    c.audit()?;
+    c.extension()
+}
+
+/// Problems that do not stop a manifest from loading but stop it from installing or
+/// running. Each is `(pointer, message)`.
+pub fn warnings(m: &Manifest) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut namespaces: Vec<&str> = m.commands.iter().map(|c| c.namespace.as_str()).collect();
+    namespaces.dedup();
+    namespaces.sort();
+    namespaces.dedup();
+    if namespaces.len() > 1 {
+        out.push(("/commands".to_owned(), format!("commands declare several namespaces {namespaces:?}; one plugin must own one namespace (install refuses it)")));
+    }
+    let mut names: Vec<&str> = m.commands.iter().map(|c| c.name.as_str()).collect();
+    names.sort();
+    let dup: Vec<&str> = names.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+    if !dup.is_empty() {
+        out.push((
+            "/commands".to_owned(),
+            format!("duplicate command names {dup:?} (install refuses it)"),
+        ));
+    }
+    if entrypoint_words(&m.entrypoint.command).is_none() {
+        out.push(("/entrypoint/command".to_owned(), "does not split into words by shell rules, or is empty (invocation fails with exit 126)".to_owned()));
+    }
+    if m.schema_version == "0.2" && !m.hooks.is_empty() {
+        out.push((
+            "/hooks".to_owned(),
+            "schema 0.2 hooks are loaded but never run; use schema 0.3 or later".to_owned(),
+        ));
+    }
+    out
+}
+
+/// The entrypoint command split by POSIX shell-word rules; `None` when it does not
+/// split or yields nothing.
+pub fn entrypoint_words(command: &str) -> Option<Vec<String>> {
+    shlex::split(command).filter(|w| !w.is_empty())
+}
