@@ -7,5 +7,7 @@
 //! Depends on `ooo-core` only (and `ooo-mcp` later); knows no plugin's domain.
 
 pub mod digest;
+pub mod lockfile;
 pub mod manifest;
 pub mod source;
+pub mod trust;
