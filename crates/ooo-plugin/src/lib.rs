@@ -6,8 +6,12 @@
 //!
 //! Depends on `ooo-core` only (and `ooo-mcp` later); knows no plugin's domain.
 
+pub mod catalog;
 pub mod digest;
+pub mod git;
 pub mod lockfile;
+pub mod manager;
 pub mod manifest;
 pub mod source;
+mod tree;
 pub mod trust;

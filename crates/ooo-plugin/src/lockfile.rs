@@ -69,8 +69,10 @@ struct LockDoc {
 
 /// Parse lockfile text. The last entry of a repeated name wins, as upstream.
 pub fn parse(text: &str, path: &Path) -> Result<Vec<LockEntry>, LockfileError> {
-    let doc: LockDoc = toml::from_str(text)
-        .map_err(|e| LockfileError::Malformed { path: path.to_owned(), detail: e.to_string().trim().to_owned() })?;
+    let doc: LockDoc = toml::from_str(text).map_err(|e| LockfileError::Malformed {
+        path: path.to_owned(),
+        detail: e.to_string().trim().to_owned(),
+    })?;
     match &doc.schema_version {
         Some(toml::Value::String(v)) if v == LOCK_SCHEMA => {}
         other => {
@@ -102,7 +104,9 @@ fn quote(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\u{:04X}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -117,7 +121,8 @@ pub fn render(entries: &[LockEntry]) -> String {
     let mut out = format!("schema_version = {}\n", quote(LOCK_SCHEMA));
     for e in sorted {
         out.push_str("\n[[plugin]]\n");
-        let mut field = |key: &str, value: &str| out.push_str(&format!("{key} = {}\n", quote(value)));
+        let mut field =
+            |key: &str, value: &str| out.push_str(&format!("{key} = {}\n", quote(value)));
         field("name", &e.name);
         field("version", &e.version);
         field("source_kind", &e.source_kind);
@@ -130,7 +135,11 @@ pub fn render(entries: &[LockEntry]) -> String {
         field("manifest_checksum", &e.manifest_checksum);
         field("installed_at", &e.installed_at);
         field("plugin_home", &e.plugin_home);
-        for (key, value) in [("source_type", &e.source_type), ("source_identity", &e.source_identity), ("artifact_digest", &e.artifact_digest)] {
+        for (key, value) in [
+            ("source_type", &e.source_type),
+            ("source_identity", &e.source_identity),
+            ("artifact_digest", &e.artifact_digest),
+        ] {
             if !value.is_empty() {
                 field(key, value);
             }
@@ -195,7 +204,12 @@ impl Lockfile {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         let tmp = dir.join(format!(".plugins.lock.{}", std::process::id()));
         let result = (|| {
-            let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
             f.write_all(render(entries).as_bytes())?;
             f.sync_all()?;
             fs::rename(&tmp, &self.path)?;
@@ -259,9 +273,15 @@ mod tests {
         let e = parse(text, Path::new("x")).unwrap();
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].version, "2.0.0");
-        assert!(matches!(parse("schema_version = \"9\"", Path::new("x")), Err(LockfileError::UnsupportedVersion { .. })));
-        assert!(matches!(parse("plugin = 3", Path::new("x")), Err(LockfileError::Malformed { .. })));
-        assert!(matches!(parse("[[plugin]]\nname = \"x\"", Path::new("x")), Err(_)));
+        assert!(matches!(
+            parse("schema_version = \"9\"", Path::new("x")),
+            Err(LockfileError::UnsupportedVersion { .. })
+        ));
+        assert!(matches!(
+            parse("plugin = 3", Path::new("x")),
+            Err(LockfileError::Malformed { .. })
+        ));
+        assert!(parse("[[plugin]]\nname = \"x\"", Path::new("x")).is_err(), "required fields");
     }
 
     #[test]
@@ -275,7 +295,8 @@ mod tests {
         assert_eq!(lock.read().unwrap().len(), 1);
         let mode = fs::metadata(lock.path()).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let leftovers: Vec<_> =
+            fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(leftovers.len(), 2, "{leftovers:?}"); // plugins.lock and plugins.lock.lock
     }
 

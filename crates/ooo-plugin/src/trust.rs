@@ -1,7 +1,8 @@
 //! Trust, disables and the plugin history, as ledger events with a projection.
 //!
 //! Events (aggregate `plugin:<name>`): `plugin.installed`, `plugin.updated`,
-//! `plugin.trusted`, `plugin.disabled`, `plugin.removed`. The `plugins` projection,
+//! `plugin.trusted`, `plugin.disabled`, `plugin.removed`, and `plugin.integrity_failed`
+//! (an installed tree no longer matches its digest; its grant is dropped). The `plugins` projection,
 //! updated in the same transaction, holds `trust:<name>` (the exact subject the grant is
 //! bound to and the granted scopes) and `disabled:<name>` (the source the disable is
 //! bound to). A grant applies only to the same (name, version, source type, source
@@ -13,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use ooo_core::ledger::{
-    Actor, AggregateRef, AppendOptions, Event, EventType, LedgerError, NewEvent, Projection, ProjectionRows, Store,
+    Actor, AggregateRef, AppendOptions, Event, EventType, LedgerError, NewEvent, Projection,
+    ProjectionRows, Store,
 };
 
 pub const PROJECTION: &str = "plugins";
@@ -82,14 +84,17 @@ impl Projection for PluginProjection {
         match event.event_type.as_str() {
             "plugin.installed" | "plugin.updated" => {
                 let Some(subject) = subject_of(p) else { return Ok(()) };
-                if let Some(grant) = rows.get(&trust_key)?.and_then(|v| serde_json::from_value::<Grant>(v).ok())
+                if let Some(grant) =
+                    rows.get(&trust_key)?.and_then(|v| serde_json::from_value::<Grant>(v).ok())
                     && grant.subject != subject
                 {
                     // A different subject: the old grant does not carry over.
                     rows.delete(&trust_key)?;
                 }
-                if let Some(disable) = rows.get(&disabled_key)?.and_then(|v| serde_json::from_value::<Disable>(v).ok())
-                    && (disable.source_type != subject.source_type || disable.source_identity != subject.source_identity)
+                if let Some(disable) =
+                    rows.get(&disabled_key)?.and_then(|v| serde_json::from_value::<Disable>(v).ok())
+                    && (disable.source_type != subject.source_type
+                        || disable.source_identity != subject.source_identity)
                 {
                     rows.delete(&disabled_key)?;
                 }
@@ -106,8 +111,16 @@ impl Projection for PluginProjection {
             }
             "plugin.disabled" => {
                 let disable = Disable {
-                    source_type: p.get("source_type").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                    source_identity: p.get("source_identity").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                    source_type: p
+                        .get("source_type")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    source_identity: p
+                        .get("source_identity")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
                     disabled_at_seq: event.seq,
                 };
                 rows.put(&disabled_key, &json!(disable))?;
@@ -117,6 +130,8 @@ impl Projection for PluginProjection {
                 rows.delete(&trust_key)?;
                 rows.delete(&disabled_key)?;
             }
+            // The installed bytes no longer match what was trusted.
+            "plugin.integrity_failed" => rows.delete(&trust_key)?,
             _ => {}
         }
         Ok(())
@@ -125,21 +140,32 @@ impl Projection for PluginProjection {
 
 /// The current grant for `name`, whatever subject it is bound to.
 pub fn grant(ledger: &dyn Store, name: &str) -> Result<Option<Grant>, LedgerError> {
-    Ok(ledger.projection_get(PROJECTION, &format!("trust:{name}"))?.and_then(|v| serde_json::from_value(v).ok()))
+    Ok(ledger
+        .projection_get(PROJECTION, &format!("trust:{name}"))?
+        .and_then(|v| serde_json::from_value(v).ok()))
 }
 
 /// The current disable record for `name`.
 pub fn disable(ledger: &dyn Store, name: &str) -> Result<Option<Disable>, LedgerError> {
-    Ok(ledger.projection_get(PROJECTION, &format!("disabled:{name}"))?.and_then(|v| serde_json::from_value(v).ok()))
+    Ok(ledger
+        .projection_get(PROJECTION, &format!("disabled:{name}"))?
+        .and_then(|v| serde_json::from_value(v).ok()))
 }
 
 /// Scopes granted to exactly this subject (empty when the grant is bound elsewhere).
 pub fn granted_scopes(ledger: &dyn Store, subject: &Subject) -> Result<Vec<String>, LedgerError> {
-    Ok(grant(ledger, &subject.name)?.filter(|g| g.subject == *subject).map(|g| g.granted_scopes).unwrap_or_default())
+    Ok(grant(ledger, &subject.name)?
+        .filter(|g| g.subject == *subject)
+        .map(|g| g.granted_scopes)
+        .unwrap_or_default())
 }
 
 /// Is this exact subject trusted for `scope`?
-pub fn is_trusted_for(ledger: &dyn Store, subject: &Subject, scope: &str) -> Result<bool, LedgerError> {
+pub fn is_trusted_for(
+    ledger: &dyn Store,
+    subject: &Subject,
+    scope: &str,
+) -> Result<bool, LedgerError> {
     if is_disabled(ledger, subject)? {
         return Ok(false);
     }
@@ -148,26 +174,53 @@ pub fn is_trusted_for(ledger: &dyn Store, subject: &Subject, scope: &str) -> Res
 
 /// Is the plugin disabled for this subject's source?
 pub fn is_disabled(ledger: &dyn Store, subject: &Subject) -> Result<bool, LedgerError> {
-    Ok(disable(ledger, &subject.name)?
-        .is_some_and(|d| d.source_type == subject.source_type && d.source_identity == subject.source_identity))
+    Ok(disable(ledger, &subject.name)?.is_some_and(|d| {
+        d.source_type == subject.source_type && d.source_identity == subject.source_identity
+    }))
 }
 
 /// Trust state and the required scopes still missing.
-pub fn state(ledger: &dyn Store, subject: &Subject, required: &[&str]) -> Result<(TrustState, Vec<String>), LedgerError> {
+pub fn state(
+    ledger: &dyn Store,
+    subject: &Subject,
+    required: &[&str],
+) -> Result<(TrustState, Vec<String>), LedgerError> {
     if is_disabled(ledger, subject)? {
         return Ok((TrustState::Disabled, required.iter().map(|s| s.to_string()).collect()));
     }
     let record = grant(ledger, &subject.name)?.filter(|g| g.subject == *subject);
     let granted = record.as_ref().map(|g| g.granted_scopes.clone()).unwrap_or_default();
-    let missing: Vec<String> = required.iter().filter(|s| !granted.iter().any(|g| g == *s)).map(|s| s.to_string()).collect();
-    let state = if record.is_some() && missing.is_empty() { TrustState::Trusted } else { TrustState::Installed };
+    let missing: Vec<String> = required
+        .iter()
+        .filter(|s| !granted.iter().any(|g| g == *s))
+        .map(|s| s.to_string())
+        .collect();
+    let state = if record.is_some() && missing.is_empty() {
+        TrustState::Trusted
+    } else {
+        TrustState::Installed
+    };
     Ok((state, missing))
 }
 
 /// Append one `plugin.*` event with the projection folded in the same transaction.
-pub fn record(ledger: &mut dyn Store, name: &str, event_type: &str, actor: &Actor, payload: Value) -> Result<Event, LedgerError> {
-    let event = NewEvent::new(AggregateRef::new("plugin", name)?, EventType::parse(event_type)?, actor.clone(), payload)?;
-    let mut stored = ledger.append(&[event], AppendOptions { projections: &[&PluginProjection], ..Default::default() })?;
+pub fn record(
+    ledger: &mut dyn Store,
+    name: &str,
+    event_type: &str,
+    actor: &Actor,
+    payload: Value,
+) -> Result<Event, LedgerError> {
+    let event = NewEvent::new(
+        AggregateRef::new("plugin", name)?,
+        EventType::parse(event_type)?,
+        actor.clone(),
+        payload,
+    )?;
+    let mut stored = ledger.append(
+        &[event],
+        AppendOptions { projections: &[&PluginProjection], ..Default::default() },
+    )?;
     Ok(stored.remove(0))
 }
 
@@ -187,11 +240,25 @@ mod tests {
     }
 
     fn installed(ledger: &mut SqliteStore, s: &Subject) {
-        record(ledger, "demo", "plugin.installed", &Actor::user("t").unwrap(), json!({"name": "demo", "subject": s})).unwrap();
+        record(
+            ledger,
+            "demo",
+            "plugin.installed",
+            &Actor::user("t").unwrap(),
+            json!({"name": "demo", "subject": s}),
+        )
+        .unwrap();
     }
 
     fn trusted(ledger: &mut SqliteStore, s: &Subject, scopes: &[&str]) {
-        record(ledger, "demo", "plugin.trusted", &Actor::user("t").unwrap(), json!({"name": "demo", "subject": s, "granted_scopes": scopes})).unwrap();
+        record(
+            ledger,
+            "demo",
+            "plugin.trusted",
+            &Actor::user("t").unwrap(),
+            json!({"name": "demo", "subject": s, "granted_scopes": scopes}),
+        )
+        .unwrap();
     }
 
     #[test]
@@ -200,12 +267,19 @@ mod tests {
         let mut ledger = SqliteStore::open(dir.path().join("l.db")).unwrap();
         let a = subject("1.0.0", "sha256:a", "https://h/r");
         installed(&mut ledger, &a);
-        assert_eq!(state(&ledger, &a, &["x:read"]).unwrap(), (TrustState::Installed, vec!["x:read".to_string()]));
+        assert_eq!(
+            state(&ledger, &a, &["x:read"]).unwrap(),
+            (TrustState::Installed, vec!["x:read".to_string()])
+        );
         trusted(&mut ledger, &a, &["x:read"]);
         assert_eq!(state(&ledger, &a, &["x:read"]).unwrap().0, TrustState::Trusted);
         assert!(is_trusted_for(&ledger, &a, "x:read").unwrap());
         // Any change of version, digest or source voids it.
-        for other in [subject("1.0.1", "sha256:a", "https://h/r"), subject("1.0.0", "sha256:b", "https://h/r"), subject("1.0.0", "sha256:a", "https://h/fork")] {
+        for other in [
+            subject("1.0.1", "sha256:a", "https://h/r"),
+            subject("1.0.0", "sha256:b", "https://h/r"),
+            subject("1.0.0", "sha256:a", "https://h/fork"),
+        ] {
             assert!(!is_trusted_for(&ledger, &other, "x:read").unwrap());
         }
         // Reinstalling the same subject keeps it; a new subject drops it for good.
@@ -214,7 +288,10 @@ mod tests {
         let b = subject("1.1.0", "sha256:b", "https://h/r");
         installed(&mut ledger, &b);
         installed(&mut ledger, &a);
-        assert!(!is_trusted_for(&ledger, &a, "x:read").unwrap(), "going back does not restore a voided grant");
+        assert!(
+            !is_trusted_for(&ledger, &a, "x:read").unwrap(),
+            "going back does not restore a voided grant"
+        );
     }
 
     #[test]
@@ -225,7 +302,14 @@ mod tests {
         let a = subject("1.0.0", "sha256:a", "https://h/r");
         installed(&mut ledger, &a);
         trusted(&mut ledger, &a, &["x:read"]);
-        record(&mut ledger, "demo", "plugin.disabled", &actor, json!({"name": "demo", "source_type": "plugin_home", "source_identity": "https://h/r"})).unwrap();
+        record(
+            &mut ledger,
+            "demo",
+            "plugin.disabled",
+            &actor,
+            json!({"name": "demo", "source_type": "plugin_home", "source_identity": "https://h/r"}),
+        )
+        .unwrap();
         assert_eq!(state(&ledger, &a, &[]).unwrap().0, TrustState::Disabled);
         let upgraded = subject("2.0.0", "sha256:c", "https://h/r");
         installed(&mut ledger, &upgraded);

@@ -1,0 +1,401 @@
+//! The plugin lifecycle against a real home, ledger and (for catalogs) a real git
+//! repository created by the test and reached through a file:// URL.
+
+use ooo_core::home::Home;
+use ooo_core::ledger::{Actor, EventQuery, SqliteStore, Store};
+use ooo_plugin::digest::tree_digest;
+use ooo_plugin::manager::{FailPoint, Manager, ManagerError};
+use ooo_plugin::trust::TrustState;
+use serde_json::json;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Env {
+    dir: tempfile::TempDir,
+    home: Home,
+    ledger: SqliteStore,
+    actor: Actor,
+}
+
+fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::prepare(dir.path().join("home")).unwrap();
+    let ledger = SqliteStore::open(home.ledger_db()).unwrap();
+    Env { dir, home, ledger, actor: Actor::user("tester").unwrap() }
+}
+
+impl Env {
+    fn manager(&self) -> Manager {
+        Manager::new(
+            self.home.clone(),
+            vec!["ledger".into(), "seed".into(), "plugin".into(), "help".into()],
+        )
+    }
+
+    /// Write a plugin directory with a manifest and a script.
+    fn plugin(
+        &self,
+        parent: &str,
+        name: &str,
+        version: &str,
+        extra_permissions: &[(&str, &str, bool)],
+    ) -> PathBuf {
+        let dir = self.dir.path().join(parent).join(name);
+        fs::create_dir_all(dir.join("bin")).unwrap();
+        let mut permissions =
+            vec![json!({"scope": format!("{name}:read"), "risk": "read_only", "required": true})];
+        for (scope, risk, required) in extra_permissions {
+            permissions.push(json!({"scope": scope, "risk": risk, "required": required}));
+        }
+        let manifest = json!({
+            "schema_version": "0.3",
+            "name": name,
+            "version": version,
+            "source": {"type": "plugin_home", "path": format!("plugins/{name}")},
+            "commands": [{"namespace": format!("{name}-ns"), "name": "run", "summary": "Run", "usage": "run", "risk": "read_only"}],
+            "capabilities": [],
+            "permissions": permissions,
+            "entrypoint": {"type": "command", "command": "bin/run.sh"}
+        });
+        fs::write(
+            dir.join("ouroboros.plugin.json"),
+            serde_json::to_string_pretty(&manifest).unwrap(),
+        )
+        .unwrap();
+        fs::write(dir.join("bin/run.sh"), format!("#!/bin/sh\necho {name} {version}\n")).unwrap();
+        fs::set_permissions(dir.join("bin/run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+        dir
+    }
+
+    fn lockfile(&self) -> String {
+        fs::read_to_string(self.home.root().join("plugins.lock")).unwrap_or_default()
+    }
+
+    fn events(&self, name: &str) -> Vec<String> {
+        self.ledger
+            .query(&EventQuery {
+                aggregate_type: Some("plugin".into()),
+                aggregate_id: Some(name.into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event_type)
+            .collect()
+    }
+}
+
+fn state_of(e: &Env, m: &Manager, name: &str) -> TrustState {
+    m.list(&e.ledger).unwrap().into_iter().find(|r| r.name == name).unwrap().trust_state
+}
+
+#[test]
+fn install_copies_digests_and_records_without_trusting() {
+    let mut e = env();
+    let src = e.plugin("src", "alpha", "1.0.0", &[]);
+    let m = e.manager();
+    let report =
+        m.install(&mut e.ledger, &e.actor, "alpha", Some(src.to_str().unwrap()), None).unwrap();
+    let installed = e.home.root().join("plugins/alpha");
+    assert_eq!(
+        report.artifact_digest,
+        tree_digest(&src, None).unwrap().digest,
+        "installed copy digest equals the source's"
+    );
+    assert_eq!(tree_digest(&installed, None).unwrap().digest, report.artifact_digest);
+    assert!(
+        e.lockfile().contains("name = \"alpha\"")
+            && e.lockfile().contains("source_kind = \"local\"")
+    );
+    assert_eq!(e.events("alpha"), ["plugin.installed"]);
+    assert_eq!(
+        state_of(&e, &m, "alpha"),
+        TrustState::Installed,
+        "installing never grants anything"
+    );
+    let row = &m.list(&e.ledger).unwrap()[0];
+    assert_eq!(row.missing_required_scopes, ["alpha:read"]);
+}
+
+#[test]
+fn trust_needs_declared_scopes_and_binds_to_the_bytes() {
+    let mut e = env();
+    let src = e.plugin("src", "alpha", "1.0.0", &[("alpha:write", "destructive", false)]);
+    let m = e.manager();
+    m.install(&mut e.ledger, &e.actor, "alpha", Some(src.to_str().unwrap()), None).unwrap();
+    let err = m.trust(&mut e.ledger, &e.actor, "alpha", &["alpha:admin".into()]).unwrap_err();
+    assert!(err.to_string().contains("does not declare alpha:admin"), "{err}");
+    let err = m.trust(&mut e.ledger, &e.actor, "alpha", &[]).unwrap_err();
+    assert!(err.to_string().contains("--scope alpha:read"), "{err}");
+    let (granted, new) = m.trust(&mut e.ledger, &e.actor, "alpha", &["alpha:read".into()]).unwrap();
+    assert_eq!(granted, ["alpha:read"]);
+    assert_eq!(new[0].risk, "read_only");
+    assert_eq!(state_of(&e, &m, "alpha"), TrustState::Trusted);
+    // Tampering with an installed file: verify says so and the grant is gone.
+    fs::write(e.home.root().join("plugins/alpha/bin/run.sh"), "#!/bin/sh\ncurl evil\n").unwrap();
+    let rows = m.verify(&mut e.ledger, &e.actor, None).unwrap();
+    assert!(!rows[0].ok);
+    assert_eq!(state_of(&e, &m, "alpha"), TrustState::Installed);
+    // And trust refuses tampered bytes.
+    let err = m.trust(&mut e.ledger, &e.actor, "alpha", &["alpha:read".into()]).unwrap_err();
+    assert!(err.to_string().contains("changed since install"), "{err}");
+}
+
+#[test]
+fn failed_install_leaves_the_previous_state_exactly() {
+    let mut e = env();
+    let v1 = e.plugin("v1", "alpha", "1.0.0", &[]);
+    let v2 = e.plugin("v2", "alpha", "2.0.0", &[]);
+    let m = e.manager();
+    m.install(&mut e.ledger, &e.actor, "alpha", Some(v1.to_str().unwrap()), None).unwrap();
+    m.trust(&mut e.ledger, &e.actor, "alpha", &["alpha:read".into()]).unwrap();
+    let lock_before = e.lockfile();
+    let digest_before = tree_digest(&e.home.root().join("plugins/alpha"), None).unwrap().digest;
+    let head_before = e.ledger.head().unwrap().unwrap().seq;
+    for point in [FailPoint::AfterSwap, FailPoint::AfterLockfile] {
+        let mut failing = e.manager();
+        failing.fail_at(point);
+        assert!(
+            failing
+                .install(&mut e.ledger, &e.actor, "alpha", Some(v2.to_str().unwrap()), None)
+                .is_err()
+        );
+        assert_eq!(e.lockfile(), lock_before, "{point:?}");
+        assert_eq!(
+            tree_digest(&e.home.root().join("plugins/alpha"), None).unwrap().digest,
+            digest_before,
+            "{point:?}"
+        );
+        assert_eq!(e.ledger.head().unwrap().unwrap().seq, head_before, "{point:?}");
+        assert_eq!(state_of(&e, &m, "alpha"), TrustState::Trusted);
+        let leftovers: Vec<_> = fs::read_dir(e.home.root().join("plugins"))
+            .unwrap()
+            .map(|d| d.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, ["alpha"], "{point:?}: no staging or backup left behind");
+    }
+}
+
+#[test]
+fn concurrent_installs_give_a_consistent_lockfile() {
+    let e = env();
+    let names = ["alpha", "bravo", "charlie", "delta"];
+    let sources: Vec<PathBuf> = names.iter().map(|n| e.plugin("src", n, "1.0.0", &[])).collect();
+    let handles: Vec<_> = names
+        .iter()
+        .zip(sources)
+        .map(|(name, src)| {
+            let home = e.home.clone();
+            let name = name.to_string();
+            std::thread::spawn(move || {
+                let mut ledger = SqliteStore::open(home.ledger_db()).unwrap();
+                let m = Manager::new(home, vec![]);
+                m.install(
+                    &mut ledger,
+                    &Actor::user("t").unwrap(),
+                    &name,
+                    Some(src.to_str().unwrap()),
+                    None,
+                )
+                .unwrap();
+            })
+        })
+        .collect();
+    handles.into_iter().for_each(|h| h.join().unwrap());
+    let lock = e.lockfile();
+    for n in names {
+        assert!(lock.contains(&format!("name = \"{n}\"")), "{n} missing:\n{lock}");
+    }
+    assert_eq!(e.manager().list(&e.ledger).unwrap().len(), 4);
+    assert!(e.ledger.verify().unwrap().is_intact());
+}
+
+#[test]
+fn disable_survives_update_not_a_change_of_source() {
+    let mut e = env();
+    let src = e.plugin("src", "alpha", "1.0.0", &[]);
+    let m = e.manager();
+    m.install(&mut e.ledger, &e.actor, "alpha", Some(src.to_str().unwrap()), None).unwrap();
+    m.disable(&mut e.ledger, &e.actor, "alpha").unwrap();
+    assert_eq!(state_of(&e, &m, "alpha"), TrustState::Disabled);
+    // A new version at the same source: still disabled.
+    e.plugin("src", "alpha", "1.1.0", &[("alpha:net", "write", false)]);
+    let report = m.update(&mut e.ledger, &e.actor, "alpha").unwrap();
+    assert_eq!(report.previous_version.as_deref(), Some("1.0.0"));
+    assert_eq!(report.version, "1.1.0");
+    assert_eq!(report.permissions_added.len(), 1);
+    assert_eq!(report.permissions_added[0].scope, "alpha:net");
+    assert_eq!(state_of(&e, &m, "alpha"), TrustState::Disabled);
+    // The same plugin from another source: not disabled (a different subject).
+    let other = e.plugin("elsewhere", "alpha", "1.1.0", &[]);
+    m.install(&mut e.ledger, &e.actor, "alpha", Some(other.to_str().unwrap()), None).unwrap();
+    assert_eq!(state_of(&e, &m, "alpha"), TrustState::Installed);
+    assert_eq!(
+        e.events("alpha"),
+        ["plugin.installed", "plugin.disabled", "plugin.updated", "plugin.installed"]
+    );
+}
+
+#[test]
+fn update_voids_trust_and_reports_the_change() {
+    let mut e = env();
+    let src = e.plugin("src", "alpha", "1.0.0", &[]);
+    let m = e.manager();
+    m.install(&mut e.ledger, &e.actor, "alpha", Some(src.to_str().unwrap()), None).unwrap();
+    m.trust(&mut e.ledger, &e.actor, "alpha", &["alpha:read".into()]).unwrap();
+    let same = m.update(&mut e.ledger, &e.actor, "alpha").unwrap();
+    assert!(!same.changed, "nothing changed, nothing recorded");
+    assert_eq!(state_of(&e, &m, "alpha"), TrustState::Trusted);
+    fs::write(src.join("bin/run.sh"), "#!/bin/sh\necho changed\n").unwrap();
+    let changed = m.update(&mut e.ledger, &e.actor, "alpha").unwrap();
+    assert!(changed.changed);
+    assert_ne!(changed.previous_digest.as_deref(), Some(changed.artifact_digest.as_str()));
+    assert_eq!(state_of(&e, &m, "alpha"), TrustState::Installed, "new bytes need a new grant");
+}
+
+#[test]
+fn remove_keeps_history_and_state_unless_purged() {
+    let mut e = env();
+    let src = e.plugin("src", "alpha", "1.0.0", &[]);
+    let m = e.manager();
+    m.install(&mut e.ledger, &e.actor, "alpha", Some(src.to_str().unwrap()), None).unwrap();
+    fs::create_dir_all(m.state_dir("alpha")).unwrap();
+    fs::write(m.state_dir("alpha").join("memo"), "keep").unwrap();
+    m.remove(&mut e.ledger, &e.actor, "alpha", false).unwrap();
+    assert!(!e.home.root().join("plugins/alpha").exists());
+    assert!(!e.lockfile().contains("alpha"));
+    assert!(m.state_dir("alpha").join("memo").exists(), "state survives a plain remove");
+    assert_eq!(e.events("alpha"), ["plugin.installed", "plugin.removed"]);
+    m.install(&mut e.ledger, &e.actor, "alpha", Some(src.to_str().unwrap()), None).unwrap();
+    m.remove(&mut e.ledger, &e.actor, "alpha", true).unwrap();
+    assert!(!m.state_dir("alpha").exists(), "--purge removes state");
+    assert!(matches!(
+        m.remove(&mut e.ledger, &e.actor, "alpha", false),
+        Err(ManagerError::NotInstalled(_))
+    ));
+}
+
+#[test]
+fn name_rules() {
+    let mut e = env();
+    let m = e.manager();
+    let reserved = e.plugin("src", "ledger", "1.0.0", &[]);
+    let err = m
+        .install(&mut e.ledger, &e.actor, "ledger", Some(reserved.to_str().unwrap()), None)
+        .unwrap_err();
+    assert!(err.to_string().contains("built-in ooo command"), "{err}");
+    let a = e.plugin("src", "alpha", "1.0.0", &[]);
+    m.install(&mut e.ledger, &e.actor, "alpha", Some(a.to_str().unwrap()), None).unwrap();
+    // A plugin whose namespace is an installed plugin's name.
+    let b = e.plugin("src", "bravo", "1.0.0", &[]);
+    let manifest =
+        fs::read_to_string(b.join("ouroboros.plugin.json")).unwrap().replace("bravo-ns", "alpha");
+    fs::write(b.join("ouroboros.plugin.json"), manifest).unwrap();
+    let err =
+        m.install(&mut e.ledger, &e.actor, "bravo", Some(b.to_str().unwrap()), None).unwrap_err();
+    assert!(err.to_string().contains("already used by the installed plugin alpha"), "{err}");
+    // first_party sources are ours alone.
+    let c = e.plugin("src", "charlie", "1.0.0", &[]);
+    let manifest = fs::read_to_string(c.join("ouroboros.plugin.json"))
+        .unwrap()
+        .replace("\"plugin_home\"", "\"first_party\"");
+    fs::write(c.join("ouroboros.plugin.json"), manifest).unwrap();
+    let err =
+        m.install(&mut e.ledger, &e.actor, "charlie", Some(c.to_str().unwrap()), None).unwrap_err();
+    assert!(err.to_string().contains("first_party"), "{err}");
+    // Relative paths, subdirectory forms and unknown names.
+    assert!(
+        m.install(&mut e.ledger, &e.actor, "x", Some("relative/dir"), None)
+            .unwrap_err()
+            .to_string()
+            .contains("relative")
+    );
+    assert!(
+        m.install(
+            &mut e.ledger,
+            &e.actor,
+            "x",
+            Some("https://example.invalid/r.git#plugins/x"),
+            None
+        )
+        .is_err()
+    );
+    assert!(matches!(
+        m.install(&mut e.ledger, &e.actor, "nobody", None, None),
+        Err(ManagerError::Unknown(_))
+    ));
+    // Nothing refused left a trace.
+    assert_eq!(m.list(&e.ledger).unwrap().len(), 1);
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Upstream's catalog shape, end to end: a git repository with plugins/*/, added by
+/// file:// URL, a plugin installed by name, trusted, listed; then pinned by --ref.
+#[test]
+fn catalog_from_a_local_git_repository() {
+    let mut e = env();
+    let repo = e.dir.path().join("catalog-repo");
+    e.plugin("catalog-repo/plugins", "alpha", "1.0.0", &[]);
+    e.plugin("catalog-repo/plugins", "bravo", "0.2.0", &[]);
+    fs::create_dir_all(repo.join("plugins/broken")).unwrap();
+    fs::write(repo.join("plugins/broken/ouroboros.plugin.json"), "{}").unwrap();
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "v1"]);
+    git(&repo, &["tag", "v1"]);
+    let url = format!("file://{}", repo.display());
+    let m = e.manager();
+    let (entry, scan) = m.add(&url, None).unwrap();
+    assert_eq!(entry.plugins, ["alpha", "bravo"]);
+    assert_eq!(scan.skipped.len(), 1, "the broken manifest is skipped with its reason");
+    let report = m.install(&mut e.ledger, &e.actor, "alpha", None, None).unwrap();
+    assert_eq!(report.source_kind, "git");
+    assert_eq!(report.git_sha.as_ref().map(String::len), Some(40));
+    m.trust(&mut e.ledger, &e.actor, "alpha", &["alpha:read".into()]).unwrap();
+    let rows = m.list(&e.ledger).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].trust_state, TrustState::Trusted);
+    assert_eq!(rows[0].source_identity, url);
+    assert!(e.lockfile().contains("git_sha = "));
+    // A new commit; --ref pins the tag, and the lockfile records what was asked for.
+    e.plugin("catalog-repo/plugins", "alpha", "2.0.0", &[]);
+    git(&repo, &["commit", "-q", "-am", "v2"]);
+    let pinned = m.install(&mut e.ledger, &e.actor, "alpha", Some(&url), Some("v1")).unwrap();
+    assert_eq!(pinned.version, "1.0.0");
+    assert!(pinned.changed, "the pin is new");
+    assert!(e.lockfile().contains("requested_ref = \"v1\""));
+    assert_eq!(
+        state_of(&e, &m, "alpha"),
+        TrustState::Trusted,
+        "same bytes from the same source keep their grant"
+    );
+    let latest = m.update(&mut e.ledger, &e.actor, "alpha").unwrap();
+    assert_eq!(latest.version, "1.0.0", "update follows the pinned ref");
+    let head = m.install(&mut e.ledger, &e.actor, "alpha", Some(&url), None).unwrap();
+    assert_eq!(head.version, "2.0.0");
+    assert_eq!(state_of(&e, &m, "alpha"), TrustState::Installed);
+    // A second catalog offering the same name makes the bare name ambiguous.
+    let other = e.dir.path().join("other");
+    e.plugin("other/plugins", "alpha", "9.0.0", &[]);
+    m.add(other.to_str().unwrap(), None).unwrap();
+    let err = m.install(&mut e.ledger, &e.actor, "alpha", None, None).unwrap_err();
+    assert!(matches!(err, ManagerError::Ambiguous { .. }), "{err}");
+}
