@@ -112,6 +112,70 @@ pub enum PluginCommand {
         /// The plugin directory.
         dir: PathBuf,
     },
+    /// Register a catalog (a git URL or directory with plugins/*/), optionally installing some.
+    Add {
+        /// A git URL, or an absolute directory.
+        source: String,
+        /// Install this plugin from the catalog (repeatable).
+        #[arg(long = "plugin", value_name = "NAME")]
+        plugins: Vec<String>,
+        /// Tag, branch or commit to read the catalog at.
+        #[arg(long = "ref", value_name = "REF")]
+        git_ref: Option<String>,
+    },
+    /// Install a plugin by name (from a registered catalog) or from --from. Grants nothing.
+    Install {
+        name: String,
+        /// A git URL or an absolute directory to install from.
+        #[arg(long, value_name = "URL|ABS-PATH")]
+        from: Option<String>,
+        /// Tag, branch or commit to pin (git sources).
+        #[arg(long = "ref", value_name = "REF")]
+        git_ref: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Installed plugins with their trust state.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One installed plugin: source, digest, trust, commands, capabilities, permissions.
+    Inspect {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Grant declared permission scopes to the installed plugin's exact bytes and source.
+    Trust {
+        name: String,
+        /// A scope to grant (repeatable); it must be declared in the manifest.
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a plugin from running until it is trusted again.
+    Disable { name: String },
+    /// Uninstall a plugin; its ledger history stays, its state too unless --purge.
+    Remove {
+        name: String,
+        /// Also delete plugin-state/<name>/.
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Fetch the plugin's source again and install it, showing what changed.
+    Update {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recompute installed digests; exit 1 if any installed tree changed.
+    Verify {
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

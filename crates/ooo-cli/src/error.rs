@@ -5,6 +5,7 @@ use ooo_core::home::HomeError;
 use ooo_core::ledger::LedgerError;
 use ooo_core::seed::{LoadError, SeedStoreError};
 use ooo_plugin::digest::DigestError;
+use ooo_plugin::manager::ManagerError;
 
 /// A failed command.
 #[derive(Debug)]
@@ -144,5 +145,24 @@ impl From<DigestError> for CliError {
             DigestError::NotADirectory(_) | DigestError::Io { .. } => "pass the plugin's directory",
         };
         CliError::new(e.to_string()).hint(hint)
+    }
+}
+
+impl From<ManagerError> for CliError {
+    fn from(e: ManagerError) -> Self {
+        match e {
+            ManagerError::Ledger(l) => l.into(),
+            ManagerError::Digest(d) => d.into(),
+            ManagerError::Unknown(ref name) => CliError::new(e.to_string()).hint(format!(
+                "register a catalog first (`ooo plugin add <repo-url|/abs/dir>`), or install directly with `ooo plugin install {name} --from <repo-url|/abs/dir>`"
+            )),
+            ManagerError::Ambiguous { ref name, .. } => {
+                CliError::new(e.to_string()).hint(format!("say which: `ooo plugin install {name} --from <one of them>`"))
+            }
+            ManagerError::NotInstalled(_) => CliError::new(e.to_string()).hint("see what is installed with `ooo plugin list`"),
+            ManagerError::Manifest(_) => CliError::new(e.to_string()).hint("check it with `ooo plugin validate <dir>`"),
+            ManagerError::Git(_) => CliError::new(e.to_string()).hint("check the URL and that you can `git clone` it yourself"),
+            other => CliError::new(other.to_string()),
+        }
     }
 }

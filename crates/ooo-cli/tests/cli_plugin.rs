@@ -91,3 +91,113 @@ fn validate_accepts_and_refuses_with_the_pointer() {
     assert_eq!(v["error"]["pointer"], "/commands/0/risk");
     assert!(!t.home().exists(), "validate keeps no state");
 }
+
+/// A plugin directory with a required and an optional permission.
+fn plugin_dir(t: &TestHome, name: &str, version: &str) -> std::path::PathBuf {
+    let dir = t.dir.path().join("sources").join(name);
+    fs::create_dir_all(dir.join("bin")).unwrap();
+    let manifest = MANIFEST
+        .replace("hello-plugin", name)
+        .replace("\"0.1.0\"", &format!("\"{version}\""))
+        .replace("\"namespace\": \"hello\"", &format!("\"namespace\": \"{name}-ns\""))
+        .replace(
+            "\"permissions\": []",
+            &format!("\"permissions\": [{{\"scope\": \"{name}:read\", \"risk\": \"read_only\", \"required\": true}}, {{\"scope\": \"{name}:publish\", \"risk\": \"destructive\", \"required\": false}}]"),
+        );
+    fs::write(dir.join("ouroboros.plugin.json"), manifest).unwrap();
+    fs::write(dir.join("hello.sh"), "#!/bin/sh\necho hello\n").unwrap();
+    fs::set_permissions(dir.join("hello.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+#[test]
+fn lifecycle_install_trust_list_inspect_remove() {
+    let t = TestHome::new();
+    let src = plugin_dir(&t, "greeter", "1.0.0");
+    let src_arg = src.to_str().unwrap();
+    with_filters(&t, || {
+        assert_snapshot!("install", t.ok(&["plugin", "install", "greeter", "--from", src_arg]));
+        assert_snapshot!("list_untrusted", t.ok(&["plugin", "list"]));
+        let out = t
+            .ooo()
+            .args(["plugin", "trust", "greeter", "--scope", "greeter:admin"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_snapshot!("trust_undeclared", String::from_utf8(out.stderr).unwrap());
+        assert_snapshot!(
+            "trust",
+            t.ok(&[
+                "plugin",
+                "trust",
+                "greeter",
+                "--scope",
+                "greeter:read",
+                "--scope",
+                "greeter:publish"
+            ])
+        );
+        assert_snapshot!("list_trusted_json", t.ok(&["plugin", "list", "--json"]));
+        assert_snapshot!("inspect", t.ok(&["plugin", "inspect", "greeter"]));
+    });
+    let inspect: serde_json::Value =
+        serde_json::from_str(&t.ok(&["plugin", "inspect", "greeter", "--json"])).unwrap();
+    assert_eq!(inspect["manifest"]["permissions"][1]["risk"], "destructive");
+    assert_eq!(inspect["trust_state"], "trusted");
+    assert!(inspect["disabled"].is_null());
+    t.ok(&["plugin", "disable", "greeter"]);
+    let row: serde_json::Value =
+        serde_json::from_str(&t.ok(&["plugin", "list", "--json"])).unwrap();
+    assert_eq!(row[0]["trust_state"], "disabled");
+    t.ok(&["plugin", "remove", "greeter"]);
+    assert_eq!(t.ok(&["plugin", "list", "--json"]).trim(), "[]");
+    let events: Vec<String> = t
+        .ok(&["ledger", "log", "--json", "--aggregate", "plugin:greeter"])
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["event_type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(events, ["plugin.installed", "plugin.trusted", "plugin.disabled", "plugin.removed"]);
+}
+
+#[test]
+fn verify_catches_tampering_and_exits_1() {
+    let t = TestHome::new();
+    let src = plugin_dir(&t, "greeter", "1.0.0");
+    t.ok(&["plugin", "install", "greeter", "--from", src.to_str().unwrap()]);
+    t.ok(&["plugin", "trust", "greeter", "--scope", "greeter:read"]);
+    assert!(t.ok(&["plugin", "verify"]).starts_with("ok "));
+    fs::write(t.home().join("plugins/greeter/hello.sh"), "#!/bin/sh\nrm -rf ~\n").unwrap();
+    let out = t.ooo().args(["plugin", "verify", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    let row: serde_json::Value =
+        serde_json::from_str(&t.ok(&["plugin", "list", "--json"])).unwrap();
+    assert_eq!(row[0]["trust_state"], "installed");
+}
+
+#[test]
+fn install_refusals_explain_themselves() {
+    let t = TestHome::new();
+    let out = t.ooo().args(["plugin", "install", "ghost"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    with_filters(&t, || {
+        assert_snapshot!("install_unknown", String::from_utf8(out.stderr).unwrap())
+    });
+    let reserved = plugin_dir(&t, "seed", "1.0.0");
+    let out = t
+        .ooo()
+        .args(["plugin", "install", "seed", "--from", reserved.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"seed\" is a built-in ooo command"));
+    let out = t.ooo().args(["plugin", "install", "x", "--from", "relative/path"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("relative path"));
+}

@@ -1,22 +1,427 @@
-//! `ooo plugin ...`: the plugin manager's verbs.
+//! `ooo plugin ...`: the plugin manager's verbs, rendered for people and for `--json`.
 
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
+use clap::CommandFactory;
 use ooo_core::home::Home;
+use ooo_core::ledger::{Actor, SqliteStore};
 use ooo_plugin::digest::{StatCache, tree_digest};
+use ooo_plugin::manager::{InstallReport, Manager, PermissionChange};
 use ooo_plugin::manifest::{self, rules};
 use serde_json::json;
 
-use crate::cli::PluginCommand;
+use super::{home, login};
+use crate::cli::{Cli, PluginCommand};
 use crate::error::CliError;
 use crate::output::{piped, stderr_line};
+
+/// Names upstream's CLI owns; a plugin taking one would be unreachable there.
+const UPSTREAM_BUILTINS: &[&str] = &[
+    "auto",
+    "init",
+    "interview",
+    "seed",
+    "run",
+    "config",
+    "status",
+    "cancel",
+    "codex",
+    "mcp",
+    "setup",
+    "detect",
+    "tui",
+    "pm",
+    "plugin",
+    "resume",
+    "uninstall",
+    "help",
+    "version",
+    "monitor",
+    "job",
+    "artifacts",
+    "harness",
+    "cleanup",
+    "doctor",
+    "qa",
+    "update",
+    "workflow-ir",
+    "zcode",
+    "dispatch",
+];
+
+/// Every name a plugin may not take: our real command tree (with aliases) plus upstream's.
+pub fn reserved_names() -> Vec<String> {
+    let cli = Cli::command();
+    let mut names: Vec<String> = cli
+        .get_subcommands()
+        .flat_map(|c| {
+            std::iter::once(c.get_name().to_owned()).chain(c.get_all_aliases().map(str::to_owned))
+        })
+        .collect();
+    names.push("help".into());
+    names.extend(UPSTREAM_BUILTINS.iter().map(|s| s.to_string()));
+    names.sort();
+    names.dedup();
+    names
+}
 
 pub fn run(cmd: PluginCommand) -> Result<ExitCode, CliError> {
     match cmd {
         PluginCommand::Digest { dir } => digest(&dir),
         PluginCommand::Validate { path, json } => validate(&path, json),
+        other => lifecycle(other),
     }
+}
+
+fn lifecycle(cmd: PluginCommand) -> Result<ExitCode, CliError> {
+    let home = home()?;
+    let mut ledger = SqliteStore::open(home.ledger_db())?;
+    let mut manager = Manager::new(home, reserved_names());
+    manager.show_progress = std::io::stderr().is_terminal();
+    let actor = Actor::user(&login())?;
+    match cmd {
+        PluginCommand::Add { source, plugins, git_ref } => {
+            let (entry, scan) = manager.add(&source, git_ref.as_deref())?;
+            for (dir, why) in &scan.skipped {
+                stderr_line(&format!("skipped {}: {why}", dir.display()));
+            }
+            let mut reports = Vec::new();
+            for name in &plugins {
+                if !entry.plugins.contains(name) {
+                    return Err(CliError::new(format!(
+                        "{name} is not in {source} (it offers: {})",
+                        entry.plugins.join(", ")
+                    )));
+                }
+                reports.push(manager.install(
+                    &mut ledger,
+                    &actor,
+                    name,
+                    Some(&source),
+                    git_ref.as_deref(),
+                )?);
+            }
+            piped(|out| {
+                writeln!(
+                    out,
+                    "registered catalog {} ({}): {}",
+                    entry.location,
+                    entry.kind,
+                    entry.plugins.join(", ")
+                )?;
+                for r in &reports {
+                    write_install(out, r)?;
+                }
+                if plugins.is_empty() {
+                    writeln!(out, "install one with: ooo plugin install <name>")?;
+                }
+                Ok(())
+            })
+        }
+        PluginCommand::Install { name, from, git_ref, json } => {
+            let report =
+                manager.install(&mut ledger, &actor, &name, from.as_deref(), git_ref.as_deref())?;
+            let entry = manager.entry(&name)?;
+            let required = manager
+                .installed_manifest(&entry)
+                .map(|m| m.required_scopes().iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap_or_default();
+            piped(|out| {
+                if json {
+                    writeln!(
+                        out,
+                        "{}",
+                        serde_json::to_string(&report).map_err(std::io::Error::other)?
+                    )?;
+                } else {
+                    write_install(out, &report)?;
+                    if !required.is_empty() {
+                        let flags: Vec<String> =
+                            required.iter().map(|s| format!("--scope {s}")).collect();
+                        writeln!(
+                            out,
+                            "not trusted yet; to allow it to run: ooo plugin trust {name} {}",
+                            flags.join(" ")
+                        )?;
+                    }
+                }
+                Ok(())
+            })
+        }
+        PluginCommand::List { json } => {
+            let rows = manager.list(&ledger)?;
+            piped(|out| {
+                if json {
+                    writeln!(
+                        out,
+                        "{}",
+                        serde_json::to_string(&rows).map_err(std::io::Error::other)?
+                    )?;
+                    return Ok(());
+                }
+                if rows.is_empty() {
+                    writeln!(
+                        out,
+                        "no plugins installed; see `ooo plugin add` and `ooo plugin install`"
+                    )?;
+                    return Ok(());
+                }
+                let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+                writeln!(
+                    out,
+                    "{:<w$}  {:<9}  {:<6}  {:<9}  SCOPES",
+                    "NAME", "VERSION", "SOURCE", "TRUST"
+                )?;
+                for r in &rows {
+                    let mut scopes = if r.granted_scopes.is_empty() {
+                        "(none)".to_owned()
+                    } else {
+                        r.granted_scopes.join(", ")
+                    };
+                    if !r.missing_required_scopes.is_empty() {
+                        scopes.push_str(&format!(
+                            "; missing: {}",
+                            r.missing_required_scopes.join(", ")
+                        ));
+                    }
+                    writeln!(
+                        out,
+                        "{:<w$}  {:<9}  {:<6}  {:<9}  {scopes}",
+                        r.name,
+                        r.version,
+                        r.source_kind,
+                        r.trust_state.as_str()
+                    )?;
+                }
+                Ok(())
+            })
+        }
+        PluginCommand::Inspect { name, json } => {
+            let info = manager.inspect(&ledger, &name)?;
+            piped(|out| {
+                if json {
+                    writeln!(out, "{info}")?;
+                    return Ok(());
+                }
+                let s = |v: &serde_json::Value| {
+                    v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())
+                };
+                writeln!(
+                    out,
+                    "{} {} ({})",
+                    s(&info["name"]),
+                    s(&info["version"]),
+                    s(&info["source_kind"])
+                )?;
+                for key in [
+                    "source_identity",
+                    "artifact_digest",
+                    "installed_at",
+                    "plugin_home",
+                    "repository",
+                    "git_sha",
+                    "requested_ref",
+                    "trust_state",
+                ] {
+                    if !info[key].is_null() {
+                        writeln!(out, "  {:<17} {}", format!("{key}:"), s(&info[key]))?;
+                    }
+                }
+                let list = |v: &serde_json::Value| {
+                    let items: Vec<String> =
+                        v.as_array().map(|a| a.iter().map(s).collect()).unwrap_or_default();
+                    if items.is_empty() { "(none)".to_owned() } else { items.join(", ") }
+                };
+                writeln!(out, "  {:<17} {}", "granted_scopes:", list(&info["granted_scopes"]))?;
+                writeln!(
+                    out,
+                    "  {:<17} {}",
+                    "missing_scopes:",
+                    list(&info["missing_required_scopes"])
+                )?;
+                if !info["disabled"].is_null() {
+                    writeln!(out, "  {:<17} {}", "disabled:", s(&info["disabled"]["reason"]))?;
+                }
+                let m = &info["manifest"];
+                writeln!(out, "commands (namespace {}):", s(&m["namespace"]))?;
+                for c in m["commands"].as_array().into_iter().flatten() {
+                    let confirm =
+                        if c["requires_confirmation"] == true { ", asks first" } else { "" };
+                    writeln!(
+                        out,
+                        "  {:<16} {} [{}{confirm}]",
+                        s(&c["name"]),
+                        s(&c["summary"]),
+                        s(&c["risk"])
+                    )?;
+                }
+                writeln!(out, "permissions:")?;
+                for p in m["permissions"].as_array().into_iter().flatten() {
+                    let req = if p["required"] == true { "required" } else { "optional" };
+                    writeln!(out, "  {:<24} {:<11} {req}", s(&p["scope"]), s(&p["risk"]))?;
+                }
+                writeln!(out, "capabilities:")?;
+                for c in m["capabilities"].as_array().into_iter().flatten() {
+                    writeln!(out, "  {:<24} {}", s(&c["name"]), s(&c["access"]))?;
+                }
+                Ok(())
+            })
+        }
+        PluginCommand::Trust { name, scopes, json } => {
+            let (granted, new) = manager.trust(&mut ledger, &actor, &name, &scopes)?;
+            piped(|out| {
+                if json {
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"name": name, "granted": new, "granted_scopes": granted})
+                    )?;
+                } else if new.is_empty() {
+                    writeln!(out, "{name} is enabled (it needs no scopes)")?;
+                } else {
+                    for p in &new {
+                        writeln!(
+                            out,
+                            "granted {name} {} ({}{})",
+                            p.scope,
+                            p.risk,
+                            if p.risk == "destructive" {
+                                ": can destroy or publish data"
+                            } else {
+                                ""
+                            }
+                        )?;
+                    }
+                    writeln!(out, "{name} now holds: {}", granted.join(", "))?;
+                }
+                Ok(())
+            })
+        }
+        PluginCommand::Disable { name } => {
+            manager.disable(&mut ledger, &actor, &name)?;
+            piped(|out| {
+                Ok(writeln!(
+                    out,
+                    "disabled {name}; re-enable it with `ooo plugin trust {name} --scope ...`"
+                )?)
+            })
+        }
+        PluginCommand::Remove { name, purge } => {
+            manager.remove(&mut ledger, &actor, &name, purge)?;
+            let state = manager.state_dir(&name);
+            piped(|out| {
+                writeln!(
+                    out,
+                    "removed {name}: installed files, lockfile entry, trust, disable record and catalog entry (its ledger history stays)"
+                )?;
+                if !purge && state.exists() {
+                    writeln!(
+                        out,
+                        "its state is kept at {}; delete it with --purge",
+                        state.display()
+                    )?;
+                }
+                Ok(())
+            })
+        }
+        PluginCommand::Update { name, json } => {
+            let report = manager.update(&mut ledger, &actor, &name)?;
+            piped(|out| {
+                if json {
+                    writeln!(
+                        out,
+                        "{}",
+                        serde_json::to_string(&report).map_err(std::io::Error::other)?
+                    )?;
+                } else {
+                    write_install(out, &report)?;
+                }
+                Ok(())
+            })
+        }
+        PluginCommand::Verify { name, json } => {
+            let rows = manager.verify(&mut ledger, &actor, name.as_deref())?;
+            let all_ok = rows.iter().all(|r| r.ok);
+            piped(|out| {
+                if json {
+                    writeln!(out, "{}", json!({"ok": all_ok, "plugins": rows}))?;
+                } else {
+                    for r in &rows {
+                        if r.ok {
+                            writeln!(out, "ok       {}  {}", r.name, r.expected)?;
+                        } else {
+                            let found = r.actual.clone().or(r.detail.clone()).unwrap_or_default();
+                            writeln!(
+                                out,
+                                "CHANGED  {}  installed {}, now {found}; its trust was withdrawn",
+                                r.name, r.expected
+                            )?;
+                        }
+                    }
+                    if rows.is_empty() {
+                        writeln!(out, "no plugins installed")?;
+                    }
+                }
+                Ok(())
+            })?;
+            Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        PluginCommand::Digest { .. } | PluginCommand::Validate { .. } => {
+            unreachable!("handled in run")
+        }
+    }
+}
+
+fn write_permission_changes(
+    out: &mut dyn Write,
+    label: &str,
+    changes: &[PermissionChange],
+) -> std::io::Result<()> {
+    for p in changes {
+        writeln!(
+            out,
+            "  permission {label}: {} ({}, {})",
+            p.scope,
+            p.risk,
+            if p.required { "required" } else { "optional" }
+        )?;
+    }
+    Ok(())
+}
+
+fn write_install(out: &mut dyn Write, r: &InstallReport) -> std::io::Result<()> {
+    if !r.changed {
+        return writeln!(
+            out,
+            "{} {} is already installed from {} ({})",
+            r.name, r.version, r.source_identity, r.artifact_digest
+        );
+    }
+    match (&r.previous_version, &r.previous_digest) {
+        (Some(v), Some(d)) => {
+            writeln!(out, "{}: {v} -> {} from {}", r.name, r.version, r.source_identity)?;
+            writeln!(out, "  digest {d} -> {}", r.artifact_digest)?;
+        }
+        _ => writeln!(
+            out,
+            "installed {} {} from {} ({})",
+            r.name, r.version, r.source_identity, r.artifact_digest
+        )?,
+    }
+    if let Some(sha) = &r.git_sha {
+        writeln!(out, "  commit {sha}")?;
+    }
+    write_permission_changes(out, "added", &r.permissions_added)?;
+    write_permission_changes(out, "removed", &r.permissions_removed)?;
+    if r.previous_digest.as_deref().is_some_and(|d| d != r.artifact_digest) {
+        writeln!(
+            out,
+            "  earlier grants do not carry over to the new files; review and trust again"
+        )?;
+    }
+    Ok(())
 }
 
 /// The stat cache file under the home.
