@@ -201,8 +201,20 @@ struct Pending {
     key: StatKey,
 }
 
+/// Called with (bytes done, bytes total) as files are hashed, from any thread.
+pub type ProgressFn<'a> = &'a (dyn Fn(u64, u64) + Sync);
+
 /// Compute the digest of the tree at `root`.
 pub fn tree_digest(root: &Path, cache: Option<&StatCache>) -> Result<TreeDigest, DigestError> {
+    tree_digest_with_progress(root, cache, None)
+}
+
+/// [`tree_digest`], reporting progress in bytes (cached files count as done at once).
+pub fn tree_digest_with_progress(
+    root: &Path,
+    cache: Option<&StatCache>,
+    progress: Option<ProgressFn<'_>>,
+) -> Result<TreeDigest, DigestError> {
     let root = fs::canonicalize(root).map_err(io_err(root))?;
     if !fs::metadata(&root).map_err(io_err(&root))?.is_dir() {
         return Err(DigestError::NotADirectory(root));
@@ -211,6 +223,8 @@ pub fn tree_digest(root: &Path, cache: Option<&StatCache>) -> Result<TreeDigest,
     let mut files = Vec::new();
     walk(&root, &root, &mut records, &mut files)?;
     let read = std::sync::atomic::AtomicU64::new(0);
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let total: u64 = files.iter().map(|f| f.key.size).sum();
     let hashed: Vec<Record> = files
         .into_par_iter()
         .map(|f| {
@@ -226,6 +240,11 @@ pub fn tree_digest(root: &Path, cache: Option<&StatCache>) -> Result<TreeDigest,
                     hash
                 }
             };
+            if let Some(report) = progress {
+                let now =
+                    done.fetch_add(f.key.size, std::sync::atomic::Ordering::Relaxed) + f.key.size;
+                report(now, total);
+            }
             Ok(Record { mode: f.mode, path: f.relative, sha256 })
         })
         .collect::<Result<_, DigestError>>()?;
@@ -369,6 +388,27 @@ mod tests {
             "sha256:b8e21b61f8cb74d56efc576ac423b45f4a9e331735442653d8394a47630fd9bc"
         );
         assert_eq!(d.records.len(), 4);
+    }
+
+    #[test]
+    fn progress_reaches_the_total() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..20 {
+            write(&dir.path().join(format!("f{i}")), &"x".repeat(i * 10), 0o644);
+        }
+        let last = std::sync::Mutex::new((0u64, 0u64));
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let report = |done: u64, total: u64| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut l = last.lock().unwrap();
+            if done > l.0 {
+                *l = (done, total);
+            }
+        };
+        tree_digest_with_progress(dir.path(), None, Some(&report)).unwrap();
+        assert_eq!(calls.into_inner(), 20);
+        let (done, total) = *last.lock().unwrap();
+        assert_eq!((done, total), (1900, 1900));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use ooo_core::home::Home;
 use ooo_core::ledger::{Actor, LedgerError, Store, timestamp};
 
 use crate::catalog::{self, CatalogEntry, Catalogs};
-use crate::digest::{DigestError, StatCache, tree_digest};
+use crate::digest::{DigestError, StatCache, tree_digest, tree_digest_with_progress};
 use crate::git::{self, GitError};
 use crate::lockfile::{LockEntry, Lockfile, LockfileError};
 use crate::manifest::{self, Manifest, ManifestError, rules};
@@ -128,12 +128,14 @@ pub struct Manager {
     reserved: Vec<String>,
     /// Let git draw progress on stderr.
     pub show_progress: bool,
+    /// Called with (bytes done, bytes total) while trees are hashed.
+    pub progress: Option<Box<dyn Fn(u64, u64) + Sync>>,
     failpoint: Option<FailPoint>,
 }
 
 impl Manager {
     pub fn new(home: Home, reserved: Vec<String>) -> Self {
-        Self { home, reserved, show_progress: false, failpoint: None }
+        Self { home, reserved, show_progress: false, progress: None, failpoint: None }
     }
 
     /// Make the next install fail at `point` (for rollback tests).
@@ -170,7 +172,10 @@ impl Manager {
 
     fn digest(&self, dir: &Path) -> Result<String, ManagerError> {
         let cache = StatCache::load(&self.stat_cache_path());
-        let d = tree_digest(dir, Some(&cache))?;
+        let d = match &self.progress {
+            Some(report) => tree_digest_with_progress(dir, Some(&cache), Some(report.as_ref()))?,
+            None => tree_digest(dir, Some(&cache))?,
+        };
         let _ = cache.save(&self.stat_cache_path());
         Ok(d.digest)
     }

@@ -79,7 +79,10 @@ fn lifecycle(cmd: PluginCommand) -> Result<ExitCode, CliError> {
     let home = home()?;
     let mut ledger = SqliteStore::open(home.ledger_db())?;
     let mut manager = Manager::new(home, reserved_names());
-    manager.show_progress = std::io::stderr().is_terminal();
+    if std::io::stderr().is_terminal() {
+        manager.show_progress = true;
+        manager.progress = Some(Box::new(hash_progress()));
+    }
     let actor = Actor::user(&login())?;
     match cmd {
         PluginCommand::Add { source, plugins, git_ref } => {
@@ -370,6 +373,31 @@ fn lifecycle(cmd: PluginCommand) -> Result<ExitCode, CliError> {
         }
         PluginCommand::Digest { .. } | PluginCommand::Validate { .. } => {
             unreachable!("handled in run")
+        }
+    }
+}
+
+/// A one-line progress bar on stderr for hashing, redrawn at most ten times a second.
+fn hash_progress() -> impl Fn(u64, u64) + Sync {
+    let last = std::sync::Mutex::new(std::time::Instant::now() - std::time::Duration::from_secs(1));
+    move |done, total| {
+        let mut last = last.lock().expect("progress lock");
+        if done < total && last.elapsed() < std::time::Duration::from_millis(100) {
+            return;
+        }
+        *last = std::time::Instant::now();
+        let pct = if total == 0 { 100 } else { done * 100 / total };
+        let filled = (pct / 5) as usize;
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\rhashing [{}{}] {pct:>3}% of {:.1} MB",
+            "#".repeat(filled),
+            " ".repeat(20 - filled),
+            total as f64 / 1e6
+        );
+        if done >= total {
+            let _ = writeln!(err);
         }
     }
 }
