@@ -386,7 +386,7 @@ fn hash_progress() -> impl Fn(u64, u64) + Sync {
             return;
         }
         *last = std::time::Instant::now();
-        let pct = if total == 0 { 100 } else { done * 100 / total };
+        let pct = (done.saturating_mul(100)).checked_div(total).unwrap_or(100).min(100);
         let filled = (pct / 5) as usize;
         let mut err = std::io::stderr().lock();
         let _ = write!(
