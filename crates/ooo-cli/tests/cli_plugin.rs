@@ -201,3 +201,52 @@ fn install_refusals_explain_themselves() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("relative path"));
 }
+
+/// Two `ooo plugin install` processes at once: both land, the lockfile is whole.
+#[test]
+fn concurrent_install_processes() {
+    let t = TestHome::new();
+    let a = plugin_dir(&t, "alpha", "1.0.0");
+    let b = plugin_dir(&t, "bravo", "1.0.0");
+    t.ok(&["ledger", "verify"]); // create the home first
+    let mut children: Vec<_> = [("alpha", &a), ("bravo", &b)]
+        .iter()
+        .map(|(name, dir)| {
+            t.std_ooo()
+                .args(["plugin", "install", name, "--from", dir.to_str().unwrap()])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in &mut children {
+        assert!(c.wait().unwrap().success());
+    }
+    let rows: serde_json::Value =
+        serde_json::from_str(&t.ok(&["plugin", "list", "--json"])).unwrap();
+    let names: Vec<&str> =
+        rows.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["alpha", "bravo"]);
+    let lock = fs::read_to_string(t.home().join("plugins.lock")).unwrap();
+    assert_eq!(lock.matches("[[plugin]]").count(), 2, "{lock}");
+}
+
+#[test]
+fn update_and_inspect_show_what_changed() {
+    let t = TestHome::new();
+    let src = plugin_dir(&t, "greeter", "1.0.0");
+    t.ok(&["plugin", "install", "greeter", "--from", src.to_str().unwrap()]);
+    t.ok(&["plugin", "trust", "greeter", "--scope", "greeter:read"]);
+    let manifest = fs::read_to_string(src.join("ouroboros.plugin.json")).unwrap().replace("\"1.0.0\"", "\"1.1.0\"").replace(
+        "\"permissions\": [",
+        "\"permissions\": [{\"scope\": \"greeter:delete\", \"risk\": \"destructive\", \"required\": false}, ",
+    );
+    fs::write(src.join("ouroboros.plugin.json"), manifest).unwrap();
+    let out = t.ok(&["plugin", "update", "greeter"]);
+    assert!(out.contains("greeter: 1.0.0 -> 1.1.0"), "{out}");
+    assert!(out.contains("permission added: greeter:delete (destructive, optional)"), "{out}");
+    assert!(out.contains("earlier grants do not carry over"), "{out}");
+    let inspect = t.ok(&["plugin", "inspect", "greeter"]);
+    assert!(inspect.contains("last change:      1.0.0 -> 1.1.0, digest sha256:"), "{inspect}");
+    assert!(inspect.contains("permission added: greeter:delete (destructive)"), "{inspect}");
+    assert!(inspect.contains("trust_state:      installed"), "{inspect}");
+}

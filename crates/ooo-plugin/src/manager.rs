@@ -750,6 +750,26 @@ impl Manager {
         let disabled = trust::disable(ledger, name)?.filter(|d| {
             d.source_type == entry.source_type && d.source_identity == entry.source_identity
         });
+        // What the latest install or update changed (from the ledger, the record of it).
+        let last_change = ledger
+            .query(&ooo_core::ledger::EventQuery {
+                aggregate_type: Some("plugin".into()),
+                aggregate_id: Some(name.to_owned()),
+                ..Default::default()
+            })?
+            .into_iter()
+            .rev()
+            .find(|e| matches!(e.event_type.as_str(), "plugin.installed" | "plugin.updated"))
+            .map(|e| {
+                json!({
+                    "ledger_seq": e.seq,
+                    "event_type": e.event_type,
+                    "at": e.occurred_at,
+                    "previous": e.payload.get("previous"),
+                    "permissions_added": e.payload.get("permissions_added"),
+                    "permissions_removed": e.payload.get("permissions_removed"),
+                })
+            });
         Ok(json!({
             "name": row.name,
             "version": row.version,
@@ -765,6 +785,7 @@ impl Manager {
             "git_sha": entry.git_sha,
             "requested_ref": entry.requested_ref,
             "disabled": disabled.map(|d| json!({"reason": "disabled by the user", "ledger_seq": d.disabled_at_seq})),
+            "last_change": last_change,
             "manifest": {
                 "schema_version": m.schema_version,
                 "description": m.description,

@@ -247,6 +247,31 @@ fn lifecycle(cmd: PluginCommand) -> Result<ExitCode, CliError> {
                 if !info["disabled"].is_null() {
                     writeln!(out, "  {:<17} {}", "disabled:", s(&info["disabled"]["reason"]))?;
                 }
+                let change = &info["last_change"];
+                if !change["previous"].is_null() {
+                    writeln!(
+                        out,
+                        "  {:<17} {} -> {}, digest {} -> {} (ledger event {})",
+                        "last change:",
+                        s(&change["previous"]["version"]),
+                        s(&info["version"]),
+                        s(&change["previous"]["artifact_digest"]),
+                        s(&info["artifact_digest"]),
+                        s(&change["ledger_seq"])
+                    )?;
+                    for (label, key) in
+                        [("added", "permissions_added"), ("removed", "permissions_removed")]
+                    {
+                        for p in change[key].as_array().into_iter().flatten() {
+                            writeln!(
+                                out,
+                                "    permission {label}: {} ({})",
+                                s(&p["scope"]),
+                                s(&p["risk"])
+                            )?;
+                        }
+                    }
+                }
                 let m = &info["manifest"];
                 writeln!(out, "commands (namespace {}):", s(&m["namespace"]))?;
                 for c in m["commands"].as_array().into_iter().flatten() {
