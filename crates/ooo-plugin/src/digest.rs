@@ -232,7 +232,7 @@ pub fn tree_digest_with_progress(
             let sha256 = match cached {
                 Some(hash) => hash,
                 None => {
-                    let hash = hash_file(&f.path)?;
+                    let hash = hash_file(&f.path, &f.key)?;
                     read.fetch_add(f.key.size, std::sync::atomic::Ordering::Relaxed);
                     if let Some(c) = cache {
                         c.put(f.key, hash.clone());
@@ -344,8 +344,17 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-fn hash_file(path: &Path) -> Result<String, DigestError> {
+/// Hash a file, making sure the handle opened is the file that was listed (not a
+/// symlink or another file swapped in between), so the hash is cached under its own key.
+fn hash_file(path: &Path, listed: &StatKey) -> Result<String, DigestError> {
     let mut file = fs::File::open(path).map_err(io_err(path))?;
+    let opened = file.metadata().map_err(io_err(path))?;
+    if opened.dev() != listed.dev || opened.ino() != listed.ino || !opened.is_file() {
+        return Err(DigestError::Io {
+            path: path.to_owned(),
+            source: io::Error::other("the file was replaced while the tree was being hashed"),
+        });
+    }
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     loop {

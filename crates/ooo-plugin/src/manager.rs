@@ -170,14 +170,38 @@ impl Manager {
         Ok(dir)
     }
 
-    fn digest(&self, dir: &Path) -> Result<String, ManagerError> {
-        let cache = StatCache::load(&self.stat_cache_path());
+    /// Digest a tree. `use_cache` reuses the home's stat cache; checks that decide on
+    /// trust (`trust`, `verify`) read every byte instead.
+    fn digest(&self, dir: &Path, use_cache: bool) -> Result<String, ManagerError> {
+        let cache = use_cache.then(|| StatCache::load(&self.stat_cache_path()));
         let d = match &self.progress {
-            Some(report) => tree_digest_with_progress(dir, Some(&cache), Some(report.as_ref()))?,
-            None => tree_digest(dir, Some(&cache))?,
+            Some(report) => tree_digest_with_progress(dir, cache.as_ref(), Some(report.as_ref()))?,
+            None => tree_digest(dir, cache.as_ref())?,
         };
-        let _ = cache.save(&self.stat_cache_path());
+        if let Some(cache) = cache {
+            let _ = cache.save(&self.stat_cache_path());
+        }
         Ok(d.digest)
+    }
+
+    /// Where an installed plugin's files are: always `plugins/<name>` under this home,
+    /// whatever a (possibly hand-edited) lockfile says, and only for a valid name.
+    pub fn live_dir(&self, entry: &LockEntry) -> Result<PathBuf, ManagerError> {
+        let valid = entry.name.len() >= 3
+            && entry.name.len() <= 64
+            && entry
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !entry.name.starts_with('-')
+            && !entry.name.ends_with('-');
+        if !valid {
+            return Err(ManagerError::Refused(format!(
+                "the lockfile names a plugin {:?}, which is not a valid plugin name",
+                entry.name
+            )));
+        }
+        Ok(self.plugins_dir().join(&entry.name))
     }
 
     /// Installed entry for `name`.
@@ -191,7 +215,7 @@ impl Manager {
 
     /// The manifest of an installed plugin.
     pub fn installed_manifest(&self, entry: &LockEntry) -> Result<Manifest, ManagerError> {
-        Ok(manifest::load(Path::new(&entry.plugin_home))?.0)
+        Ok(manifest::load(&self.live_dir(entry)?)?.0)
     }
 
     /// The trust subject an installed entry stands for.
@@ -293,7 +317,7 @@ impl Manager {
             plugins: scan.candidates.iter().map(|c| c.manifest.name.clone()).collect(),
             source_identity: source.identity(),
             source_type: scan.candidates[0].manifest.source.kind.clone(),
-            location: location.to_owned(),
+            location: source::without_credentials(location),
             kind: source.kind().to_owned(),
         };
         self.catalogs()
@@ -383,9 +407,8 @@ impl Manager {
             }
         }
         for other in installed.iter().filter(|e| e.name != m.name) {
-            let other_namespace = manifest::load(Path::new(&other.plugin_home))
-                .ok()
-                .map(|(om, _)| om.namespace().to_owned());
+            let other_namespace =
+                self.installed_manifest(other).ok().map(|om| om.namespace().to_owned());
             let taken = [Some(other.name.clone()), other_namespace];
             for word in [&m.name, &m.namespace().to_owned()] {
                 if taken.iter().flatten().any(|t| t == word) {
@@ -407,48 +430,42 @@ impl Manager {
         f: &Fetched,
         event_type: &str,
     ) -> Result<InstallReport, ManagerError> {
-        let (m, manifest_bytes) = manifest::load(&f.plugin_dir)?;
-        if m.name != name {
-            return Err(ManagerError::Refused(format!(
-                "the manifest at {} is for {}, not {name}",
-                f.plugin_dir.display(),
-                m.name
-            )));
-        }
         let plugins = self.plugins_dir();
         fs::create_dir_all(&plugins).map_err(io_err(&plugins))?;
-        // Stage a copy next to the live tree and digest the copy: that is what will run.
-        let staging = plugins.join(format!(".staging-{}", ulid::Ulid::new()));
-        copy_tree(&f.plugin_dir, &staging).map_err(|e| {
-            let _ = remove_tree(&staging);
-            ManagerError::Io { path: f.plugin_dir.clone(), source: e }
-        })?;
-        let digest = match self.digest(&staging) {
-            Ok(d) => d,
-            Err(e) => {
-                let _ = remove_tree(&staging);
-                return Err(e);
-            }
-        };
+        // The whole transaction holds the lockfile lock: one install at a time per home,
+        // and what a crash left behind is repaired before anything else happens.
         let lockfile = self.lockfile();
         let guard = lockfile.lock()?;
+        self.recover(&lockfile)?;
+        // Stage a copy next to the live tree; everything below judges the copy, which is
+        // exactly what will run (the source may change meanwhile).
+        let staging = plugins.join(format!(".staging-{name}-{}", ulid::Ulid::new()));
         let result = (|| {
+            copy_tree(&f.plugin_dir, &staging).map_err(io_err(&f.plugin_dir))?;
+            let (m, manifest_bytes) = manifest::load(&staging)?;
+            if m.name != name {
+                return Err(ManagerError::Refused(format!(
+                    "the manifest at {} is for {}, not {name}",
+                    f.plugin_dir.display(),
+                    m.name
+                )));
+            }
+            let digest = self.digest(&staging, true)?;
             let entries = lockfile.read()?;
             self.check_names(&m, &entries)?;
             let previous = entries.iter().find(|e| e.name == name).cloned();
             let previous_manifest = previous.as_ref().and_then(|p| self.installed_manifest(p).ok());
             let live = plugins.join(name);
-            let checksum = format!("sha256:{}", hex_sha256(&manifest_bytes));
             let new_entry = LockEntry {
                 name: name.to_owned(),
                 version: m.version.clone(),
                 source_kind: f.source.kind().to_owned(),
                 repository: match &f.source {
-                    Source::Git { url } => Some(url.clone()),
+                    Source::Git { url } => Some(source::without_credentials(url)),
                     Source::Local { .. } => None,
                 },
                 git_sha: f.git_sha.clone(),
-                manifest_checksum: checksum,
+                manifest_checksum: format!("sha256:{}", hex_sha256(&manifest_bytes)),
                 installed_at: timestamp::now()
                     .get(..19)
                     .map(|s| format!("{s}Z"))
@@ -460,11 +477,13 @@ impl Manager {
                 requested_ref: f.requested_ref.clone(),
             };
             let (added, removed) = permission_diff(previous_manifest.as_ref(), &m);
+            // Unchanged only if the live files still are what the lockfile says: a
+            // reinstall over tampered files must replace them.
             let unchanged = previous.as_ref().is_some_and(|p| {
                 Self::subject(p) == Self::subject(&new_entry)
                     && p.git_sha == new_entry.git_sha
                     && p.requested_ref == new_entry.requested_ref
-            });
+            }) && self.digest(&live, false).is_ok_and(|d| d == digest);
             let mut report = InstallReport {
                 name: name.to_owned(),
                 version: m.version.clone(),
@@ -479,44 +498,53 @@ impl Manager {
                 changed: !unchanged,
                 ledger_seq: None,
             };
-            if unchanged && live.exists() {
-                remove_tree(&staging).map_err(io_err(&staging))?;
+            if unchanged {
                 return Ok(report);
             }
-            // Swap: live -> backup, staging -> live.
-            let backup = plugins.join(format!(".backup-{}", ulid::Ulid::new()));
+            // Swap: live -> backup, staging -> live. Names carry the plugin so recovery
+            // knows what a leftover belongs to.
+            let backup = plugins.join(format!(".backup-{name}-{}", ulid::Ulid::new()));
             let had_live = live.exists();
             if had_live {
                 fs::rename(&live, &backup).map_err(io_err(&live))?;
             }
-            let rollback = |lockfile_written: bool| {
-                let _ = remove_tree(&live);
+            let rollback = |lockfile_written: bool| -> Result<(), ManagerError> {
+                if live.exists() {
+                    remove_tree(&live).map_err(io_err(&live))?;
+                }
                 if had_live {
-                    let _ = fs::rename(&backup, &live);
+                    fs::rename(&backup, &live).map_err(io_err(&backup))?;
                 }
                 if lockfile_written {
-                    let _ = lockfile.write(&guard, &entries);
+                    lockfile.write(&guard, &entries)?;
                 }
+                Ok(())
+            };
+            let fail = |e: ManagerError, lockfile_written: bool| match rollback(lockfile_written) {
+                Ok(()) => e,
+                Err(r) => ManagerError::Refused(format!(
+                    "{e}; restoring the previous install also failed: {r}"
+                )),
             };
             if let Err(e) = fs::rename(&staging, &live) {
-                rollback(false);
-                return Err(ManagerError::Io { path: live.clone(), source: e });
+                return Err(fail(ManagerError::Io { path: live.clone(), source: e }, false));
             }
             if self.failpoint == Some(FailPoint::AfterSwap) {
-                rollback(false);
-                return Err(ManagerError::Refused("injected failure after the swap".into()));
+                return Err(fail(
+                    ManagerError::Refused("injected failure after the swap".into()),
+                    false,
+                ));
             }
             let mut next: Vec<LockEntry> =
                 entries.iter().filter(|e| e.name != name).cloned().collect();
             next.push(new_entry.clone());
             if let Err(e) = lockfile.write(&guard, &next) {
-                rollback(false);
-                return Err(e.into());
+                return Err(fail(e.into(), false));
             }
             if self.failpoint == Some(FailPoint::AfterLockfile) {
-                rollback(true);
-                return Err(ManagerError::Refused(
-                    "injected failure after the lockfile write".into(),
+                return Err(fail(
+                    ManagerError::Refused("injected failure after the lockfile write".into()),
+                    true,
                 ));
             }
             let payload = json!({
@@ -533,20 +561,60 @@ impl Manager {
             });
             match trust::record(ledger, name, event_type, actor, payload) {
                 Ok(event) => report.ledger_seq = Some(event.seq),
-                Err(e) => {
-                    rollback(true);
-                    return Err(e.into());
-                }
+                Err(e) => return Err(fail(e.into(), true)),
             }
             if had_live {
                 let _ = remove_tree(&backup);
             }
             Ok(report)
         })();
-        if result.is_err() {
-            let _ = remove_tree(&staging);
-        }
+        let _ = remove_tree(&staging);
+        drop(guard);
         result
+    }
+
+    /// Repair what an interrupted install left in `plugins/` (call holding the lock): a
+    /// backup whose plugin has no live tree, or whose live tree does not match the
+    /// lockfile (the swap happened, the lockfile write did not), is put back; other
+    /// backups and every staging directory are deleted.
+    fn recover(&self, lockfile: &Lockfile) -> Result<(), ManagerError> {
+        let plugins = self.plugins_dir();
+        let Ok(dir) = fs::read_dir(&plugins) else { return Ok(()) };
+        let entries = lockfile.read()?;
+        for item in dir.filter_map(Result::ok) {
+            let file_name = item.file_name().to_string_lossy().into_owned();
+            let path = item.path();
+            if file_name.starts_with(".staging-") {
+                remove_tree(&path).map_err(io_err(&path))?;
+            } else if let Some(rest) = file_name.strip_prefix(".backup-") {
+                let Some((name, _)) = rest.rsplit_once('-') else { continue };
+                let live = plugins.join(name);
+                let recorded =
+                    entries.iter().find(|e| e.name == name).map(|e| e.artifact_digest.clone());
+                let live_matches = live.exists()
+                    && recorded
+                        .as_deref()
+                        .is_some_and(|d| self.digest(&live, false).is_ok_and(|a| a == d));
+                if live_matches {
+                    remove_tree(&path).map_err(io_err(&path))?;
+                } else {
+                    remove_tree(&live).map_err(io_err(&live))?;
+                    fs::rename(&path, &live).map_err(io_err(&path))?;
+                }
+            }
+        }
+        // Checkouts belong to whoever is fetching (outside this lock); only ones left by
+        // a crash long ago are cleared.
+        if let Ok(dir) = fs::read_dir(self.home.root().join("cache")) {
+            let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(24 * 3600);
+            for item in dir.filter_map(Result::ok) {
+                let stale = item.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < day_ago);
+                if stale && item.file_name().to_string_lossy().starts_with(".checkout-") {
+                    let _ = remove_tree(&item.path());
+                }
+            }
+        }
+        Ok(())
     }
 
     // ---- trust ----------------------------------------------------------------
@@ -582,7 +650,7 @@ impl Manager {
                     .join(" ")
             )));
         }
-        let actual = self.digest(Path::new(&entry.plugin_home))?;
+        let actual = self.digest(&self.live_dir(&entry)?, false)?;
         if actual != entry.artifact_digest {
             return Err(ManagerError::Refused(format!(
                 "{name}'s installed files changed since install ({actual}, installed {}); reinstall it before trusting it",
@@ -643,28 +711,29 @@ impl Manager {
     ) -> Result<(), ManagerError> {
         let lockfile = self.lockfile();
         let guard = lockfile.lock()?;
+        self.recover(&lockfile)?;
         let entries = lockfile.read()?;
         let entry = entries
             .iter()
             .find(|e| e.name == name)
             .cloned()
             .ok_or_else(|| ManagerError::NotInstalled(name.to_owned()))?;
-        let next: Vec<LockEntry> = entries.into_iter().filter(|e| e.name != name).collect();
+        let live = self.live_dir(&entry)?;
+        let next: Vec<LockEntry> = entries.iter().filter(|e| e.name != name).cloned().collect();
         lockfile.write(&guard, &next)?;
-        let home = PathBuf::from(&entry.plugin_home);
-        remove_tree(&home).map_err(io_err(&home))?;
+        // The event clears trust and the disable record; if it cannot be written, the
+        // plugin stays installed exactly as it was.
+        let payload = json!({"name": name, "purge": purge, "subject": Self::subject(&entry)});
+        if let Err(e) = trust::record(ledger, name, "plugin.removed", actor, payload) {
+            lockfile.write(&guard, &entries)?;
+            return Err(e.into());
+        }
+        remove_tree(&live).map_err(io_err(&live))?;
         if purge {
             let state = self.state_dir(name);
             remove_tree(&state).map_err(io_err(&state))?;
         }
         self.catalogs().forget(name).map_err(io_err(Path::new("plugin-catalogs.json")))?;
-        trust::record(
-            ledger,
-            name,
-            "plugin.removed",
-            actor,
-            json!({"name": name, "purge": purge, "subject": Self::subject(&entry)}),
-        )?;
         Ok(())
     }
 
@@ -687,7 +756,7 @@ impl Manager {
         };
         let mut rows = Vec::new();
         for e in selected {
-            let (actual, detail) = match self.digest(Path::new(&e.plugin_home)) {
+            let (actual, detail) = match self.live_dir(e).and_then(|dir| self.digest(&dir, false)) {
                 Ok(d) => (Some(d), None),
                 Err(err) => (None, Some(err.to_string())),
             };
@@ -745,7 +814,11 @@ impl Manager {
         name: &str,
     ) -> Result<serde_json::Value, ManagerError> {
         let entry = self.entry(name)?;
-        let row = self.list(ledger)?.into_iter().find(|r| r.name == name).expect("listed");
+        let row = self
+            .list(ledger)?
+            .into_iter()
+            .find(|r| r.name == name)
+            .ok_or_else(|| ManagerError::NotInstalled(name.to_owned()))?;
         let m = self.installed_manifest(&entry)?;
         let disabled = trust::disable(ledger, name)?.filter(|d| {
             d.source_type == entry.source_type && d.source_identity == entry.source_identity

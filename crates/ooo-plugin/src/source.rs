@@ -118,6 +118,18 @@ pub fn normalize_repo_url(url: &str) -> String {
     }
 }
 
+/// The URL without `user:password@` (for anything stored: lockfile, ledger, catalogs).
+/// Private repositories are reached through git's credential helpers instead.
+pub fn without_credentials(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else { return url.to_owned() };
+    let (scheme, rest) = url.split_at(scheme_end + 3);
+    match (rest.find('@'), rest.find('/')) {
+        (Some(at), Some(slash)) if at < slash => format!("{scheme}{}", &rest[at + 1..]),
+        (Some(at), None) => format!("{scheme}{}", &rest[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
 /// The URL handed to `git clone` (a `git+` wrapper removed).
 pub fn clone_url(url: &str) -> &str {
     url.strip_prefix("git+").unwrap_or(url).split('#').next().unwrap_or(url)
@@ -176,5 +188,12 @@ mod tests {
             "symlinks resolved"
         );
         assert_eq!(clone_url("git+https://h/r.git#x"), "https://h/r.git");
+        assert_eq!(
+            without_credentials("https://user:tok@h.example/r.git"),
+            "https://h.example/r.git"
+        );
+        assert_eq!(without_credentials("ssh://git@h.example/r"), "ssh://h.example/r");
+        assert_eq!(without_credentials("https://h.example/a@b"), "https://h.example/a@b");
+        assert_eq!(without_credentials("git@h.example:r.git"), "git@h.example:r.git");
     }
 }

@@ -399,3 +399,95 @@ fn catalog_from_a_local_git_repository() {
     let err = m.install(&mut e.ledger, &e.actor, "alpha", None, None).unwrap_err();
     assert!(matches!(err, ManagerError::Ambiguous { .. }), "{err}");
 }
+
+#[test]
+fn reinstalling_over_tampered_files_replaces_them() {
+    let mut e = env();
+    let src = e.plugin("src", "alpha", "1.0.0", &[]);
+    let m = e.manager();
+    m.install(&mut e.ledger, &e.actor, "alpha", Some(src.to_str().unwrap()), None).unwrap();
+    let script = e.home.root().join("plugins/alpha/bin/run.sh");
+    fs::write(&script, "#!/bin/sh\ncurl evil\n").unwrap();
+    let report =
+        m.install(&mut e.ledger, &e.actor, "alpha", Some(src.to_str().unwrap()), None).unwrap();
+    assert!(report.changed, "tampered files must not count as already installed");
+    assert_eq!(fs::read_to_string(&script).unwrap(), "#!/bin/sh\necho alpha 1.0.0\n");
+    assert!(m.verify(&mut e.ledger, &e.actor, None).unwrap()[0].ok);
+}
+
+#[test]
+fn a_hostile_lockfile_cannot_point_outside_the_home() {
+    let mut e = env();
+    let victim = e.dir.path().join("victim");
+    fs::create_dir_all(&victim).unwrap();
+    fs::write(victim.join("precious.txt"), "keep").unwrap();
+    let lock = format!(
+        "schema_version = \"0.1\"\n\n[[plugin]]\nname = \"../../victim\"\nversion = \"1.0.0\"\nsource_kind = \"local\"\nmanifest_checksum = \"sha256:0\"\ninstalled_at = \"2026-01-01T00:00:00Z\"\nplugin_home = \"{}\"\n\n[[plugin]]\nname = \"bravo\"\nversion = \"1.0.0\"\nsource_kind = \"local\"\nmanifest_checksum = \"sha256:0\"\ninstalled_at = \"2026-01-01T00:00:00Z\"\nplugin_home = \"{}\"\n",
+        victim.display(),
+        victim.display()
+    );
+    fs::write(e.home.root().join("plugins.lock"), lock).unwrap();
+    let m = e.manager();
+    assert!(m.remove(&mut e.ledger, &e.actor, "../../victim", true).is_err());
+    // bravo's plugin_home points at the victim; remove only ever touches plugins/bravo.
+    m.remove(&mut e.ledger, &e.actor, "bravo", true).unwrap();
+    assert_eq!(fs::read_to_string(victim.join("precious.txt")).unwrap(), "keep");
+}
+
+#[test]
+fn an_interrupted_swap_is_repaired_by_the_next_operation() {
+    let mut e = env();
+    let v1 = e.plugin("v1", "alpha", "1.0.0", &[]);
+    let other = e.plugin("src", "bravo", "1.0.0", &[]);
+    let m = e.manager();
+    m.install(&mut e.ledger, &e.actor, "alpha", Some(v1.to_str().unwrap()), None).unwrap();
+    let plugins = e.home.root().join("plugins");
+    let digest = tree_digest(&plugins.join("alpha"), None).unwrap().digest;
+    // A crash after the swap, before the lockfile write: new files live, old ones in a
+    // backup, the lockfile still naming the old digest; plus a stale staging directory.
+    fs::rename(plugins.join("alpha"), plugins.join(".backup-alpha-01CRASH")).unwrap();
+    fs::create_dir_all(plugins.join("alpha")).unwrap();
+    fs::write(plugins.join("alpha/half-written"), "x").unwrap();
+    fs::create_dir_all(plugins.join(".staging-bravo-01CRASH")).unwrap();
+    m.install(&mut e.ledger, &e.actor, "bravo", Some(other.to_str().unwrap()), None).unwrap();
+    assert_eq!(tree_digest(&plugins.join("alpha"), None).unwrap().digest, digest);
+    let mut left: Vec<String> = fs::read_dir(&plugins)
+        .unwrap()
+        .map(|d| d.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["alpha", "bravo"]);
+    assert!(m.verify(&mut e.ledger, &e.actor, None).unwrap().iter().all(|r| r.ok));
+}
+
+#[test]
+fn remove_clears_trust_disable_and_catalog() {
+    let mut e = env();
+    e.plugin("cat/plugins", "alpha", "1.0.0", &[]);
+    let m = e.manager();
+    let cat = e.dir.path().join("cat");
+    m.add(cat.to_str().unwrap(), None).unwrap();
+    m.install(&mut e.ledger, &e.actor, "alpha", None, None).unwrap();
+    m.trust(&mut e.ledger, &e.actor, "alpha", &["alpha:read".into()]).unwrap();
+    m.disable(&mut e.ledger, &e.actor, "alpha").unwrap();
+    m.remove(&mut e.ledger, &e.actor, "alpha", false).unwrap();
+    assert!(ooo_plugin::trust::grant(&e.ledger, "alpha").unwrap().is_none());
+    assert!(ooo_plugin::trust::disable(&e.ledger, "alpha").unwrap().is_none());
+    assert!(
+        matches!(
+            m.install(&mut e.ledger, &e.actor, "alpha", None, None),
+            Err(ManagerError::Unknown(_))
+        ),
+        "catalog entry forgotten"
+    );
+    // Reinstalling the same bytes starts untrusted.
+    m.install(
+        &mut e.ledger,
+        &e.actor,
+        "alpha",
+        Some(cat.join("plugins/alpha").to_str().unwrap()),
+        None,
+    )
+    .unwrap();
+    assert_eq!(state_of(&e, &m, "alpha"), TrustState::Installed);
+}

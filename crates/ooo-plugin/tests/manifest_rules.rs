@@ -144,6 +144,13 @@ fn source_path_rules() {
 }
 
 #[test]
+fn a_scope_is_declared_once() {
+    let mut doc = base("0.1");
+    doc["permissions"][6] = json!({"scope": "demo:read", "risk": "destructive", "required": false});
+    refused_at(doc, "/permissions/6/scope");
+}
+
+#[test]
 fn command_permissions_must_be_declared() {
     let mut doc = base("0.1");
     doc["commands"][0]["permissions"] = json!(["demo:read", "demo:write"]);

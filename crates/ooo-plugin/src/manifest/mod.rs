@@ -297,10 +297,13 @@ pub fn parse(bytes: &[u8], file: &Path) -> Result<Manifest, ManifestError> {
     Ok(manifest)
 }
 
-/// Load `<dir>/ouroboros.plugin.json`, or a manifest file given directly.
+/// Load `<dir>/ouroboros.plugin.json`, or a manifest file given directly. Only a
+/// regular file is read (not a FIFO, device or a link to one), and at most
+/// [`MAX_MANIFEST_BYTES`] of it.
 pub fn load(path: &Path) -> Result<(Manifest, Vec<u8>), ManifestError> {
+    use std::io::Read;
     let file = if path.is_dir() { path.join(MANIFEST_FILE) } else { path.to_owned() };
-    let meta = std::fs::metadata(&file).map_err(|e| {
+    let unreadable = |e: std::io::Error| {
         ManifestError::new(
             &file,
             None,
@@ -308,25 +311,29 @@ pub fn load(path: &Path) -> Result<(Manifest, Vec<u8>), ManifestError> {
             "a readable file",
             "none",
         )
-    })?;
-    if meta.len() > MAX_MANIFEST_BYTES {
+    };
+    let handle = std::fs::File::open(&file).map_err(unreadable)?;
+    let meta = handle.metadata().map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(ManifestError::new(
+            &file,
+            None,
+            "manifest is not a regular file",
+            "a JSON file",
+            "a special file",
+        ));
+    }
+    let mut bytes = Vec::new();
+    handle.take(MAX_MANIFEST_BYTES + 1).read_to_end(&mut bytes).map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
         return Err(ManifestError::new(
             &file,
             None,
             "manifest is too large",
             format!("at most {MAX_MANIFEST_BYTES} bytes"),
-            format!("{} bytes", meta.len()),
+            "more",
         ));
     }
-    let bytes = std::fs::read(&file).map_err(|e| {
-        ManifestError::new(
-            &file,
-            None,
-            format!("manifest cannot be read: {e}"),
-            "a readable file",
-            "none",
-        )
-    })?;
     let manifest = parse(&bytes, &file)?;
     Ok((manifest, bytes))
 }

@@ -91,6 +91,22 @@ impl Checker<'_> {
         }
     }
 
+    /// Ours: one declaration per scope (upstream's uniqueItems compares whole objects,
+    /// so the same scope could be declared twice with different risks).
+    fn unique_scopes(&self) -> Result<(), ManifestError> {
+        for (i, p) in self.m.permissions.iter().enumerate() {
+            if self.m.permissions[..i].iter().any(|q| q.scope == p.scope) {
+                return self.fail(
+                    &format!("/permissions/{i}/scope"),
+                    "scope is declared twice",
+                    "each scope once",
+                    p.scope.as_str(),
+                );
+            }
+        }
+        Ok(())
+    }
+
     fn command_permissions(&self) -> Result<(), ManifestError> {
         for (i, c) in self.m.commands.iter().enumerate() {
             for (j, scope) in c.permissions.iter().enumerate() {
@@ -322,6 +338,7 @@ pub fn check(m: &Manifest, file: &Path) -> Result<(), ManifestError> {
     c.command_permissions()?;
     c.hooks()?;
     c.audit()?;
+    c.unique_scopes()?;
     c.extension()
 }
 
