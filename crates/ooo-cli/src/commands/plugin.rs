@@ -90,6 +90,10 @@ fn lifecycle(cmd: PluginCommand) -> Result<ExitCode, CliError> {
             for (dir, why) in &scan.skipped {
                 stderr_line(&format!("skipped {}: {why}", dir.display()));
             }
+            let interactive = plugins.is_empty()
+                && std::io::stdin().is_terminal()
+                && std::io::stderr().is_terminal();
+            let plugins = if interactive { choose(&entry.plugins)? } else { plugins };
             let mut reports = Vec::new();
             for name in &plugins {
                 if !entry.plugins.contains(name) {
@@ -425,6 +429,33 @@ fn hash_progress() -> impl Fn(u64, u64) + Sync {
             let _ = writeln!(err);
         }
     }
+}
+
+/// Ask on the terminal which of `offered` to install: numbers or names, comma or space
+/// separated; an empty answer installs nothing.
+fn choose(offered: &[String]) -> Result<Vec<String>, CliError> {
+    for (i, name) in offered.iter().enumerate() {
+        stderr_line(&format!("  {}) {name}", i + 1));
+    }
+    {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "install which? (numbers or names, empty for none): ");
+        let _ = err.flush();
+    }
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    let mut chosen = Vec::new();
+    for word in answer.split(|c: char| c == ',' || c.is_whitespace()).filter(|w| !w.is_empty()) {
+        let name = match word.parse::<usize>() {
+            Ok(n) if (1..=offered.len()).contains(&n) => offered[n - 1].clone(),
+            _ if offered.iter().any(|o| o == word) => word.to_owned(),
+            _ => return Err(CliError::new(format!("{word:?} is not one of the offered plugins"))),
+        };
+        if !chosen.contains(&name) {
+            chosen.push(name);
+        }
+    }
+    Ok(chosen)
 }
 
 fn write_permission_changes(
