@@ -11,4 +11,5 @@
 
 pub mod home;
 pub mod ledger;
+pub mod safety;
 pub mod seed;
