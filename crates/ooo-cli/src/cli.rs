@@ -11,6 +11,10 @@ use clap_complete::Shell;
 #[command(name = "ooo", version, propagate_version = true, max_term_width = 100)]
 #[command(after_help = "The home directory is $OUROBOROS_HOME (default ~/.ouroboros).")]
 pub struct Cli {
+    /// Run a plugin command that asks for confirmation without asking (recorded in the
+    /// audit trail): `ooo --confirm <plugin> <command> ...`.
+    #[arg(long)]
+    pub confirm: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -31,6 +35,9 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: Shell,
     },
+    /// `ooo <plugin-or-namespace> [command] [args...]` runs an installed plugin.
+    #[command(external_subcommand)]
+    External(Vec<String>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,6 +173,12 @@ pub enum PluginCommand {
     },
     /// Fetch the plugin's source again and install it, showing what changed.
     Update {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A plugin's invocations: time, command, result, exit code, duration.
+    Log {
         name: String,
         #[arg(long)]
         json: bool,

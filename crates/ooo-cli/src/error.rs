@@ -20,6 +20,11 @@ impl CliError {
         Self { message: message.into(), hint: None, code: 1 }
     }
 
+    pub fn code(mut self, code: u8) -> Self {
+        self.code = code;
+        self
+    }
+
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self

@@ -8,6 +8,7 @@
 
 pub mod catalog;
 pub mod digest;
+pub mod firewall;
 pub mod git;
 pub mod lockfile;
 pub mod manager;

@@ -204,6 +204,17 @@ impl Manager {
         Ok(self.plugins_dir().join(&entry.name))
     }
 
+    /// Every installed entry.
+    pub fn installed(&self) -> Result<Vec<LockEntry>, ManagerError> {
+        Ok(self.lockfile().read()?)
+    }
+
+    /// The digest of an installed tree as it is now (stat cache allowed: this runs
+    /// before every invocation).
+    pub fn current_digest(&self, live: &Path) -> Result<String, ManagerError> {
+        self.digest(live, true)
+    }
+
     /// Installed entry for `name`.
     pub fn entry(&self, name: &str) -> Result<LockEntry, ManagerError> {
         self.lockfile()

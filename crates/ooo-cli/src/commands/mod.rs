@@ -1,6 +1,7 @@
 //! Command implementations, one module per command group. Each returns the exit code on
 //! success and a [`CliError`] on failure; nothing here parses arguments or renders errors.
 
+mod dispatch;
 mod ledger;
 mod plugin;
 mod seed;
@@ -17,6 +18,7 @@ use crate::output::piped;
 
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
+        Command::External(args) => dispatch::run(args, cli.confirm),
         Command::Ledger(cmd) => ledger::run(cmd),
         Command::Seed(cmd) => seed::run(cmd),
         Command::Plugin(cmd) => plugin::run(cmd),
@@ -33,10 +35,16 @@ pub fn home() -> Result<Home, CliError> {
     Ok(Home::prepare(Home::locate_from_env()?)?)
 }
 
-/// Open (creating if needed) the ledger in the home.
+/// Open (creating if needed) the ledger in the home, after marking plugin invocations
+/// whose `ooo` process died as abandoned.
 pub fn open_ledger() -> Result<SqliteStore, CliError> {
     let home = home()?;
-    Ok(SqliteStore::open(home.ledger_db())?)
+    let mut ledger = SqliteStore::open(home.ledger_db())?;
+    let _ = ooo_plugin::firewall::audit::mark_abandoned(
+        &mut ledger,
+        &ooo_core::ledger::Actor::program("ooo")?,
+    );
+    Ok(ledger)
 }
 
 /// The login of the person running ooo, made safe for an actor name: `$USER`, else

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::CommandFactory;
 use ooo_core::home::Home;
-use ooo_core::ledger::{Actor, SqliteStore};
+use ooo_core::ledger::Actor;
 use ooo_plugin::digest::{StatCache, tree_digest};
 use ooo_plugin::manager::{InstallReport, Manager, PermissionChange};
 use ooo_plugin::manifest::{self, rules};
@@ -77,7 +77,7 @@ pub fn run(cmd: PluginCommand) -> Result<ExitCode, CliError> {
 
 fn lifecycle(cmd: PluginCommand) -> Result<ExitCode, CliError> {
     let home = home()?;
-    let mut ledger = SqliteStore::open(home.ledger_db())?;
+    let mut ledger = super::open_ledger()?;
     let mut manager = Manager::new(home, reserved_names());
     if std::io::stderr().is_terminal() {
         manager.show_progress = true;
@@ -399,6 +399,55 @@ fn lifecycle(cmd: PluginCommand) -> Result<ExitCode, CliError> {
                 Ok(())
             })?;
             Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        PluginCommand::Log { name, json } => {
+            let mut runs: Vec<serde_json::Value> = ooo_core::ledger::Store::projection_scan(
+                &ledger,
+                ooo_plugin::firewall::audit::RUNS,
+                &format!("run:{name}/"),
+            )?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
+            runs.sort_by_key(|r| r["started_seq"].as_u64().unwrap_or(0));
+            piped(|out| {
+                if json {
+                    for r in &runs {
+                        writeln!(out, "{r}")?;
+                    }
+                    return Ok(());
+                }
+                if runs.is_empty() {
+                    writeln!(out, "no invocations of {name} recorded")?;
+                    return Ok(());
+                }
+                writeln!(
+                    out,
+                    "{:<19}  {:<14}  {:<22}  {:>4}  {:>9}  INVOCATION",
+                    "STARTED (UTC)", "COMMAND", "RESULT", "EXIT", "DURATION"
+                )?;
+                let text = |v: &serde_json::Value| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| if v.is_null() { "-".into() } else { v.to_string() })
+                };
+                for r in &runs {
+                    let started = text(&r["started_at"]);
+                    let duration =
+                        r["duration_ms"].as_str().map_or("-".to_owned(), |ms| format!("{ms} ms"));
+                    writeln!(
+                        out,
+                        "{:<19}  {:<14}  {:<22}  {:>4}  {:>9}  {}",
+                        started.get(..19).unwrap_or(&started).replacen('T', " ", 1),
+                        text(&r["command"]),
+                        text(&r["result"]),
+                        text(&r["exit_code"]),
+                        duration,
+                        text(&r["invocation_id"])
+                    )?;
+                }
+                Ok(())
+            })
         }
         PluginCommand::Digest { .. } | PluginCommand::Validate { .. } => {
             unreachable!("handled in run")

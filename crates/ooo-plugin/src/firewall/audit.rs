@@ -1,0 +1,188 @@
+//! Audit events of one invocation, in upstream's audit-event shape (so each payload
+//! validates against the upstream schema of its family), appended under aggregate
+//! `plugin_invocation:<id>`; and the `plugin_runs` projection that answers "which
+//! invocations of this plugin happened" and "which are still running".
+
+use serde_json::{Map, Value, json};
+
+use ooo_core::ledger::{
+    Actor, AggregateRef, AppendOptions, Event, EventType, LedgerError, NewEvent, Projection,
+    ProjectionRows, Store, timestamp,
+};
+
+pub const RUNS: &str = "plugin_runs";
+
+/// Who and what an invocation is about; shared by all its events.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub invocation_id: String,
+    pub plugin: String,
+    pub version: String,
+    pub source_type: String,
+    pub namespace: String,
+    pub command: String,
+    /// Redacted argv.
+    pub argv: Vec<String>,
+    pub argv_sha256_original: Option<String>,
+    pub trust_state: String,
+    pub capabilities: Vec<String>,
+}
+
+impl Context {
+    fn argv_summary(&self) -> Value {
+        use sha2::{Digest, Sha256};
+        let joined = self.argv.join("\0");
+        json!({
+            "argc": self.argv.len(),
+            "byte_length": joined.len(),
+            "sha256": Sha256::digest(joined.as_bytes()).iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        })
+    }
+
+    /// One payload. `status` is `success|blocked|failed|trust_subject_changed`; provenance
+    /// values must be strings.
+    pub fn payload(
+        &self,
+        event_type: &str,
+        status: &str,
+        message: Option<&str>,
+        permissions: &[String],
+        provenance: &[(&str, String)],
+    ) -> Value {
+        let mut prov = Map::new();
+        prov.insert("correlation_id".into(), json!(self.invocation_id));
+        if let Some(sha) = &self.argv_sha256_original {
+            prov.insert("argv_sha256".into(), json!(sha));
+        }
+        for (k, v) in provenance {
+            prov.insert((*k).into(), json!(v));
+        }
+        let mut result = json!({"status": status});
+        if let Some(m) = message {
+            result["message"] = json!(m);
+        }
+        json!({
+            "schema_version": "0.1",
+            "event_type": event_type,
+            "occurred_at": timestamp::now(),
+            "plugin": {"name": self.plugin, "version": self.version, "source_type": self.source_type},
+            "command": {"namespace": self.namespace, "name": self.command, "argv": self.argv, "argv_summary": self.argv_summary()},
+            "trust_state": self.trust_state,
+            "capabilities_used": self.capabilities,
+            "permissions_used": permissions,
+            "result": result,
+            "provenance": prov,
+        })
+    }
+}
+
+/// Append one event for the invocation (durably, with the runs projection).
+pub fn append(
+    ledger: &mut dyn Store,
+    actor: &Actor,
+    ctx: &Context,
+    payload: Value,
+) -> Result<Event, LedgerError> {
+    let event_type = payload["event_type"].as_str().unwrap_or("plugin.failed").to_owned();
+    let event = NewEvent::new(
+        AggregateRef::new("plugin_invocation", &ctx.invocation_id)?,
+        EventType::parse(&event_type)?,
+        actor.clone(),
+        payload,
+    )?;
+    let mut stored = ledger.append(
+        &[event],
+        AppendOptions { projections: &[&RunsProjection], ..Default::default() },
+    )?;
+    Ok(stored.remove(0))
+}
+
+/// `plugin_runs`: `run:<plugin>/<invocation>` summaries, and `running:<invocation>` for
+/// invocations with `plugin.invoked` but no terminal event yet.
+pub struct RunsProjection;
+
+impl Projection for RunsProjection {
+    fn name(&self) -> &str {
+        RUNS
+    }
+
+    fn apply(&self, event: &Event, rows: &mut dyn ProjectionRows) -> Result<(), LedgerError> {
+        if event.aggregate_type != "plugin_invocation" {
+            return Ok(());
+        }
+        let p = &event.payload;
+        let plugin = p["plugin"]["name"].as_str().unwrap_or_default();
+        let id = &event.aggregate_id;
+        let run_key = format!("run:{plugin}/{id}");
+        let mut run = rows.get(&run_key)?.unwrap_or_else(|| {
+            json!({"invocation_id": id, "plugin": plugin, "command": p["command"]["name"], "started_at": event.occurred_at, "started_seq": event.seq})
+        });
+        match event.event_type.as_str() {
+            "plugin.invoked" => {
+                run["result"] = json!("running");
+                rows.put(&format!("running:{id}"), &json!({"plugin": plugin, "ooo_pid": p["provenance"]["ooo_pid"], "ooo_start": p["provenance"]["ooo_start"], "seq": event.seq}))?;
+            }
+            "plugin.completed" | "plugin.failed" => {
+                run["result"] = p["result"]["status"].clone();
+                run["message"] = p["result"]["message"].clone();
+                run["exit_code"] = p["provenance"]["exit_code"].clone();
+                run["duration_ms"] = p["provenance"]["duration_ms"].clone();
+                run["ended_at"] = json!(event.occurred_at);
+                rows.delete(&format!("running:{id}"))?;
+            }
+            _ => return Ok(()),
+        }
+        rows.put(&run_key, &run)
+    }
+}
+
+/// Process start time of `pid` (clock ticks since boot), to tell a live `ooo` from a
+/// reused pid.
+pub fn process_start(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    after.split_whitespace().nth(19).map(str::to_owned)
+}
+
+/// Mark invocations whose `ooo` process is gone as failed with reason `abandoned`.
+/// Returns how many were marked.
+pub fn mark_abandoned(ledger: &mut dyn Store, actor: &Actor) -> Result<usize, LedgerError> {
+    let running = ledger.projection_scan(RUNS, "running:")?;
+    let mut marked = 0;
+    for (key, row) in running {
+        let id = key.trim_start_matches("running:").to_owned();
+        let pid = row["ooo_pid"].as_str().and_then(|p| p.parse::<u32>().ok());
+        let alive = pid.is_some_and(|p| {
+            process_start(p).is_some_and(|s| Some(s.as_str()) == row["ooo_start"].as_str())
+        });
+        if alive {
+            continue;
+        }
+        // Rebuild the context from the invocation's first event.
+        let first = ledger.query(&ooo_core::ledger::EventQuery {
+            aggregate_type: Some("plugin_invocation".into()),
+            aggregate_id: Some(id.clone()),
+            limit: Some(1),
+            ..Default::default()
+        })?;
+        let Some(first) = first.into_iter().next() else { continue };
+        let mut payload = first.payload.clone();
+        payload["event_type"] = json!("plugin.failed");
+        payload["occurred_at"] = json!(timestamp::now());
+        payload["permissions_used"] = json!([]);
+        payload["result"] = json!({"status": "failed", "message": "abandoned: the ooo process running it ended before the plugin did"});
+        payload["provenance"]["reason"] = json!("abandoned");
+        let event = NewEvent::new(
+            AggregateRef::new("plugin_invocation", &id)?,
+            EventType::parse("plugin.failed")?,
+            actor.clone(),
+            payload,
+        )?;
+        ledger.append(
+            &[event],
+            AppendOptions { projections: &[&RunsProjection], ..Default::default() },
+        )?;
+        marked += 1;
+    }
+    Ok(marked)
+}

@@ -1,0 +1,235 @@
+//! Running a plugin process: its own process group (handed the terminal when there is
+//! one, so interactive plugins and Ctrl-C work as in a shell), the command's timeout,
+//! cancellation by SIGINT/SIGTERM to `ooo`, and SIGTERM-then-SIGKILL to the whole group.
+//! Standard input is inherited; standard output and error pass through unchanged and
+//! are fingerprinted (sha256 and byte count) when they are not a terminal.
+
+use std::ffi::OsString;
+use std::io::{self, IsTerminal, Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct LaunchSpec {
+    pub program: OsString,
+    pub args: Vec<String>,
+    pub cwd: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub timeout: Duration,
+    /// Between SIGTERM and SIGKILL.
+    pub grace: Duration,
+}
+
+/// How the process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    Exited(i32),
+    Signaled(i32),
+    TimedOut,
+    Cancelled,
+    /// Could not start; the error kind tells not-found (127) from the rest (126).
+    StartFailed {
+        not_found: bool,
+        message: String,
+    },
+}
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Exited(code) => write!(f, "exited with status {code}"),
+            Self::Signaled(sig) => write!(f, "killed by signal {sig}"),
+            Self::TimedOut => f.write_str("timed out; its process group was terminated"),
+            Self::Cancelled => f.write_str("cancelled; its process group was terminated"),
+            Self::StartFailed { message, .. } => write!(f, "could not start: {message}"),
+        }
+    }
+}
+
+impl Ended {
+    /// The exit code `ooo` itself returns.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Exited(code) => *code,
+            Self::Signaled(sig) => 128 + sig,
+            Self::TimedOut => 124,
+            Self::Cancelled => 130,
+            Self::StartFailed { not_found: true, .. } => 127,
+            Self::StartFailed { .. } => 126,
+        }
+    }
+}
+
+/// A fingerprint of one output stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamPrint {
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Launched {
+    pub ended: Ended,
+    pub duration: Duration,
+    /// `None` when the stream went straight to a terminal.
+    pub stdout: Option<StreamPrint>,
+    pub stderr: Option<StreamPrint>,
+    pub pid: Option<u32>,
+}
+
+/// Cancellation requested by a signal to `ooo` (Ctrl-C when ooo holds the terminal, or
+/// `kill -INT`/`-TERM`). Registered once per process.
+pub fn cancel_flag() -> Arc<AtomicBool> {
+    static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            let _ = signal_hook::flag::register(sig, Arc::clone(&flag));
+        }
+        flag
+    })
+    .clone()
+}
+
+fn tee(mut from: impl Read + Send + 'static, to_stderr: bool) -> JoinHandle<StreamPrint> {
+    std::thread::spawn(move || {
+        let mut hasher = Sha256::new();
+        let mut bytes = 0u64;
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            let n = match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            hasher.update(&buf[..n]);
+            bytes += n as u64;
+            // A reader that went away must not stop the plugin: keep draining.
+            let _ = if to_stderr {
+                io::stderr().write_all(&buf[..n])
+            } else {
+                io::stdout().write_all(&buf[..n])
+            };
+        }
+        let _ = if to_stderr { io::stderr().flush() } else { io::stdout().flush() };
+        StreamPrint {
+            sha256: hasher.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+            bytes,
+        }
+    })
+}
+
+fn kill_group(pid: u32, sig: i32) {
+    // SAFETY: kill(2) with a negative pid signals the process group; no memory involved.
+    unsafe {
+        libc::kill(-(pid as i32), sig);
+    }
+}
+
+/// Start the process and wait for it, enforcing the timeout and cancellation.
+pub fn launch(spec: &LaunchSpec) -> Launched {
+    let cancel = cancel_flag();
+    let started = Instant::now();
+    let give_terminal = io::stdin().is_terminal();
+    let out_tty = io::stdout().is_terminal();
+    let err_tty = io::stderr().is_terminal();
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .current_dir(&spec.cwd)
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::inherit())
+        .stdout(if out_tty { Stdio::inherit() } else { Stdio::piped() })
+        .stderr(if err_tty { Stdio::inherit() } else { Stdio::piped() });
+    // SAFETY: only async-signal-safe calls between fork and exec: a new process group,
+    // made the terminal's foreground group when ooo has a terminal.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setpgid(0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if give_terminal {
+                libc::signal(libc::SIGTTOU, libc::SIG_IGN);
+                libc::tcsetpgrp(0, libc::getpid());
+                libc::signal(libc::SIGTTOU, libc::SIG_DFL);
+            }
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child: Child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let not_found = e.kind() == io::ErrorKind::NotFound;
+            return Launched {
+                ended: Ended::StartFailed { not_found, message: e.to_string() },
+                duration: started.elapsed(),
+                stdout: None,
+                stderr: None,
+                pid: None,
+            };
+        }
+    };
+    let pid = child.id();
+    let out = child.stdout.take().map(|s| tee(s, false));
+    let err = child.stderr.take().map(|s| tee(s, true));
+    let mut forced: Option<Ended> = None;
+    let mut term_sent: Option<Instant> = None;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) => {}
+            Err(_) => break None,
+        }
+        if forced.is_none() {
+            if cancel.load(Ordering::SeqCst) {
+                forced = Some(Ended::Cancelled);
+            } else if started.elapsed() >= spec.timeout {
+                forced = Some(Ended::TimedOut);
+            }
+            if forced.is_some() {
+                kill_group(pid, libc::SIGTERM);
+                term_sent = Some(Instant::now());
+            }
+        } else if term_sent.is_some_and(|t| t.elapsed() >= spec.grace) {
+            kill_group(pid, libc::SIGKILL);
+            term_sent = None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    if give_terminal {
+        // Take the terminal back for ooo (ignoring the SIGTTOU a background group gets).
+        // SAFETY: plain syscalls on fd 0 and our own process group.
+        unsafe {
+            libc::signal(libc::SIGTTOU, libc::SIG_IGN);
+            libc::tcsetpgrp(0, libc::getpgrp());
+            libc::signal(libc::SIGTTOU, libc::SIG_DFL);
+        }
+    }
+    if forced.is_some() {
+        kill_group(pid, libc::SIGKILL); // nothing of the group outlives a cancel or timeout
+    }
+    let stdout = out.and_then(|h| h.join().ok());
+    let stderr = err.and_then(|h| h.join().ok());
+    let ended = match (forced, status) {
+        (Some(f), _) => f,
+        (None, Some(s)) => match (s.code(), s.signal()) {
+            (Some(code), _) => Ended::Exited(code),
+            (None, Some(libc::SIGINT)) => Ended::Cancelled,
+            (None, Some(sig)) => Ended::Signaled(sig),
+            (None, None) => Ended::Exited(1),
+        },
+        (None, None) => {
+            Ended::StartFailed { not_found: false, message: "lost track of the process".into() }
+        }
+    };
+    Launched { ended, duration: started.elapsed(), stdout, stderr, pid: Some(pid) }
+}

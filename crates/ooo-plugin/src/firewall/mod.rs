@@ -1,0 +1,476 @@
+//! The firewall: the one way a plugin command runs (`ooo <name|namespace> <command>`).
+//!
+//! Gates, in the contract's order, each refusal appending only `plugin.failed` with the
+//! command that fixes it: unknown command (nothing recorded, exit 2) -> disabled ->
+//! digest re-check (`trust_subject_changed`) -> required scopes trusted -> cancellation
+//! -> confirmation -> `before_invocation` hooks. Then `plugin.invoked` (durable, before
+//! the process starts), one `plugin.permission_used` per required scope, the launch
+//! ([`launch`]), `plugin.completed` or `plugin.failed`, and the `after_invocation`,
+//! `on_error` and `on_cancel` hooks. Events live under `plugin_invocation:<id>`
+//! ([`audit`]).
+
+pub mod audit;
+pub mod launch;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde_json::json;
+
+use ooo_core::ledger::{Actor, Store};
+use ooo_core::safety::redaction;
+
+use crate::lockfile::LockEntry;
+use crate::manager::{Manager, ManagerError};
+use crate::manifest::{Command, Hook, Manifest, rules};
+use crate::trust;
+use audit::Context;
+use launch::{Ended, LaunchSpec, launch};
+
+/// Default command timeout when the manifest gives none.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default hook timeout.
+pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the caller asked for.
+pub struct Request {
+    pub target: String,
+    pub command: Option<String>,
+    pub args: Vec<String>,
+    /// The caller passed `--confirm` for a command that asks first.
+    pub confirm: bool,
+    /// Where the caller is (becomes `OUROBOROS_PLUGIN_WORKDIR`).
+    pub workdir: PathBuf,
+    /// Seconds between SIGTERM and SIGKILL.
+    pub grace: Duration,
+}
+
+/// What happened.
+#[derive(Debug)]
+pub enum Outcome {
+    /// `ooo <name>` alone: the plugin's commands.
+    Commands { plugin: String, version: String, commands: Vec<(String, String, String)> },
+    /// No such command (nothing recorded).
+    UnknownCommand { plugin: String, command: String, available: Vec<String> },
+    /// A gate refused; `plugin.failed` was recorded.
+    Blocked { invocation_id: String, message: String },
+    /// The plugin ran.
+    Ran { invocation_id: String, exit_code: i32, ended: Ended },
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Commands { .. } => 0,
+            Self::UnknownCommand { .. } => 2,
+            Self::Blocked { .. } => 1,
+            Self::Ran { exit_code, .. } => *exit_code,
+        }
+    }
+}
+
+/// Answer to the confirmation prompt; `None` when there is no terminal to ask on.
+pub type Confirm<'a> = &'a dyn Fn(&str) -> Option<bool>;
+
+/// Find an installed plugin by name or namespace.
+pub fn resolve(
+    manager: &Manager,
+    target: &str,
+) -> Result<Option<(LockEntry, Manifest)>, ManagerError> {
+    for entry in manager.installed()? {
+        let Ok(m) = manager.installed_manifest(&entry) else { continue };
+        if entry.name == target || m.commands.iter().any(|c| c.namespace == target) {
+            return Ok(Some((entry, m)));
+        }
+    }
+    Ok(None)
+}
+
+fn env_for(
+    manager: &Manager,
+    entry: &LockEntry,
+    live: &Path,
+    req: &Request,
+    invocation_id: &str,
+) -> Vec<(String, String)> {
+    const ALLOWED: &[&str] = &[
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "LANG",
+        "TERM",
+        "TZ",
+        "TMPDIR",
+        "COLORTERM",
+        "NO_COLOR",
+    ];
+    let mut env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| ALLOWED.contains(&k.as_str()) || k.starts_with("LC_"))
+        .collect();
+    let output = req.workdir.join(".ouroboros").join("plugin-artifacts").join(&entry.name);
+    env.push(("OUROBOROS_PLUGIN_WORKDIR".into(), req.workdir.display().to_string()));
+    env.push(("OUROBOROS_PLUGIN_OUTPUT_DIR".into(), output.display().to_string()));
+    env.push(("OUROBOROS_PLUGIN_HOME".into(), live.display().to_string()));
+    env.push((
+        "OUROBOROS_PLUGIN_STATE_DIR".into(),
+        manager.state_dir(&entry.name).display().to_string(),
+    ));
+    env.push(("OUROBOROS_INVOCATION_ID".into(), invocation_id.to_owned()));
+    env
+}
+
+/// The program and its first arguments from the entrypoint; relative paths are inside
+/// the plugin.
+fn program_of(entrypoint: &str, live: &Path) -> Option<(std::ffi::OsString, Vec<String>)> {
+    let words = rules::entrypoint_words(entrypoint)?;
+    let first = &words[0];
+    let program = if first.contains('/') && !first.starts_with('/') {
+        live.join(first).into_os_string()
+    } else {
+        first.into()
+    };
+    Some((program, words[1..].to_vec()))
+}
+
+struct Run<'a> {
+    manager: &'a Manager,
+    ledger: &'a mut dyn Store,
+    actor: &'a Actor,
+    ctx: Context,
+    manifest: &'a Manifest,
+    env: Vec<(String, String)>,
+    live: PathBuf,
+}
+
+impl Run<'_> {
+    fn record(
+        &mut self,
+        event_type: &str,
+        status: &str,
+        message: Option<&str>,
+        permissions: &[String],
+        provenance: &[(&str, String)],
+    ) -> Result<(), ManagerError> {
+        let payload = self.ctx.payload(event_type, status, message, permissions, provenance);
+        audit::append(self.ledger, self.actor, &self.ctx, payload)?;
+        Ok(())
+    }
+
+    fn blocked(&mut self, status: &str, message: String) -> Result<Outcome, ManagerError> {
+        self.record("plugin.failed", status, Some(&message), &[], &[])?;
+        Ok(Outcome::Blocked { invocation_id: self.ctx.invocation_id.clone(), message })
+    }
+
+    /// Run the hooks named `name` (only for schema versions whose hooks run). Returns
+    /// false when a fail_closed hook failed.
+    fn hooks(&mut self, name: &str, extra: serde_json::Value) -> Result<bool, ManagerError> {
+        if !rules::hooks_run(&self.manifest.schema_version) {
+            return Ok(true);
+        }
+        let hooks: Vec<Hook> =
+            self.manifest.hooks.iter().filter(|h| h.name == name).cloned().collect();
+        for hook in hooks {
+            let hook_event = |run: &mut Self,
+                              ty: &str,
+                              status: &str,
+                              msg: Option<&str>,
+                              extra: &[(&'static str, String)]|
+             -> Result<(), ManagerError> {
+                let mut prov: Vec<(&str, String)> = vec![
+                    ("hook", hook.name.clone()),
+                    ("failure_policy", hook.failure_policy.clone()),
+                ];
+                prov.extend(extra.iter().cloned());
+                let mut payload = run.ctx.payload(ty, status, msg, &hook.permissions, &prov);
+                payload["schema_version"] = json!("0.3");
+                audit::append(run.ledger, run.actor, &run.ctx, payload)?;
+                Ok(())
+            };
+            hook_event(self, "plugin.hook.invoked", "success", None, &[])?;
+            let Some((program, args)) = program_of(&hook.entrypoint.command, &self.live) else {
+                hook_event(
+                    self,
+                    "plugin.hook.failed",
+                    "failed",
+                    Some("hook entrypoint does not split into words"),
+                    &[],
+                )?;
+                if hook.failure_policy == "fail_closed" {
+                    return Ok(false);
+                }
+                continue;
+            };
+            let mut env = self.env.clone();
+            env.push(("OUROBOROS_HOOK_NAME".into(), hook.name.clone()));
+            let payload = json!({"hook": hook.name, "plugin": self.ctx.plugin, "command": self.ctx.command, "argv": self.ctx.argv, "invocation_id": self.ctx.invocation_id, "extra": extra});
+            env.push(("OUROBOROS_HOOK_PAYLOAD".into(), payload.to_string()));
+            let spec = LaunchSpec {
+                program,
+                args,
+                cwd: self.live.clone(),
+                env,
+                timeout: hook.timeout_seconds.map_or(DEFAULT_HOOK_TIMEOUT, Duration::from_secs),
+                grace: Duration::from_secs(2),
+            };
+            let done = launch(&spec);
+            let code = done.ended.exit_code();
+            if code == 0 {
+                hook_event(
+                    self,
+                    "plugin.hook.completed",
+                    "success",
+                    None,
+                    &[("exit_code", "0".into())],
+                )?;
+            } else if hook.failure_policy == "fail_closed" {
+                hook_event(
+                    self,
+                    "plugin.hook.blocked",
+                    "blocked",
+                    Some(&format!(
+                        "hook {} failed (exit {code}) and blocks the command",
+                        hook.name
+                    )),
+                    &[("exit_code", code.to_string())],
+                )?;
+                return Ok(false);
+            } else {
+                hook_event(
+                    self,
+                    "plugin.hook.failed",
+                    "failed",
+                    Some(&format!(
+                        "hook {} failed (exit {code}); fail_open, continuing",
+                        hook.name
+                    )),
+                    &[("exit_code", code.to_string())],
+                )?;
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Run `ooo <target> <command> [args]` through every gate.
+pub fn invoke(
+    manager: &Manager,
+    ledger: &mut dyn Store,
+    actor: &Actor,
+    req: &Request,
+    confirm: Confirm<'_>,
+) -> Result<Outcome, ManagerError> {
+    let Some((entry, manifest)) = resolve(manager, &req.target)? else {
+        return Err(ManagerError::NotInstalled(req.target.clone()));
+    };
+    let Some(command_name) = &req.command else {
+        let commands = manifest
+            .commands
+            .iter()
+            .map(|c| (c.name.clone(), c.summary.clone(), c.risk.clone()))
+            .collect();
+        return Ok(Outcome::Commands {
+            plugin: entry.name.clone(),
+            version: entry.version.clone(),
+            commands,
+        });
+    };
+    let Some(command): Option<&Command> = manifest.command(command_name) else {
+        return Ok(Outcome::UnknownCommand {
+            plugin: entry.name.clone(),
+            command: command_name.clone(),
+            available: manifest.commands.iter().map(|c| c.name.clone()).collect(),
+        });
+    };
+    let live = manager.live_dir(&entry)?;
+    let invocation_id = ulid::Ulid::new().to_string();
+    let red = redaction::redact(&req.args);
+    let subject = Manager::subject(&entry);
+    let required: Vec<&str> = manifest.required_scopes();
+    let (state, missing) = trust::state(ledger, &subject, &required)?;
+    let ctx = Context {
+        invocation_id: invocation_id.clone(),
+        plugin: entry.name.clone(),
+        version: entry.version.clone(),
+        source_type: entry.source_type.clone(),
+        namespace: command.namespace.clone(),
+        command: command.name.clone(),
+        argv: red.argv.clone(),
+        argv_sha256_original: red.original_sha256.clone(),
+        trust_state: state.as_str().to_owned(),
+        capabilities: manifest
+            .capabilities
+            .iter()
+            .map(|c| format!("{}:{}", c.name, c.access))
+            .collect(),
+    };
+    let env = env_for(manager, &entry, &live, req, &invocation_id);
+    let mut run = Run { manager, ledger, actor, ctx, manifest: &manifest, env, live: live.clone() };
+    let name = entry.name.clone();
+    let scope_flags = |scopes: &[String]| {
+        scopes.iter().map(|s| format!("--scope {s}")).collect::<Vec<_>>().join(" ")
+    };
+
+    // Gates.
+    if state == trust::TrustState::Disabled {
+        return run.blocked(
+            "blocked",
+            format!(
+                "{name} is disabled; re-enable it with `ooo plugin trust {name} {}`",
+                scope_flags(&missing)
+            ),
+        );
+    }
+    let actual = run.manager.current_digest(&live)?;
+    if actual != entry.artifact_digest {
+        return run.blocked(
+            "trust_subject_changed",
+            format!("{name}'s installed files changed since they were trusted ({actual}, installed {}); check with `ooo plugin verify {name}` and reinstall", entry.artifact_digest),
+        );
+    }
+    if !missing.is_empty() {
+        return run.blocked(
+            "blocked",
+            format!(
+                "{name} is not trusted for {}; grant it with `ooo plugin trust {name} {}`",
+                missing.join(", "),
+                scope_flags(&missing)
+            ),
+        );
+    }
+    if launch::cancel_flag().load(Ordering::SeqCst) {
+        return run.blocked("blocked", "cancelled before the command started".into());
+    }
+    let mut confirmation = "not required".to_owned();
+    if command.requires_confirmation {
+        let question = format!(
+            "{name} {} wants to run `{} {}` (risk: {}). Continue? [y/N] ",
+            entry.version,
+            command.name,
+            red.argv.join(" "),
+            command.risk
+        );
+        confirmation = match (req.confirm, confirm(&question)) {
+            (true, _) => "--confirm flag".into(),
+            (false, Some(true)) => "confirmed at the prompt".into(),
+            (false, Some(false)) => return run.blocked("blocked", "declined at the prompt".into()),
+            (false, None) => {
+                return run.blocked(
+                    "blocked",
+                    format!("`{} {}` asks for confirmation and there is no terminal to ask on; to run it anyway: `ooo --confirm {} {} ...`", req.target, command.name, req.target, command.name),
+                );
+            }
+        };
+    }
+    if !run.hooks("before_invocation", json!({}))? {
+        return run
+            .blocked("blocked", "a fail_closed before_invocation hook refused the command".into());
+    }
+
+    // Run.
+    let ooo_pid = std::process::id();
+    let ooo_start = audit::process_start(ooo_pid).unwrap_or_default();
+    let timeout = command.timeout_seconds.map_or(DEFAULT_TIMEOUT, Duration::from_secs);
+    run.record(
+        "plugin.invoked",
+        "success",
+        None,
+        &[],
+        &[
+            ("ooo_pid", ooo_pid.to_string()),
+            ("ooo_start", ooo_start),
+            ("confirmation", confirmation),
+            ("timeout_seconds", timeout.as_secs().to_string()),
+        ],
+    )?;
+    for scope in &required {
+        run.record("plugin.permission_used", "success", None, &[scope.to_string()], &[])?;
+    }
+    let required_owned: Vec<String> = required.iter().map(|s| s.to_string()).collect();
+    let done = match program_of(&manifest.entrypoint.command, &live) {
+        None => launch::Launched {
+            ended: Ended::StartFailed {
+                not_found: false,
+                message: "the entrypoint command does not split into words (or is empty)".into(),
+            },
+            duration: Duration::ZERO,
+            stdout: None,
+            stderr: None,
+            pid: None,
+        },
+        Some((program, mut args)) => {
+            args.push(command.name.clone());
+            args.extend(req.args.iter().cloned());
+            let _ = std::fs::create_dir_all(run.manager.state_dir(&name));
+            launch(&LaunchSpec {
+                program,
+                args,
+                cwd: live.clone(),
+                env: run.env.clone(),
+                timeout,
+                grace: req.grace,
+            })
+        }
+    };
+    let exit_code = done.ended.exit_code();
+    let mut prov: Vec<(&str, String)> = vec![
+        ("exit_code", exit_code.to_string()),
+        ("duration_ms", done.duration.as_millis().to_string()),
+    ];
+    for (label, print) in [("stdout", &done.stdout), ("stderr", &done.stderr)] {
+        match print {
+            Some(p) => {
+                prov.push((
+                    if label == "stdout" { "stdout_sha256" } else { "stderr_sha256" },
+                    p.sha256.clone(),
+                ));
+                prov.push((
+                    if label == "stdout" { "stdout_bytes" } else { "stderr_bytes" },
+                    p.bytes.to_string(),
+                ));
+            }
+            None => prov.push((
+                if label == "stdout" { "stdout_capture" } else { "stderr_capture" },
+                "terminal".into(),
+            )),
+        }
+    }
+    let (event, status, message) = match &done.ended {
+        Ended::Exited(0) => ("plugin.completed", "success", None),
+        Ended::Exited(code) => {
+            ("plugin.failed", "failed", Some(format!("exited with status {code}")))
+        }
+        Ended::Signaled(sig) => {
+            ("plugin.failed", "failed", Some(format!("killed by signal {sig}")))
+        }
+        Ended::TimedOut => (
+            "plugin.failed",
+            "failed",
+            Some(format!(
+                "timed out after {} s; the process group was terminated",
+                timeout.as_secs()
+            )),
+        ),
+        Ended::Cancelled => (
+            "plugin.failed",
+            "failed",
+            Some("cancelled (Ctrl-C); the process group was terminated".to_owned()),
+        ),
+        Ended::StartFailed { message, .. } => {
+            ("plugin.failed", "failed", Some(format!("could not start: {message}")))
+        }
+    };
+    if matches!(done.ended, Ended::Cancelled) {
+        prov.push(("reason", "cancelled".into()));
+    }
+    run.record(event, status, message.as_deref(), &required_owned, &prov)?;
+    let extra = json!({"exit_code": exit_code});
+    if matches!(done.ended, Ended::Cancelled) {
+        run.hooks("on_cancel", extra.clone())?;
+    } else if status != "success" {
+        run.hooks("on_error", extra.clone())?;
+    }
+    run.hooks("after_invocation", extra)?;
+    Ok(Outcome::Ran { invocation_id, exit_code, ended: done.ended })
+}
