@@ -2,7 +2,7 @@
 //! is never changed; only the copy that goes into the ledger or a prompt.
 //!
 //! Upstream's rules: the value of a secret flag (`--token x`, `--token=x`; the flags in
-//! [`SECRET_FLAGS`]) and whole arguments that look like credentials (GitHub tokens
+//! [`SECRET_FLAGS`]) and whole arguments that look like credentials (code-host tokens
 //! `gh[oprsu]_...`, `sk-...` keys, AWS `AKIA...` ids, JWTs, `Bearer <x>`). Ours on top:
 //! flag names match case-insensitively; a secret flag followed by another secret flag
 //! redacts both values; credentials embedded inside an argument (`--x=ghp_...`,
