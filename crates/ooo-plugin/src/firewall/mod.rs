@@ -306,6 +306,9 @@ pub fn invoke(
             .collect(),
     };
     let env = env_for(manager, &entry, &live, req, &invocation_id);
+    let state_dir = manager.state_dir(&entry.name);
+    std::fs::create_dir_all(&state_dir)
+        .map_err(|source| ManagerError::Io { path: state_dir.clone(), source })?;
     let mut run = Run { manager, ledger, actor, ctx, manifest: &manifest, env, live: live.clone() };
     let name = entry.name.clone();
     let scope_flags = |scopes: &[String]| {
@@ -402,7 +405,6 @@ pub fn invoke(
         Some((program, mut args)) => {
             args.push(command.name.clone());
             args.extend(req.args.iter().cloned());
-            let _ = std::fs::create_dir_all(run.manager.state_dir(&name));
             launch(&LaunchSpec {
                 program,
                 args,

@@ -1,0 +1,333 @@
+//! `ooo <plugin> <command>` end to end: small shell-script plugins installed into a
+//! temporary home, run through the real binary.
+
+mod common;
+
+use common::TestHome;
+use serde_json::{Value, json};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// The test plugin's script: each command leaves a marker in the state dir, so a test
+/// can tell whether it ran.
+const SCRIPT: &str = r#"#!/bin/sh
+cmd="$1"; shift
+mkdir -p "$OUROBOROS_PLUGIN_STATE_DIR"
+echo "$cmd" >> "$OUROBOROS_PLUGIN_STATE_DIR/ran"
+case "$cmd" in
+  say) echo "said: $*"; echo "secret seen: ${API_TOKEN:-none}" ;;
+  fail) echo "failing" >&2; exit 3 ;;
+  sleep) sleep 60 & echo $! > "$OUROBOROS_PLUGIN_STATE_DIR/grandchild"; echo $$ > "$OUROBOROS_PLUGIN_STATE_DIR/child"; wait ;;
+  wipe) echo wiped ;;
+esac
+"#;
+
+fn manifest(name: &str, version: &str, entrypoint: &str, hooks: Value) -> Value {
+    let mut m = json!({
+        "schema_version": "0.3", "name": name, "version": version,
+        "source": {"type": "plugin_home", "path": format!("plugins/{name}")},
+        "commands": [
+            {"namespace": format!("{name}-ns"), "name": "say", "summary": "Say", "usage": "say", "risk": "read_only"},
+            {"namespace": format!("{name}-ns"), "name": "fail", "summary": "Fail", "usage": "fail", "risk": "read_only"},
+            {"namespace": format!("{name}-ns"), "name": "sleep", "summary": "Sleep", "usage": "sleep", "risk": "read_only", "timeout_seconds": 2},
+            {"namespace": format!("{name}-ns"), "name": "wipe", "summary": "Wipe", "usage": "wipe", "risk": "destructive", "requires_confirmation": true}
+        ],
+        "capabilities": [{"name": "ledger", "access": "write"}],
+        "permissions": [
+            {"scope": "demo:run", "risk": "read_only", "required": true},
+            {"scope": "plugin:lifecycle:read", "risk": "read_only", "required": true},
+            {"scope": "plugin:lifecycle:policy", "risk": "write", "required": true}
+        ],
+        "entrypoint": {"type": "command", "command": entrypoint}
+    });
+    if !hooks.as_array().unwrap().is_empty() {
+        m["hooks"] = hooks;
+    }
+    m
+}
+
+/// Install a trusted test plugin; returns its source directory.
+fn install(t: &TestHome, name: &str, entrypoint: &str, hooks: Value) -> PathBuf {
+    let dir = t.dir.path().join("src").join(name);
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("ouroboros.plugin.json"),
+        manifest(name, "1.0.0", entrypoint, hooks).to_string(),
+    )
+    .unwrap();
+    fs::write(dir.join("run.sh"), SCRIPT).unwrap();
+    fs::set_permissions(dir.join("run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(
+        dir.join("hook-ok.sh"),
+        "#!/bin/sh\necho \"$OUROBOROS_HOOK_NAME\" >> \"$OUROBOROS_PLUGIN_STATE_DIR/hooks\"\n",
+    )
+    .unwrap();
+    fs::write(dir.join("hook-fail.sh"), "#!/bin/sh\necho \"$OUROBOROS_HOOK_NAME\" >> \"$OUROBOROS_PLUGIN_STATE_DIR/hooks\"\nexit 1\n").unwrap();
+    for f in ["hook-ok.sh", "hook-fail.sh"] {
+        fs::set_permissions(dir.join(f), fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    t.ok(&["plugin", "install", name, "--from", dir.to_str().unwrap()]);
+    t.ok(&[
+        "plugin",
+        "trust",
+        name,
+        "--scope",
+        "demo:run",
+        "--scope",
+        "plugin:lifecycle:read",
+        "--scope",
+        "plugin:lifecycle:policy",
+    ]);
+    dir
+}
+
+fn ran(t: &TestHome, name: &str) -> Vec<String> {
+    fs::read_to_string(t.home().join("plugin-state").join(name).join("ran"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Events of the newest invocation.
+fn last_invocation(t: &TestHome) -> Vec<Value> {
+    let all: Vec<Value> = t
+        .ok(&["ledger", "log", "--json", "--aggregate", "plugin_invocation"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let id = all.last().unwrap()["aggregate_id"].as_str().unwrap().to_owned();
+    all.into_iter().filter(|e| e["aggregate_id"] == id.as_str()).collect()
+}
+
+fn types(events: &[Value]) -> Vec<String> {
+    events.iter().map(|e| e["event_type"].as_str().unwrap().to_owned()).collect()
+}
+
+/// Payloads validate against upstream's audit-event schema of their family.
+fn check_schema(events: &[Value]) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/conformance/upstream/core-schemas");
+    if !dir.exists() {
+        eprintln!("skipping audit schema check: {} is absent", dir.display());
+        return;
+    }
+    for e in events {
+        let family = e["payload"]["schema_version"].as_str().unwrap();
+        let schema: Value = serde_json::from_str(
+            &fs::read_to_string(dir.join(family).join("audit-event.schema.json")).unwrap(),
+        )
+        .unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&e["payload"])
+            .map(|err| format!("{} at {}", err, err.instance_path().as_str()))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", e["event_type"]);
+    }
+}
+
+#[test]
+fn happy_path_records_the_story_in_order() {
+    let t = TestHome::new();
+    install(&t, "demo", "./run.sh", json!([]));
+    let out = t
+        .ooo()
+        .env("API_TOKEN", "s3cr3t-value")
+        .args(["demo", "say", "hello", "--token", "tok-123456"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("said: hello --token tok-123456"),
+        "the real argv reaches the plugin: {stdout}"
+    );
+    assert!(stdout.contains("secret seen: none"), "caller secrets are not passed: {stdout}");
+    let events = last_invocation(&t);
+    assert_eq!(
+        types(&events),
+        [
+            "plugin.invoked",
+            "plugin.permission_used",
+            "plugin.permission_used",
+            "plugin.permission_used",
+            "plugin.completed"
+        ]
+    );
+    check_schema(&events);
+    let done = &events[4]["payload"];
+    assert_eq!(done["result"]["status"], "success");
+    assert_eq!(done["provenance"]["exit_code"], "0");
+    assert_eq!(done["provenance"]["stdout_bytes"], stdout.len().to_string());
+    let log = t.ok(&["ledger", "log", "--json", "--aggregate", "plugin_invocation"]);
+    assert!(!log.contains("tok-123456"), "the token must not reach the ledger");
+    assert!(events[0]["payload"]["command"]["argv"].to_string().contains("[redacted]"));
+    assert_eq!(
+        t.ooo().args(["demo-ns", "say"]).output().unwrap().status.code(),
+        Some(0),
+        "the namespace works too"
+    );
+    let runs = t.ok(&["plugin", "log", "demo", "--json"]);
+    assert_eq!(runs.lines().count(), 2);
+}
+
+#[test]
+fn every_gate_refuses_without_running_the_plugin() {
+    let t = TestHome::new();
+    let src = install(&t, "demo", "./run.sh", json!([]));
+    // Unknown command: exit 2, nothing recorded.
+    let before = t.ok(&["ledger", "log", "--json"]).lines().count();
+    assert_eq!(t.ooo().args(["demo", "nope"]).output().unwrap().status.code(), Some(2));
+    assert_eq!(t.ok(&["ledger", "log", "--json"]).lines().count(), before);
+    // Confirmation without a terminal.
+    let out = t.std_ooo().args(["demo", "wipe"]).stdin(Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ooo --confirm demo wipe"));
+    assert_eq!(types(&last_invocation(&t)), ["plugin.failed"]);
+    // Disabled.
+    t.ok(&["plugin", "disable", "demo"]);
+    let out = t.ooo().args(["demo", "say"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ooo plugin trust demo"));
+    // Not trusted (after re-enable without the run scope: reinstall voids nothing, so
+    // remove and install again).
+    t.ok(&["plugin", "remove", "demo"]);
+    t.ok(&["plugin", "install", "demo", "--from", src.to_str().unwrap()]);
+    let out = t.ooo().args(["demo", "say"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("ooo plugin trust demo --scope demo:run"), "{err}");
+    check_schema(&last_invocation(&t));
+    // Tampered after trust.
+    t.ok(&[
+        "plugin",
+        "trust",
+        "demo",
+        "--scope",
+        "demo:run",
+        "--scope",
+        "plugin:lifecycle:read",
+        "--scope",
+        "plugin:lifecycle:policy",
+    ]);
+    fs::write(t.home().join("plugins/demo/run.sh"), "#!/bin/sh\necho pwned > /tmp/pwned\n")
+        .unwrap();
+    let out = t.ooo().args(["demo", "say"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let failed = &last_invocation(&t)[0]["payload"];
+    assert_eq!(failed["result"]["status"], "trust_subject_changed");
+    assert!(ran(&t, "demo").is_empty(), "no gate let the plugin run");
+}
+
+#[test]
+fn exits_timeouts_and_start_failures() {
+    let t = TestHome::new();
+    install(&t, "demo", "./run.sh", json!([]));
+    assert_eq!(t.ooo().args(["demo", "fail"]).output().unwrap().status.code(), Some(3));
+    assert_eq!(last_invocation(&t).last().unwrap()["payload"]["result"]["status"], "failed");
+    let started = Instant::now();
+    assert_eq!(t.ooo().args(["demo", "sleep"]).output().unwrap().status.code(), Some(124));
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let grandchild: i32 = fs::read_to_string(t.home().join("plugin-state/demo/grandchild"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(!alive(grandchild), "the timed-out process group is gone");
+    install(&t, "missing", "./does-not-exist", json!([]));
+    assert_eq!(t.ooo().args(["missing", "say"]).output().unwrap().status.code(), Some(127));
+    install(&t, "broken", "./run.sh 'unclosed", json!([]));
+    assert_eq!(t.ooo().args(["broken", "say"]).output().unwrap().status.code(), Some(126));
+}
+
+#[test]
+fn lifecycle_hooks_with_their_failure_policies() {
+    let t = TestHome::new();
+    let closed = json!([{"name": "before_invocation", "entrypoint": {"type": "command", "command": "./hook-fail.sh"}, "failure_policy": "fail_closed", "permissions": ["plugin:lifecycle:policy"]}]);
+    install(&t, "strict", "./run.sh", closed);
+    assert_eq!(t.ooo().args(["strict", "say"]).output().unwrap().status.code(), Some(1));
+    assert!(ran(&t, "strict").is_empty(), "a failing fail_closed hook blocks the command");
+    let events = last_invocation(&t);
+    assert_eq!(types(&events), ["plugin.hook.invoked", "plugin.hook.blocked", "plugin.failed"]);
+    check_schema(&events);
+    let open = json!([
+        {"name": "before_invocation", "entrypoint": {"type": "command", "command": "./hook-fail.sh"}, "failure_policy": "fail_open", "permissions": ["plugin:lifecycle:read"]},
+        {"name": "after_invocation", "entrypoint": {"type": "command", "command": "./hook-ok.sh"}, "failure_policy": "fail_open", "permissions": ["plugin:lifecycle:read"]},
+        {"name": "on_error", "entrypoint": {"type": "command", "command": "./hook-ok.sh"}, "failure_policy": "fail_open", "permissions": ["plugin:lifecycle:read"]}
+    ]);
+    install(&t, "lenient", "./run.sh", open);
+    assert_eq!(t.ooo().args(["lenient", "fail"]).output().unwrap().status.code(), Some(3));
+    assert_eq!(ran(&t, "lenient"), ["fail"], "a failing fail_open hook does not block");
+    let hooks = fs::read_to_string(t.home().join("plugin-state/lenient/hooks")).unwrap();
+    assert_eq!(
+        hooks.lines().collect::<Vec<_>>(),
+        ["before_invocation", "on_error", "after_invocation"]
+    );
+    check_schema(&last_invocation(&t));
+}
+
+/// Running (a zombie waiting to be reaped by init does not count).
+fn alive(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+fn wait_for(path: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(text) = fs::read_to_string(path)
+            && !text.trim().is_empty()
+        {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("{} never appeared", path.display());
+}
+
+#[test]
+fn ctrl_c_cancels_and_the_group_is_gone() {
+    let t = TestHome::new();
+    install(&t, "demo", "./run.sh", json!([]));
+    let mut child = t.std_ooo().args(["demo", "sleep"]).stdin(Stdio::null()).spawn().unwrap();
+    let grandchild: i32 =
+        wait_for(&t.home().join("plugin-state/demo/grandchild")).trim().parse().unwrap();
+    // SAFETY: sending SIGINT to the ooo process we started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!alive(grandchild), "the plugin's process group is gone");
+    let done = last_invocation(&t).last().unwrap()["payload"].clone();
+    assert_eq!(done["provenance"]["reason"], "cancelled");
+}
+
+#[test]
+fn a_killed_ooo_leaves_an_abandoned_invocation() {
+    let t = TestHome::new();
+    install(&t, "demo", "./run.sh", json!([]));
+    let mut child = t.std_ooo().args(["demo", "sleep"]).stdin(Stdio::null()).spawn().unwrap();
+    let plugin_pid: i32 =
+        wait_for(&t.home().join("plugin-state/demo/child")).trim().parse().unwrap();
+    child.kill().unwrap(); // SIGKILL: ooo cannot record anything
+    child.wait().unwrap();
+    // SAFETY: clean up the orphaned plugin group the test created.
+    unsafe { libc::kill(-plugin_pid, libc::SIGKILL) };
+    // The next ooo start (here: reading the log) closes the invocation as abandoned.
+    let events = last_invocation(&t);
+    assert_eq!(types(&events)[0], "plugin.invoked", "evidence of the run survived the kill");
+    let last = &events.last().unwrap()["payload"];
+    assert_eq!(last["event_type"], "plugin.failed");
+    assert_eq!(last["provenance"]["reason"], "abandoned");
+    check_schema(&events);
+    assert!(t.ok(&["plugin", "log", "demo"]).contains("failed"));
+}
