@@ -265,7 +265,7 @@ fn lifecycle_hooks_with_their_failure_policies() {
     let hooks = fs::read_to_string(t.home().join("plugin-state/lenient/hooks")).unwrap();
     assert_eq!(
         hooks.lines().collect::<Vec<_>>(),
-        ["before_invocation", "on_error", "after_invocation"]
+        ["before_invocation", "after_invocation", "on_error"]
     );
     check_schema(&last_invocation(&t));
 }
@@ -330,4 +330,115 @@ fn a_killed_ooo_leaves_an_abandoned_invocation() {
     assert_eq!(last["provenance"]["reason"], "abandoned");
     check_schema(&events);
     assert!(t.ok(&["plugin", "log", "demo"]).contains("failed"));
+}
+
+#[test]
+fn tool_call_hooks_see_the_call_and_can_block_it() {
+    let t = TestHome::new();
+    let dir = t.dir.path().join("src").join("tooly");
+    fs::create_dir_all(&dir).unwrap();
+    let mut m = manifest("tooly", "1.0.0", "./run.sh", json!([]));
+    m["schema_version"] = json!("0.4");
+    m["permissions"] = json!([
+        {"scope": "demo:run", "risk": "read_only", "required": true},
+        {"scope": "plugin:tool:intercept", "risk": "write", "required": true},
+        {"scope": "plugin:tool:observe", "risk": "read_only", "required": true}
+    ]);
+    m["hooks"] = json!([
+        {"name": "before_tool_call", "entrypoint": {"type": "command", "command": "./gate.sh"}, "failure_policy": "fail_closed", "permissions": ["plugin:tool:intercept"]},
+        {"name": "after_tool_call", "entrypoint": {"type": "command", "command": "./observe.sh"}, "failure_policy": "fail_open", "permissions": ["plugin:tool:observe"]}
+    ]);
+    fs::write(dir.join("ouroboros.plugin.json"), m.to_string()).unwrap();
+    fs::write(dir.join("run.sh"), SCRIPT).unwrap();
+    // The gate refuses calls whose argv mentions "forbidden"; the observer keeps the payload.
+    fs::write(
+        dir.join("gate.sh"),
+        "#!/bin/sh
+case \"$OUROBOROS_TOOL_CALL\" in *forbidden*) exit 1;; esac
+",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("observe.sh"),
+        "#!/bin/sh
+echo \"$OUROBOROS_TOOL_CALL\" > \"$OUROBOROS_PLUGIN_STATE_DIR/observed\"
+",
+    )
+    .unwrap();
+    for f in ["run.sh", "gate.sh", "observe.sh"] {
+        fs::set_permissions(dir.join(f), fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    t.ok(&["plugin", "install", "tooly", "--from", dir.to_str().unwrap()]);
+    t.ok(&[
+        "plugin",
+        "trust",
+        "tooly",
+        "--scope",
+        "demo:run",
+        "--scope",
+        "plugin:tool:intercept",
+        "--scope",
+        "plugin:tool:observe",
+    ]);
+    assert_eq!(
+        t.ooo().args(["tooly", "say", "forbidden"]).output().unwrap().status.code(),
+        Some(1)
+    );
+    assert!(ran(&t, "tooly").is_empty());
+    let events = last_invocation(&t);
+    assert!(
+        types(&events).contains(&"plugin.tool.intercept.blocked".to_string()),
+        "{:?}",
+        types(&events)
+    );
+    check_schema(&events);
+    assert_eq!(t.ooo().args(["tooly", "say", "fine"]).output().unwrap().status.code(), Some(0));
+    let observed: Value = serde_json::from_str(
+        &fs::read_to_string(t.home().join("plugin-state/tooly/observed")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(observed["tool"], "tooly-ns.say");
+    assert_eq!(observed["phase"], "after");
+    assert_eq!(observed["result"]["exit_code"], 0);
+    let events = last_invocation(&t);
+    assert_eq!(
+        types(&events),
+        [
+            "plugin.invoked",
+            "plugin.permission_used",
+            "plugin.permission_used",
+            "plugin.permission_used",
+            "plugin.tool.intercept.requested",
+            "plugin.tool.intercept.completed",
+            "plugin.completed",
+            "plugin.tool.observe.recorded"
+        ]
+    );
+    check_schema(&events);
+}
+
+/// A plugin that takes a built-in's namespace (installed before that built-in existed,
+/// here forced into the lockfile) is disabled at start-up: first-party wins.
+#[test]
+fn first_party_collisions_are_disabled_at_start_up() {
+    let t = TestHome::new();
+    install(&t, "demo", "./run.sh", json!([]));
+    let manifest_path = t.home().join("plugins/demo/ouroboros.plugin.json");
+    let text = fs::read_to_string(&manifest_path).unwrap().replace("demo-ns", "seed");
+    fs::write(&manifest_path, text).unwrap();
+    let out = t.ooo().args(["plugin", "list", "--json"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("collides with a built-in command"));
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["trust_state"], "disabled");
+    let events: Vec<Value> = t
+        .ok(&["ledger", "log", "--json", "--type", "plugin.disabled"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["payload"]["result"]["status"], "name_collision_with_first_party");
+    assert_eq!(events[0]["actor"], "program:ooo");
+    // Only once.
+    t.ok(&["plugin", "list"]);
+    assert_eq!(t.ok(&["ledger", "log", "--json", "--type", "plugin.disabled"]).lines().count(), 1);
 }

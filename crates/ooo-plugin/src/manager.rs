@@ -204,6 +204,39 @@ impl Manager {
         Ok(self.plugins_dir().join(&entry.name))
     }
 
+    /// Disable installed plugins whose name or namespace is a built-in (first-party)
+    /// command: first-party wins. Run at start-up; returns the plugins disabled now.
+    pub fn disable_first_party_collisions(
+        &self,
+        ledger: &mut dyn Store,
+        actor: &Actor,
+    ) -> Result<Vec<String>, ManagerError> {
+        let mut disabled = Vec::new();
+        for entry in self.installed()? {
+            let namespace = self.installed_manifest(&entry).ok().map(|m| m.namespace().to_owned());
+            let collides =
+                self.reserved.iter().any(|r| *r == entry.name || Some(r) == namespace.as_ref());
+            if !collides || trust::is_disabled(ledger, &Self::subject(&entry))? {
+                continue;
+            }
+            trust::record(
+                ledger,
+                &entry.name,
+                "plugin.disabled",
+                actor,
+                json!({
+                    "name": entry.name,
+                    "source_type": entry.source_type,
+                    "source_identity": entry.source_identity,
+                    "reason": "name_collision_with_first_party",
+                    "result": {"status": "name_collision_with_first_party", "message": format!("{} or its namespace {} is a built-in ooo command", entry.name, namespace.unwrap_or_default())},
+                }),
+            )?;
+            disabled.push(entry.name);
+        }
+        Ok(disabled)
+    }
+
     /// Every installed entry.
     pub fn installed(&self) -> Result<Vec<LockEntry>, ManagerError> {
         Ok(self.lockfile().read()?)

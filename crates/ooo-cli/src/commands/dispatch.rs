@@ -56,6 +56,11 @@ pub fn run(args: Vec<String>, confirm: bool) -> Result<ExitCode, CliError> {
     let mut ledger = SqliteStore::open(home.ledger_db())?;
     let manager = Manager::new(home, reserved_names());
     let actor = Actor::user(&login())?;
+    for name in manager.disable_first_party_collisions(&mut ledger, &Actor::program("ooo")?)? {
+        stderr_line(&format!(
+            "warning: plugin {name} collides with a built-in command and was disabled"
+        ));
+    }
     if firewall::resolve(&manager, &target)?.is_none() {
         let err =
             CliError::new(format!("{target} is neither an ooo command nor an installed plugin"))

@@ -84,6 +84,11 @@ fn lifecycle(cmd: PluginCommand) -> Result<ExitCode, CliError> {
         manager.progress = Some(Box::new(hash_progress()));
     }
     let actor = Actor::user(&login())?;
+    for name in manager.disable_first_party_collisions(&mut ledger, &Actor::program("ooo")?)? {
+        stderr_line(&format!(
+            "warning: plugin {name} collides with a built-in command and was disabled"
+        ));
+    }
     match cmd {
         PluginCommand::Add { source, plugins, git_ref } => {
             let (entry, scan) = manager.add(&source, git_ref.as_deref())?;

@@ -169,6 +169,7 @@ impl Run<'_> {
         if !rules::hooks_run(&self.manifest.schema_version) {
             return Ok(true);
         }
+        let events = HookEvents::for_hook(name);
         let hooks: Vec<Hook> =
             self.manifest.hooks.iter().filter(|h| h.name == name).cloned().collect();
         for hook in hooks {
@@ -184,15 +185,17 @@ impl Run<'_> {
                 ];
                 prov.extend(extra.iter().cloned());
                 let mut payload = run.ctx.payload(ty, status, msg, &hook.permissions, &prov);
-                payload["schema_version"] = json!("0.3");
+                payload["schema_version"] = json!(events.family);
                 audit::append(run.ledger, run.actor, &run.ctx, payload)?;
                 Ok(())
             };
-            hook_event(self, "plugin.hook.invoked", "success", None, &[])?;
+            if let Some(start) = events.start {
+                hook_event(self, start, "success", None, &[])?;
+            }
             let Some((program, args)) = program_of(&hook.entrypoint.command, &self.live) else {
                 hook_event(
                     self,
-                    "plugin.hook.failed",
+                    events.failed,
                     "failed",
                     Some("hook entrypoint does not split into words"),
                     &[],
@@ -206,6 +209,17 @@ impl Run<'_> {
             env.push(("OUROBOROS_HOOK_NAME".into(), hook.name.clone()));
             let payload = json!({"hook": hook.name, "plugin": self.ctx.plugin, "command": self.ctx.command, "argv": self.ctx.argv, "invocation_id": self.ctx.invocation_id, "extra": extra});
             env.push(("OUROBOROS_HOOK_PAYLOAD".into(), payload.to_string()));
+            if name.ends_with("_tool_call") {
+                // 0.4 tool-call hooks: the call being made (or just made), redacted.
+                let call = json!({
+                    "tool": format!("{}.{}", self.ctx.namespace, self.ctx.command),
+                    "phase": if name == "before_tool_call" { "before" } else { "after" },
+                    "argv": self.ctx.argv,
+                    "invocation_id": self.ctx.invocation_id,
+                    "result": extra,
+                });
+                env.push(("OUROBOROS_TOOL_CALL".into(), call.to_string()));
+            }
             let spec = LaunchSpec {
                 program,
                 args,
@@ -214,42 +228,68 @@ impl Run<'_> {
                 timeout: hook.timeout_seconds.map_or(DEFAULT_HOOK_TIMEOUT, Duration::from_secs),
                 grace: Duration::from_secs(2),
             };
-            let done = launch(&spec);
-            let code = done.ended.exit_code();
+            let code = launch(&spec).ended.exit_code();
             if code == 0 {
-                hook_event(
-                    self,
-                    "plugin.hook.completed",
-                    "success",
-                    None,
-                    &[("exit_code", "0".into())],
-                )?;
+                hook_event(self, events.ok, "success", None, &[("exit_code", "0".into())])?;
             } else if hook.failure_policy == "fail_closed" {
+                let msg = format!("hook {} failed (exit {code}) and blocks the command", hook.name);
                 hook_event(
                     self,
-                    "plugin.hook.blocked",
+                    events.blocked,
                     "blocked",
-                    Some(&format!(
-                        "hook {} failed (exit {code}) and blocks the command",
-                        hook.name
-                    )),
+                    Some(&msg),
                     &[("exit_code", code.to_string())],
                 )?;
                 return Ok(false);
             } else {
+                let msg = format!("hook {} failed (exit {code}); fail_open, continuing", hook.name);
                 hook_event(
                     self,
-                    "plugin.hook.failed",
+                    events.failed,
                     "failed",
-                    Some(&format!(
-                        "hook {} failed (exit {code}); fail_open, continuing",
-                        hook.name
-                    )),
+                    Some(&msg),
                     &[("exit_code", code.to_string())],
                 )?;
             }
         }
         Ok(true)
+    }
+}
+
+/// Which audit events a kind of hook emits, and their schema family.
+struct HookEvents {
+    family: &'static str,
+    start: Option<&'static str>,
+    ok: &'static str,
+    failed: &'static str,
+    blocked: &'static str,
+}
+
+impl HookEvents {
+    fn for_hook(name: &str) -> Self {
+        match name {
+            "before_tool_call" => Self {
+                family: "0.4",
+                start: Some("plugin.tool.intercept.requested"),
+                ok: "plugin.tool.intercept.completed",
+                failed: "plugin.tool.intercept.completed",
+                blocked: "plugin.tool.intercept.blocked",
+            },
+            "after_tool_call" => Self {
+                family: "0.4",
+                start: None,
+                ok: "plugin.tool.observe.recorded",
+                failed: "plugin.tool.observe.recorded",
+                blocked: "plugin.tool.observe.recorded",
+            },
+            _ => Self {
+                family: "0.3",
+                start: Some("plugin.hook.invoked"),
+                ok: "plugin.hook.completed",
+                failed: "plugin.hook.failed",
+                blocked: "plugin.hook.blocked",
+            },
+        }
     }
 }
 
@@ -391,6 +431,20 @@ pub fn invoke(
         run.record("plugin.permission_used", "success", None, &[scope.to_string()], &[])?;
     }
     let required_owned: Vec<String> = required.iter().map(|s| s.to_string()).collect();
+    if !run.hooks("before_tool_call", json!({}))? {
+        run.record(
+            "plugin.failed",
+            "blocked",
+            Some("a fail_closed before_tool_call hook refused the call"),
+            &required_owned,
+            &[],
+        )?;
+        run.hooks("after_invocation", json!({"blocked": true}))?;
+        return Ok(Outcome::Blocked {
+            invocation_id,
+            message: "a fail_closed before_tool_call hook refused the call".into(),
+        });
+    }
     let done = match program_of(&manifest.entrypoint.command, &live) {
         None => launch::Launched {
             ended: Ended::StartFailed {
@@ -468,11 +522,14 @@ pub fn invoke(
     }
     run.record(event, status, message.as_deref(), &required_owned, &prov)?;
     let extra = json!({"exit_code": exit_code});
+    // The contract's order: after_tool_call, after_invocation, then on_error (failures)
+    // or on_cancel (Ctrl-C).
+    run.hooks("after_tool_call", extra.clone())?;
+    run.hooks("after_invocation", extra.clone())?;
     if matches!(done.ended, Ended::Cancelled) {
-        run.hooks("on_cancel", extra.clone())?;
+        run.hooks("on_cancel", extra)?;
     } else if status != "success" {
-        run.hooks("on_error", extra.clone())?;
+        run.hooks("on_error", extra)?;
     }
-    run.hooks("after_invocation", extra)?;
     Ok(Outcome::Ran { invocation_id, exit_code, ended: done.ended })
 }
