@@ -225,29 +225,32 @@ pub fn tree_digest_with_progress(
     let read = std::sync::atomic::AtomicU64::new(0);
     let done = std::sync::atomic::AtomicU64::new(0);
     let total: u64 = files.iter().map(|f| f.key.size).sum();
-    let hashed: Vec<Record> = files
-        .into_par_iter()
-        .map(|f| {
-            let cached = cache.and_then(|c| c.get(&f.key));
-            let sha256 = match cached {
-                Some(hash) => hash,
-                None => {
-                    let hash = hash_file(&f.path, &f.key)?;
-                    read.fetch_add(f.key.size, std::sync::atomic::Ordering::Relaxed);
-                    if let Some(c) = cache {
-                        c.put(f.key, hash.clone());
-                    }
-                    hash
+    let hash_one = |f: Pending| {
+        let cached = cache.and_then(|c| c.get(&f.key));
+        let sha256 = match cached {
+            Some(hash) => hash,
+            None => {
+                let hash = hash_file(&f.path, &f.key)?;
+                read.fetch_add(f.key.size, std::sync::atomic::Ordering::Relaxed);
+                if let Some(c) = cache {
+                    c.put(f.key, hash.clone());
                 }
-            };
-            if let Some(report) = progress {
-                let now =
-                    done.fetch_add(f.key.size, std::sync::atomic::Ordering::Relaxed) + f.key.size;
-                report(now, total);
+                hash
             }
-            Ok(Record { mode: f.mode, path: f.relative, sha256 })
-        })
-        .collect::<Result<_, DigestError>>()?;
+        };
+        if let Some(report) = progress {
+            let now = done.fetch_add(f.key.size, std::sync::atomic::Ordering::Relaxed) + f.key.size;
+            report(now, total);
+        }
+        Ok(Record { mode: f.mode, path: f.relative, sha256 })
+    };
+    // Small trees (the common plugin) are hashed on this thread: starting the pool
+    // costs more than it saves.
+    let hashed: Vec<Record> = if files.len() < 32 {
+        files.into_iter().map(hash_one).collect::<Result<_, DigestError>>()?
+    } else {
+        files.into_par_iter().map(hash_one).collect::<Result<_, DigestError>>()?
+    };
     records.extend(hashed);
     let mut bytes: Vec<Vec<u8>> = records.iter().map(Record::bytes).collect();
     bytes.sort();

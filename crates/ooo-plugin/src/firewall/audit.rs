@@ -83,18 +83,25 @@ pub fn append(
     ctx: &Context,
     payload: Value,
 ) -> Result<Event, LedgerError> {
-    let event_type = payload["event_type"].as_str().unwrap_or("plugin.failed").to_owned();
-    let event = NewEvent::new(
-        AggregateRef::new("plugin_invocation", &ctx.invocation_id)?,
-        EventType::parse(&event_type)?,
-        actor.clone(),
-        payload,
-    )?;
-    let mut stored = ledger.append(
-        &[event],
-        AppendOptions { projections: &[&RunsProjection], ..Default::default() },
-    )?;
-    Ok(stored.remove(0))
+    Ok(append_all(ledger, actor, ctx, vec![payload])?.remove(0))
+}
+
+/// Append several events of the invocation in one durable transaction.
+pub fn append_all(
+    ledger: &mut dyn Store,
+    actor: &Actor,
+    ctx: &Context,
+    payloads: Vec<Value>,
+) -> Result<Vec<Event>, LedgerError> {
+    let aggregate = AggregateRef::new("plugin_invocation", &ctx.invocation_id)?;
+    let events = payloads
+        .into_iter()
+        .map(|payload| {
+            let event_type = payload["event_type"].as_str().unwrap_or("plugin.failed").to_owned();
+            NewEvent::new(aggregate.clone(), EventType::parse(&event_type)?, actor.clone(), payload)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    ledger.append(&events, AppendOptions { projections: &[&RunsProjection], ..Default::default() })
 }
 
 /// `plugin_runs`: `run:<plugin>/<invocation>` summaries, and `running:<invocation>` for

@@ -183,6 +183,8 @@ pub fn launch(spec: &LaunchSpec) -> Launched {
     let err = child.stderr.take().map(|s| tee(s, true));
     let mut forced: Option<Ended> = None;
     let mut term_sent: Option<Instant> = None;
+    // Poll quickly at first (most plugin calls are short), backing off to 20 ms.
+    let mut pause = Duration::from_micros(500);
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
@@ -203,7 +205,8 @@ pub fn launch(spec: &LaunchSpec) -> Launched {
             kill_group(pid, libc::SIGKILL);
             term_sent = None;
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
     };
     if give_terminal {
         // Take the terminal back for ooo (ignoring the SIGTTOU a background group gets).

@@ -415,7 +415,9 @@ pub fn invoke(
     let ooo_pid = std::process::id();
     let ooo_start = audit::process_start(ooo_pid).unwrap_or_default();
     let timeout = command.timeout_seconds.map_or(DEFAULT_TIMEOUT, Duration::from_secs);
-    run.record(
+    // plugin.invoked and the permission events in one durable commit, before the
+    // process exists: a crash from here on leaves evidence.
+    let mut payloads = vec![run.ctx.payload(
         "plugin.invoked",
         "success",
         None,
@@ -426,10 +428,17 @@ pub fn invoke(
             ("confirmation", confirmation),
             ("timeout_seconds", timeout.as_secs().to_string()),
         ],
-    )?;
+    )];
     for scope in &required {
-        run.record("plugin.permission_used", "success", None, &[scope.to_string()], &[])?;
+        payloads.push(run.ctx.payload(
+            "plugin.permission_used",
+            "success",
+            None,
+            &[scope.to_string()],
+            &[],
+        ));
     }
+    audit::append_all(run.ledger, run.actor, &run.ctx, payloads)?;
     let required_owned: Vec<String> = required.iter().map(|s| s.to_string()).collect();
     if !run.hooks("before_tool_call", json!({}))? {
         run.record(

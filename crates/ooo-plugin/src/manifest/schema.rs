@@ -6,7 +6,6 @@
 //! manifest fails at the same JSON pointer in both implementations. An
 //! `additionalProperties` error points at the first unexpected key in document order.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use jsonschema::Validator;
@@ -44,21 +43,17 @@ pub fn schema_for(version: &str) -> Value {
     serde_json::from_str(&text).expect("composed schema is JSON")
 }
 
+/// The compiled validator for one version, built on first use (only the versions a
+/// process meets are compiled: start-up stays fast).
 fn validator(version: &str) -> &'static Validator {
-    static VALIDATORS: OnceLock<HashMap<&'static str, Validator>> = OnceLock::new();
-    let all = VALIDATORS.get_or_init(|| {
-        SUPPORTED_VERSIONS
-            .iter()
-            .map(|v| {
-                let validator = jsonschema::options()
-                    .with_draft(jsonschema::Draft::Draft202012)
-                    .build(&schema_for(v))
-                    .unwrap_or_else(|e| panic!("embedded manifest schema {v} is invalid: {e}"));
-                (*v, validator)
-            })
-            .collect()
-    });
-    &all[version]
+    static VALIDATORS: [OnceLock<Validator>; 5] = [const { OnceLock::new() }; 5];
+    let index = SUPPORTED_VERSIONS.iter().position(|v| *v == version).expect("a supported version");
+    VALIDATORS[index].get_or_init(|| {
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .build(&schema_for(version))
+            .unwrap_or_else(|e| panic!("embedded manifest schema {version} is invalid: {e}"))
+    })
 }
 
 /// One schema violation, ready to report.

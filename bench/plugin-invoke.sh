@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# What the firewall adds to a plugin call, run by hand: bench/plugin-invoke.sh
+# Median wall time of `ooo <plugin> <cmd>` for a plugin whose entrypoint exits at once,
+# next to running that entrypoint directly, in the same run. Set UPSTREAM=<venv>/bin/ooo
+# to time upstream's firewall on the same plugin too (needs OUROBOROS_TELEMETRY=0).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${RUNS:-21}
+cargo build --release -q -p ooo-cli
+ooo="$PWD/target/release/ooo"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+time_us() {
+  for _ in $(seq 1 "$runs"); do
+    local start end
+    start=$(date +%s%N); "$@" > /dev/null 2>&1 || true; end=$(date +%s%N)
+    echo $(( (end - start) / 1000 ))
+  done | median
+}
+mkdir -p "$work/plugin"
+cat > "$work/plugin/ouroboros.plugin.json" <<JSON
+{"schema_version": "0.1", "name": "bench-noop", "version": "1.0.0",
+ "source": {"type": "plugin_home", "path": "plugins/bench-noop"},
+ "commands": [{"namespace": "bench-noop", "name": "run", "summary": "Exit at once", "usage": "run", "risk": "read_only"}],
+ "capabilities": [], "permissions": [{"scope": "bench:run", "risk": "read_only", "required": true}],
+ "entrypoint": {"type": "command", "command": "./noop.sh"}}
+JSON
+printf '#!/bin/sh\nexit 0\n' > "$work/plugin/noop.sh"
+chmod +x "$work/plugin/noop.sh"
+export OUROBOROS_HOME="$work/home"
+"$ooo" plugin install bench-noop --from "$work/plugin" > /dev/null
+"$ooo" plugin trust bench-noop --scope bench:run > /dev/null
+direct=$(time_us "$work/plugin/noop.sh" run)
+via=$(time_us "$ooo" bench-noop run)
+printf '%-40s %8s us\n' "entrypoint run directly" "$direct"
+printf '%-40s %8s us   +%.1f ms\n' "ooo bench-noop run (firewall)" "$via" "$(echo "($via - $direct) / 1000" | bc -l)"
+if [ -n "${UPSTREAM:-}" ]; then
+  up=$(OUROBOROS_TELEMETRY=0 HOME="$work/up" time_us "$UPSTREAM" bench-noop run)
+  printf '%-40s %8s us   +%.1f ms\n' "upstream ooo bench-noop run" "$up" "$(echo "($up - $direct) / 1000" | bc -l)"
+fi
