@@ -36,6 +36,9 @@ via=$(time_us "$ooo" bench-noop run)
 printf '%-40s %8s us\n' "entrypoint run directly" "$direct"
 printf '%-40s %8s us   +%.1f ms\n' "ooo bench-noop run (firewall)" "$via" "$(echo "($via - $direct) / 1000" | bc -l)"
 if [ -n "${UPSTREAM:-}" ]; then
-  up=$(OUROBOROS_TELEMETRY=0 HOME="$work/up" time_us "$UPSTREAM" bench-noop run)
+  mkdir -p "$work/up"
+  HOME="$work/up" OUROBOROS_TELEMETRY=0 "$UPSTREAM" plugin install "$work/plugin" > /dev/null 2>&1
+  HOME="$work/up" OUROBOROS_TELEMETRY=0 "$UPSTREAM" plugin trust bench-noop --scope bench:run > /dev/null 2>&1
+  up=$(HOME="$work/up" OUROBOROS_TELEMETRY=0 time_us "$UPSTREAM" bench-noop run)
   printf '%-40s %8s us   +%.1f ms\n' "upstream ooo bench-noop run" "$up" "$(echo "($up - $direct) / 1000" | bc -l)"
 fi

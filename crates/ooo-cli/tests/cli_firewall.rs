@@ -442,3 +442,50 @@ fn first_party_collisions_are_disabled_at_start_up() {
     t.ok(&["plugin", "list"]);
     assert_eq!(t.ok(&["ledger", "log", "--json", "--type", "plugin.disabled"]).lines().count(), 1);
 }
+
+/// On a terminal, a command that asks first shows one prompt (redacted argv, risk) and
+/// runs only on yes. `script` provides the terminal; skipped where it is missing.
+#[test]
+fn confirmation_prompt_on_a_terminal() {
+    if !Path::new("/usr/bin/script").exists() {
+        eprintln!("skipping: /usr/bin/script (util-linux) is not installed");
+        return;
+    }
+    let t = TestHome::new();
+    install(&t, "demo", "./run.sh", json!([]));
+    let bin = assert_cmd::cargo::cargo_bin("ooo");
+    let run_with = |answer: &str| {
+        use std::io::Write;
+        let mut cmd = std::process::Command::new("/usr/bin/script");
+        cmd.args([
+            "-qec",
+            &format!("{} demo wipe --token abc123secret", bin.display()),
+            "/dev/null",
+        ])
+        .env("OUROBOROS_HOME", t.home())
+        .env("USER", "tester")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        stdin.write_all(answer.as_bytes()).unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let declined = run_with("n\n");
+    assert!(
+        declined.contains("demo 1.0.0 wants to run `wipe --token [redacted]` (risk: destructive)"),
+        "{declined}"
+    );
+    assert!(!declined.contains("abc123secret"), "{declined}");
+    assert!(ran(&t, "demo").is_empty());
+    assert_eq!(last_invocation(&t)[0]["payload"]["result"]["message"], "declined at the prompt");
+    let accepted = run_with("y\n");
+    assert!(accepted.contains("wiped"), "{accepted}");
+    assert_eq!(ran(&t, "demo"), ["wipe"]);
+    let invoked = &last_invocation(&t)[0]["payload"];
+    assert_eq!(invoked["provenance"]["confirmation"], "confirmed at the prompt");
+}

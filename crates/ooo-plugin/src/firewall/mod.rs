@@ -293,6 +293,17 @@ impl HookEvents {
     }
 }
 
+/// The confirmation prompt: plugin, version, command, redacted argv and risk.
+pub fn confirmation_question(ctx: &Context, risk: &str) -> String {
+    format!(
+        "{} {} wants to run `{} {}` (risk: {risk}). Continue? [y/N] ",
+        ctx.plugin,
+        ctx.version,
+        ctx.command,
+        ctx.argv.join(" ")
+    )
+}
+
 /// Run `ooo <target> <command> [args]` through every gate.
 pub fn invoke(
     manager: &Manager,
@@ -387,13 +398,7 @@ pub fn invoke(
     }
     let mut confirmation = "not required".to_owned();
     if command.requires_confirmation {
-        let question = format!(
-            "{name} {} wants to run `{} {}` (risk: {}). Continue? [y/N] ",
-            entry.version,
-            command.name,
-            red.argv.join(" "),
-            command.risk
-        );
+        let question = confirmation_question(&run.ctx, &command.risk);
         confirmation = match (req.confirm, confirm(&question)) {
             (true, _) => "--confirm flag".into(),
             (false, Some(true)) => "confirmed at the prompt".into(),
@@ -541,4 +546,57 @@ pub fn invoke(
         run.hooks("on_error", extra)?;
     }
     Ok(Outcome::Ran { invocation_id, exit_code, ended: done.ended })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn context(args: &[String]) -> Context {
+        let red = redaction::redact(args);
+        Context {
+            invocation_id: "01J00000000000000000000000".into(),
+            plugin: "demo".into(),
+            version: "1.0.0".into(),
+            source_type: "plugin_home".into(),
+            namespace: "demo-ns".into(),
+            command: "run".into(),
+            argv: red.argv,
+            argv_sha256_original: red.original_sha256,
+            trust_state: "trusted".into(),
+            capabilities: vec![],
+        }
+    }
+
+    proptest! {
+        /// Secrets at random positions reach neither an audit payload nor the prompt.
+        #[test]
+        fn secrets_reach_neither_ledger_nor_prompt(
+            plain in prop::collection::vec("[a-z][a-z0-9-]{0,8}", 0..6),
+            secret in "[A-Za-z0-9]{24,32}",
+            form in 0usize..5,
+            position in any::<prop::sample::Index>(),
+        ) {
+            let fragment: Vec<String> = match form {
+                0 => vec!["--token".into(), secret.clone()],
+                1 => vec![format!("--api-key={secret}")],
+                2 => vec![format!("ghp_{secret}")],
+                3 => vec![format!("https://h.example/cb?access_token={secret}")],
+                _ => vec![format!("DEPLOY_SECRET={secret}")],
+            };
+            let mut args = plain.clone();
+            let at = position.index(args.len() + 1);
+            for (i, part) in fragment.into_iter().enumerate() {
+                args.insert(at + i, part);
+            }
+            let ctx = context(&args);
+            for event in ["plugin.invoked", "plugin.completed", "plugin.failed"] {
+                let payload = ctx.payload(event, "success", None, &[], &[]).to_string();
+                prop_assert!(!payload.contains(&secret), "{} leaked into {}", secret, payload);
+            }
+            let prompt = confirmation_question(&ctx, "destructive");
+            prop_assert!(!prompt.contains(&secret), "{} leaked into the prompt", secret);
+        }
+    }
 }
