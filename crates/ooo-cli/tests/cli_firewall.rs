@@ -22,6 +22,7 @@ case "$cmd" in
   fail) echo "failing" >&2; exit 3 ;;
   sleep) sleep 60 & echo $! > "$OUROBOROS_PLUGIN_STATE_DIR/grandchild"; echo $$ > "$OUROBOROS_PLUGIN_STATE_DIR/child"; wait ;;
   wipe) echo wiped ;;
+  daemon) (sleep 30; echo late) & echo started ;;
 esac
 "#;
 
@@ -33,7 +34,8 @@ fn manifest(name: &str, version: &str, entrypoint: &str, hooks: Value) -> Value 
             {"namespace": format!("{name}-ns"), "name": "say", "summary": "Say", "usage": "say", "risk": "read_only"},
             {"namespace": format!("{name}-ns"), "name": "fail", "summary": "Fail", "usage": "fail", "risk": "read_only"},
             {"namespace": format!("{name}-ns"), "name": "sleep", "summary": "Sleep", "usage": "sleep", "risk": "read_only", "timeout_seconds": 2},
-            {"namespace": format!("{name}-ns"), "name": "wipe", "summary": "Wipe", "usage": "wipe", "risk": "destructive", "requires_confirmation": true}
+            {"namespace": format!("{name}-ns"), "name": "wipe", "summary": "Wipe", "usage": "wipe", "risk": "destructive", "requires_confirmation": true},
+            {"namespace": format!("{name}-ns"), "name": "daemon", "summary": "Leave a child behind", "usage": "daemon", "risk": "read_only"}
         ],
         "capabilities": [{"name": "ledger", "access": "write"}],
         "permissions": [
@@ -482,10 +484,63 @@ fn confirmation_prompt_on_a_terminal() {
     );
     assert!(!declined.contains("abc123secret"), "{declined}");
     assert!(ran(&t, "demo").is_empty());
-    assert_eq!(last_invocation(&t)[0]["payload"]["result"]["message"], "declined at the prompt");
+    let message =
+        last_invocation(&t)[0]["payload"]["result"]["message"].as_str().unwrap().to_owned();
+    assert!(message.starts_with("declined at the prompt"), "{message}");
+    // --confirm answers for the user: no prompt, whatever is typed.
+    let confirmed = {
+        use std::io::Write;
+        let mut child = std::process::Command::new("/usr/bin/script")
+            .args(["-qec", &format!("{} --confirm demo wipe", bin.display()), "/dev/null"])
+            .env("OUROBOROS_HOME", t.home())
+            .env("USER", "tester")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"n\n").unwrap();
+        String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).to_string()
+    };
+    assert!(!confirmed.contains("Continue?"), "{confirmed}");
+    assert!(confirmed.contains("wiped"), "{confirmed}");
+    assert_eq!(last_invocation(&t)[0]["payload"]["provenance"]["confirmation"], "--confirm flag");
+    fs::remove_file(t.home().join("plugin-state/demo/ran")).unwrap();
     let accepted = run_with("y\n");
     assert!(accepted.contains("wiped"), "{accepted}");
     assert_eq!(ran(&t, "demo"), ["wipe"]);
     let invoked = &last_invocation(&t)[0]["payload"];
     assert_eq!(invoked["provenance"]["confirmation"], "confirmed at the prompt");
+}
+
+/// A run that is still going is not abandoned because another ooo starts meanwhile.
+#[test]
+fn a_live_run_is_not_marked_abandoned() {
+    let t = TestHome::new();
+    install(&t, "demo", "./run.sh", json!([]));
+    let child = t.std_ooo().args(["demo", "sleep"]).stdin(Stdio::null()).spawn().unwrap();
+    wait_for(&t.home().join("plugin-state/demo/child"));
+    t.ok(&["ledger", "verify"]); // another ooo start while the run is live
+    let events = last_invocation(&t);
+    assert!(!types(&events).contains(&"plugin.failed".to_string()), "{:?}", types(&events));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(124));
+    let events = last_invocation(&t);
+    assert_eq!(
+        types(&events).iter().filter(|t| *t == "plugin.failed").count(),
+        1,
+        "{:?}",
+        types(&events)
+    );
+}
+
+/// A plugin that leaves a child holding its output pipe does not make ooo wait forever.
+#[test]
+fn leftover_children_do_not_hang_ooo() {
+    let t = TestHome::new();
+    install(&t, "demo", "./run.sh", json!([]));
+    let started = Instant::now();
+    let out = t.std_ooo().args(["demo", "daemon"]).stdin(Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("started"));
 }

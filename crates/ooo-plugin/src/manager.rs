@@ -237,6 +237,11 @@ impl Manager {
         Ok(disabled)
     }
 
+    /// Where running invocations hold their locks.
+    pub fn runs_dir(&self) -> PathBuf {
+        self.home.root().join("cache").join("runs")
+    }
+
     /// Every installed entry.
     pub fn installed(&self) -> Result<Vec<LockEntry>, ManagerError> {
         Ok(self.lockfile().read()?)

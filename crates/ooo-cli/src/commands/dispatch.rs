@@ -54,6 +54,7 @@ pub fn run(args: Vec<String>, confirm: bool) -> Result<ExitCode, CliError> {
     let rest: Vec<String> = words.collect();
     let home = home()?;
     let mut ledger = SqliteStore::open(home.ledger_db())?;
+    super::mark_abandoned(&home, &mut ledger)?;
     let manager = Manager::new(home, reserved_names());
     let actor = Actor::user(&login())?;
     for name in manager.disable_first_party_collisions(&mut ledger, &Actor::program("ooo")?)? {

@@ -40,11 +40,19 @@ pub fn home() -> Result<Home, CliError> {
 pub fn open_ledger() -> Result<SqliteStore, CliError> {
     let home = home()?;
     let mut ledger = SqliteStore::open(home.ledger_db())?;
-    let _ = ooo_plugin::firewall::audit::mark_abandoned(
-        &mut ledger,
-        &ooo_core::ledger::Actor::program("ooo")?,
-    );
+    mark_abandoned(&home, &mut ledger)?;
     Ok(ledger)
+}
+
+/// Close invocations whose `ooo` process died (their run lock is free) as abandoned.
+pub fn mark_abandoned(home: &Home, ledger: &mut SqliteStore) -> Result<(), CliError> {
+    let runs = home.root().join("cache").join("runs");
+    ooo_plugin::firewall::audit::mark_abandoned(
+        ledger,
+        &ooo_core::ledger::Actor::program("ooo")?,
+        &runs,
+    )?;
+    Ok(())
 }
 
 /// The login of the person running ooo, made safe for an actor name: `$USER`, else

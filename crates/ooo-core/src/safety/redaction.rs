@@ -43,8 +43,28 @@ pub struct Redacted {
     pub original_sha256: Option<String>,
 }
 
+/// Words that make any flag a secret flag (`--db-password`, `--deploy-token`).
+const SECRET_WORDS: &[&str] = &[
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "apikey",
+    "api-key",
+    "api_key",
+    "credential",
+    "private-key",
+    "private_key",
+];
+
 fn is_secret_flag(arg: &str) -> bool {
-    SECRET_FLAGS.iter().any(|f| f.eq_ignore_ascii_case(arg))
+    if SECRET_FLAGS.iter().any(|f| f.eq_ignore_ascii_case(arg)) {
+        return true;
+    }
+    let lower = arg.to_ascii_lowercase();
+    lower.starts_with("--")
+        && !lower.contains('=')
+        && SECRET_WORDS.iter().any(|w| lower.contains(w))
 }
 
 /// Credential shapes found anywhere inside an argument.
@@ -66,13 +86,23 @@ fn embedded() -> &'static Regex {
 fn secret_pair() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(?i)((?:^|[?&;\s])[A-Za-z0-9_.-]*(?:token|secret|passw(?:or)?d|api[_-]?key|apikey|auth|credential|private[_-]?key|session)[A-Za-z0-9_.-]*=)[^&;\s]*")
+        Regex::new(r"(?i)((?:^|[?&;#\s])[A-Za-z0-9_.-]*(?:token|secret|passw(?:or)?d|api[_-]?key|apikey|auth|credential|private[_-]?key|session)[A-Za-z0-9_.-]*=)[^&;\s]*")
             .expect("secret pair pattern")
     })
 }
 
+/// `scheme://user:password@` in a URL.
+fn userinfo() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@").expect("userinfo pattern")
+    })
+}
+
 fn scrub(arg: &str) -> String {
-    let step = secret_pair().replace_all(arg, |c: &regex::Captures| format!("{}{REDACTED}", &c[1]));
+    let step = userinfo().replace_all(arg, |c: &regex::Captures| format!("{}{REDACTED}@", &c[1]));
+    let step =
+        secret_pair().replace_all(&step, |c: &regex::Captures| format!("{}{REDACTED}", &c[1]));
     embedded().replace_all(&step, REDACTED).into_owned()
 }
 
@@ -93,6 +123,7 @@ pub fn redact(argv: &[String]) -> Redacted {
             continue;
         }
         if let Some((flag, _)) = arg.split_once('=')
+            && flag.starts_with('-')
             && is_secret_flag(flag)
         {
             out.push(format!("{flag}={REDACTED}"));
@@ -155,6 +186,21 @@ mod tests {
         assert_eq!(r(&["API_KEY=abc123"]), [format!("API_KEY={REDACTED}")]);
         assert_eq!(r(&["bearer", "abc"]), ["bearer", REDACTED]);
         assert_eq!(r(&["--name=plain", "-v"]), ["--name=plain", "-v"]);
+        assert_eq!(r(&["--db-password", "x"]), ["--db-password", REDACTED]);
+        assert_eq!(r(&["--deploy-token=x"]), [format!("--deploy-token={REDACTED}")]);
+        assert_eq!(
+            r(&["https://h.example/cb#access_token=s3cr3t"]),
+            [format!("https://h.example/cb#access_token={REDACTED}")]
+        );
+        assert_eq!(
+            r(&["https://ada:hunter2@h.example/r.git"]),
+            [format!("https://{REDACTED}@h.example/r.git")]
+        );
+        assert_eq!(
+            r(&["--author", "Ada"]),
+            ["--author", "Ada"],
+            "not every flag with 'auth' in it"
+        );
     }
 
     #[test]

@@ -143,42 +143,91 @@ impl Projection for RunsProjection {
     }
 }
 
-/// Process start time of `pid` (clock ticks since boot), to tell a live `ooo` from a
-/// reused pid.
+/// Held by the `ooo` process running an invocation: an exclusive lock on
+/// `cache/runs/<id>.lock`. While it is held the run is alive, whatever pid namespace or
+/// host asks; when the process dies the kernel releases it.
+pub struct RunLock {
+    path: std::path::PathBuf,
+    _file: std::fs::File,
+}
+
+impl RunLock {
+    pub fn acquire(
+        dir: &std::path::Path,
+        invocation_id: &str,
+    ) -> Result<Self, crate::manager::ManagerError> {
+        let io = |source| crate::manager::ManagerError::Io { path: dir.to_owned(), source };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let path = dir.join(format!("{invocation_id}.lock"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        file.lock().map_err(io)?;
+        Ok(Self { path, _file: file })
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Is some process still running this invocation (holding its lock)?
+fn still_running(dir: &std::path::Path, invocation_id: &str) -> bool {
+    let path = dir.join(format!("{invocation_id}.lock"));
+    let Ok(file) = std::fs::OpenOptions::new().write(true).open(&path) else { return false };
+    match file.try_lock() {
+        Ok(()) => false,
+        Err(std::fs::TryLockError::WouldBlock) => true,
+        Err(std::fs::TryLockError::Error(_)) => false,
+    }
+}
+
+/// Process start time of `pid` (recorded in provenance for people reading the trail).
 pub fn process_start(pid: u32) -> Option<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = stat.rsplit_once(')')?.1;
     after.split_whitespace().nth(19).map(str::to_owned)
 }
 
-/// Mark invocations whose `ooo` process is gone as failed with reason `abandoned`.
-/// Returns how many were marked.
-pub fn mark_abandoned(ledger: &mut dyn Store, actor: &Actor) -> Result<usize, LedgerError> {
+/// Mark invocations whose `ooo` process is gone (their run lock is free) as failed with
+/// reason `abandoned`. Returns how many were marked.
+pub fn mark_abandoned(
+    ledger: &mut dyn Store,
+    actor: &Actor,
+    runs_dir: &std::path::Path,
+) -> Result<usize, LedgerError> {
     let running = ledger.projection_scan(RUNS, "running:")?;
     let mut marked = 0;
-    for (key, row) in running {
+    for (key, _) in running {
         let id = key.trim_start_matches("running:").to_owned();
-        let pid = row["ooo_pid"].as_str().and_then(|p| p.parse::<u32>().ok());
-        let alive = pid.is_some_and(|p| {
-            process_start(p).is_some_and(|s| Some(s.as_str()) == row["ooo_start"].as_str())
-        });
-        if alive {
+        if still_running(runs_dir, &id) {
             continue;
         }
-        // Rebuild the context from the invocation's first event.
-        let first = ledger.query(&ooo_core::ledger::EventQuery {
+        let invoked = ledger.query(&ooo_core::ledger::EventQuery {
             aggregate_type: Some("plugin_invocation".into()),
             aggregate_id: Some(id.clone()),
-            limit: Some(1),
+            event_type_prefix: Some("plugin.invoked".into()),
             ..Default::default()
         })?;
-        let Some(first) = first.into_iter().next() else { continue };
-        let mut payload = first.payload.clone();
-        payload["event_type"] = json!("plugin.failed");
-        payload["occurred_at"] = json!(timestamp::now());
-        payload["permissions_used"] = json!([]);
-        payload["result"] = json!({"status": "failed", "message": "abandoned: the ooo process running it ended before the plugin did"});
-        payload["provenance"]["reason"] = json!("abandoned");
+        let Some(invoked) = invoked.into_iter().next() else { continue };
+        let p = &invoked.payload;
+        let payload = json!({
+            "schema_version": "0.1",
+            "event_type": "plugin.failed",
+            "occurred_at": timestamp::now(),
+            "plugin": p.get("plugin").cloned().unwrap_or(json!({})),
+            "command": p.get("command").cloned().unwrap_or(json!({})),
+            "trust_state": p.get("trust_state").cloned().unwrap_or(json!("installed")),
+            "capabilities_used": p.get("capabilities_used").cloned().unwrap_or(json!([])),
+            "permissions_used": [],
+            "result": {"status": "failed", "message": "abandoned: the ooo process running it ended before the plugin did"},
+            "provenance": {"correlation_id": id, "reason": "abandoned"},
+        });
         let event = NewEvent::new(
             AggregateRef::new("plugin_invocation", &id)?,
             EventType::parse("plugin.failed")?,
@@ -189,6 +238,7 @@ pub fn mark_abandoned(ledger: &mut dyn Store, actor: &Actor) -> Result<usize, Le
             &[event],
             AppendOptions { projections: &[&RunsProjection], ..Default::default() },
         )?;
+        let _ = std::fs::remove_file(runs_dir.join(format!("{id}.lock")));
         marked += 1;
     }
     Ok(marked)

@@ -137,7 +137,21 @@ fn kill_group(pid: u32, sig: i32) {
 pub fn launch(spec: &LaunchSpec) -> Launched {
     let cancel = cancel_flag();
     let started = Instant::now();
-    let give_terminal = io::stdin().is_terminal();
+    // Hand the terminal over only when ooo is in the foreground (not `ooo ... &`), and
+    // give back exactly the group that had it.
+    // SAFETY: plain queries of our own process group and of fd 0.
+    let foreground = unsafe { libc::tcgetpgrp(0) };
+    let give_terminal = io::stdin().is_terminal() && foreground == unsafe { libc::getpgrp() };
+    let restore_terminal = move || {
+        if give_terminal {
+            // SAFETY: plain syscalls on fd 0, ignoring the SIGTTOU a background group gets.
+            unsafe {
+                libc::signal(libc::SIGTTOU, libc::SIG_IGN);
+                libc::tcsetpgrp(0, foreground);
+                libc::signal(libc::SIGTTOU, libc::SIG_DFL);
+            }
+        }
+    };
     let out_tty = io::stdout().is_terminal();
     let err_tty = io::stderr().is_terminal();
     let mut cmd = Command::new(&spec.program);
@@ -168,6 +182,7 @@ pub fn launch(spec: &LaunchSpec) -> Launched {
     let mut child: Child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
+            restore_terminal(); // the child may have taken it before exec failed
             let not_found = e.kind() == io::ErrorKind::NotFound;
             return Launched {
                 ended: Ended::StartFailed { not_found, message: e.to_string() },
@@ -208,21 +223,48 @@ pub fn launch(spec: &LaunchSpec) -> Launched {
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(20));
     };
-    if give_terminal {
-        // Take the terminal back for ooo (ignoring the SIGTTOU a background group gets).
-        // SAFETY: plain syscalls on fd 0 and our own process group.
-        unsafe {
-            libc::signal(libc::SIGTTOU, libc::SIG_IGN);
-            libc::tcsetpgrp(0, libc::getpgrp());
-            libc::signal(libc::SIGTTOU, libc::SIG_DFL);
-        }
-    }
-    if forced.is_some() {
+    restore_terminal();
+    let interrupted = status.as_ref().and_then(|s| s.signal()) == Some(libc::SIGINT);
+    if forced.is_some() || interrupted {
         kill_group(pid, libc::SIGKILL); // nothing of the group outlives a cancel or timeout
+    }
+    // Members of the group that outlive the leader and keep our pipes open would make
+    // ooo wait forever: after a grace period they are terminated too.
+    let deadline = Instant::now() + spec.grace;
+    let mut escalated = false;
+    while [&out, &err].iter().any(|h| h.as_ref().is_some_and(|h| !h.is_finished())) {
+        if escalated && Instant::now() >= deadline + Duration::from_secs(2) {
+            // Something outside the group (it left with setsid) holds the pipe: stop
+            // waiting; its output is not fingerprinted.
+            return Launched {
+                ended: ended_of(forced, status),
+                duration: started.elapsed(),
+                stdout: None,
+                stderr: None,
+                pid: Some(pid),
+            };
+        }
+        if !escalated && Instant::now() >= deadline {
+            kill_group(pid, libc::SIGTERM);
+            std::thread::sleep(Duration::from_millis(200));
+            kill_group(pid, libc::SIGKILL);
+            escalated = true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
     let stdout = out.and_then(|h| h.join().ok());
     let stderr = err.and_then(|h| h.join().ok());
-    let ended = match (forced, status) {
+    Launched {
+        ended: ended_of(forced, status),
+        duration: started.elapsed(),
+        stdout,
+        stderr,
+        pid: Some(pid),
+    }
+}
+
+fn ended_of(forced: Option<Ended>, status: Option<std::process::ExitStatus>) -> Ended {
+    match (forced, status) {
         (Some(f), _) => f,
         (None, Some(s)) => match (s.code(), s.signal()) {
             (Some(code), _) => Ended::Exited(code),
@@ -233,6 +275,5 @@ pub fn launch(spec: &LaunchSpec) -> Launched {
         (None, None) => {
             Ended::StartFailed { not_found: false, message: "lost track of the process".into() }
         }
-    };
-    Launched { ended, duration: started.elapsed(), stdout, stderr, pid: Some(pid) }
+    }
 }

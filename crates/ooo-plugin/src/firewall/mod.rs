@@ -376,7 +376,15 @@ pub fn invoke(
             ),
         );
     }
-    let actual = run.manager.current_digest(&live)?;
+    let actual = match run.manager.current_digest(&live) {
+        Ok(d) => d,
+        Err(e) => {
+            return run.blocked(
+                "trust_subject_changed",
+                format!("{name}'s installed files cannot be checked ({e}); reinstall it"),
+            );
+        }
+    };
     if actual != entry.artifact_digest {
         return run.blocked(
             "trust_subject_changed",
@@ -399,10 +407,20 @@ pub fn invoke(
     let mut confirmation = "not required".to_owned();
     if command.requires_confirmation {
         let question = confirmation_question(&run.ctx, &command.risk);
-        confirmation = match (req.confirm, confirm(&question)) {
+        // --confirm answers for the user: no prompt at all.
+        let answer = if req.confirm { Some(true) } else { confirm(&question) };
+        confirmation = match (req.confirm, answer) {
             (true, _) => "--confirm flag".into(),
             (false, Some(true)) => "confirmed at the prompt".into(),
-            (false, Some(false)) => return run.blocked("blocked", "declined at the prompt".into()),
+            (false, Some(false)) => {
+                return run.blocked(
+                    "blocked",
+                    format!(
+                        "declined at the prompt; run `ooo {} {}` again to be asked again",
+                        req.target, command.name
+                    ),
+                );
+            }
             (false, None) => {
                 return run.blocked(
                     "blocked",
@@ -415,6 +433,21 @@ pub fn invoke(
         return run
             .blocked("blocked", "a fail_closed before_invocation hook refused the command".into());
     }
+
+    // The hooks and the prompt took time: check again what may have changed meanwhile.
+    if launch::cancel_flag().load(Ordering::SeqCst) {
+        return run.blocked("blocked", "cancelled before the command started".into());
+    }
+    match run.manager.current_digest(&live) {
+        Ok(d) if d == entry.artifact_digest => {}
+        _ => {
+            return run.blocked(
+                "trust_subject_changed",
+                format!("{name}'s installed files changed while the command was being prepared; check with `ooo plugin verify {name}`"),
+            );
+        }
+    }
+    let _running = audit::RunLock::acquire(&run.manager.runs_dir(), &invocation_id)?;
 
     // Run.
     let ooo_pid = std::process::id();
@@ -535,6 +568,8 @@ pub fn invoke(
         prov.push(("reason", "cancelled".into()));
     }
     run.record(event, status, message.as_deref(), &required_owned, &prov)?;
+    // The cancellation is recorded; the hooks that follow it must be allowed to run.
+    launch::cancel_flag().store(false, Ordering::SeqCst);
     let extra = json!({"exit_code": exit_code});
     // The contract's order: after_tool_call, after_invocation, then on_error (failures)
     // or on_cancel (Ctrl-C).
