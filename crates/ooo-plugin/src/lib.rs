@@ -13,6 +13,7 @@ pub mod git;
 pub mod lockfile;
 pub mod manager;
 pub mod manifest;
+pub mod sandbox;
 pub mod source;
 mod tree;
 pub mod trust;

@@ -237,6 +237,20 @@ impl Manager {
         Ok(disabled)
     }
 
+    /// `sandbox = "require"` in the home's `config.toml`: refuse to run plugins without
+    /// the full sandbox.
+    pub fn sandbox_required(&self) -> bool {
+        #[derive(serde::Deserialize)]
+        struct Config {
+            sandbox: Option<String>,
+        }
+        fs::read_to_string(self.home.root().join("config.toml"))
+            .ok()
+            .and_then(|text| toml::from_str::<Config>(&text).ok())
+            .and_then(|c| c.sandbox)
+            .is_some_and(|s| s == "require")
+    }
+
     /// Where running invocations hold their locks.
     pub fn runs_dir(&self) -> PathBuf {
         self.home.root().join("cache").join("runs")

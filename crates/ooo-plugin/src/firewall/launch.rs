@@ -133,8 +133,10 @@ fn kill_group(pid: u32, sig: i32) {
     }
 }
 
-/// Start the process and wait for it, enforcing the timeout and cancellation.
-pub fn launch(spec: &LaunchSpec) -> Launched {
+/// Start the process and wait for it, enforcing the timeout and cancellation. With a
+/// `sandbox` ruleset, the child applies it (and the resource limits) before exec.
+pub fn launch(spec: &LaunchSpec, sandbox: Option<landlock::RulesetCreated>) -> Launched {
+    let sandbox = std::sync::Mutex::new(Some(sandbox));
     let cancel = cancel_flag();
     let started = Instant::now();
     // Hand the terminal over only when ooo is in the foreground (not `ooo ... &`), and
@@ -176,6 +178,10 @@ pub fn launch(spec: &LaunchSpec) -> Launched {
             }
             libc::signal(libc::SIGINT, libc::SIG_DFL);
             libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            // Only this closure ever locks it, in the child: never contended.
+            if let Some(ruleset) = sandbox.lock().ok().and_then(|mut s| s.take()) {
+                crate::sandbox::apply_in_child(ruleset)?;
+            }
             Ok(())
         });
     }

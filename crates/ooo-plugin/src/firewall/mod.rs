@@ -33,6 +33,15 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// Default hook timeout.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Removes the invocation's private temporary directory when the call ends.
+struct TmpDir(PathBuf);
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// What the caller asked for.
 pub struct Request {
     pub target: String,
@@ -87,38 +96,79 @@ pub fn resolve(
     Ok(None)
 }
 
+/// Where one invocation may write, besides the workspace.
+struct Dirs {
+    state: PathBuf,
+    home: PathBuf,
+    tmp: PathBuf,
+    output: PathBuf,
+}
+
+/// The plugin's environment: an allowlist of the caller's (never its secrets), a
+/// private HOME and TMPDIR, the `OUROBOROS_PLUGIN_*` variables, and each
+/// `x-ouroboros.env` variable whose scope is trusted.
 fn env_for(
-    manager: &Manager,
     entry: &LockEntry,
+    manifest: &Manifest,
+    granted: &[String],
     live: &Path,
     req: &Request,
+    dirs: &Dirs,
     invocation_id: &str,
 ) -> Vec<(String, String)> {
-    const ALLOWED: &[&str] = &[
-        "PATH",
-        "HOME",
-        "USER",
-        "LOGNAME",
-        "LANG",
-        "TERM",
-        "TZ",
-        "TMPDIR",
-        "COLORTERM",
-        "NO_COLOR",
-    ];
+    const ALLOWED: &[&str] =
+        &["PATH", "USER", "LOGNAME", "LANG", "TERM", "TZ", "COLORTERM", "NO_COLOR"];
     let mut env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| ALLOWED.contains(&k.as_str()) || k.starts_with("LC_"))
         .collect();
-    let output = req.workdir.join(".ouroboros").join("plugin-artifacts").join(&entry.name);
+    env.push(("HOME".into(), dirs.home.display().to_string()));
+    env.push(("TMPDIR".into(), dirs.tmp.display().to_string()));
     env.push(("OUROBOROS_PLUGIN_WORKDIR".into(), req.workdir.display().to_string()));
-    env.push(("OUROBOROS_PLUGIN_OUTPUT_DIR".into(), output.display().to_string()));
+    env.push(("OUROBOROS_PLUGIN_OUTPUT_DIR".into(), dirs.output.display().to_string()));
     env.push(("OUROBOROS_PLUGIN_HOME".into(), live.display().to_string()));
-    env.push((
-        "OUROBOROS_PLUGIN_STATE_DIR".into(),
-        manager.state_dir(&entry.name).display().to_string(),
-    ));
+    env.push(("OUROBOROS_PLUGIN_STATE_DIR".into(), dirs.state.display().to_string()));
     env.push(("OUROBOROS_INVOCATION_ID".into(), invocation_id.to_owned()));
+    if let Some(x) = &manifest.x_ouroboros {
+        for (var, scope) in &x.env {
+            let trusted = scope.as_str().is_some_and(|s| granted.iter().any(|g| g == s));
+            if let (true, Ok(value)) = (trusted, std::env::var(var)) {
+                env.push((var.clone(), value));
+            }
+        }
+    }
+    let _ = &entry.name;
     env
+}
+
+/// What the sandbox lets this plugin touch, from its manifest and the user's grants.
+fn policy_for(
+    manifest: &Manifest,
+    granted: &[String],
+    live: &Path,
+    req: &Request,
+    dirs: &Dirs,
+) -> crate::sandbox::Policy {
+    let mut policy = crate::sandbox::Policy {
+        read: vec![live.to_owned()],
+        write: vec![dirs.state.clone(), dirs.tmp.clone(), dirs.output.clone()],
+        network: false,
+    };
+    let trusted = |scope: &str| granted.iter().any(|g| g == scope);
+    if let Some(x) = &manifest.x_ouroboros {
+        if let Some(fs) = &x.fs {
+            match fs.workspace.as_deref() {
+                Some("write") if fs.write_scope.as_deref().is_some_and(trusted) => {
+                    policy.write.push(req.workdir.clone())
+                }
+                Some("read") | Some("write") => policy.read.push(req.workdir.clone()),
+                _ => {}
+            }
+        }
+        if let Some(net) = &x.network {
+            policy.network = trusted(&net.scope);
+        }
+    }
+    policy
 }
 
 /// The program and its first arguments from the entrypoint; relative paths are inside
@@ -142,9 +192,17 @@ struct Run<'a> {
     manifest: &'a Manifest,
     env: Vec<(String, String)>,
     live: PathBuf,
+    policy: crate::sandbox::Policy,
 }
 
 impl Run<'_> {
+    /// A fresh ruleset for one launch (None where the kernel has no Landlock).
+    fn ruleset(&self) -> Result<Option<landlock::RulesetCreated>, ManagerError> {
+        let prepared = crate::sandbox::prepare(&self.policy)
+            .map_err(|source| ManagerError::Io { path: self.live.clone(), source })?;
+        Ok(prepared.ruleset)
+    }
+
     fn record(
         &mut self,
         event_type: &str,
@@ -228,7 +286,7 @@ impl Run<'_> {
                 timeout: hook.timeout_seconds.map_or(DEFAULT_HOOK_TIMEOUT, Duration::from_secs),
                 grace: Duration::from_secs(2),
             };
-            let code = launch(&spec).ended.exit_code();
+            let code = launch(&spec, self.ruleset()?).ended.exit_code();
             if code == 0 {
                 hook_event(self, events.ok, "success", None, &[("exit_code", "0".into())])?;
             } else if hook.failure_policy == "fail_closed" {
@@ -356,11 +414,25 @@ pub fn invoke(
             .map(|c| format!("{}:{}", c.name, c.access))
             .collect(),
     };
-    let env = env_for(manager, &entry, &live, req, &invocation_id);
     let state_dir = manager.state_dir(&entry.name);
-    std::fs::create_dir_all(&state_dir)
-        .map_err(|source| ManagerError::Io { path: state_dir.clone(), source })?;
-    let mut run = Run { manager, ledger, actor, ctx, manifest: &manifest, env, live: live.clone() };
+    let dirs = Dirs {
+        home: state_dir.join("home"),
+        tmp: manager.runs_dir().join(format!("tmp-{invocation_id}")),
+        output: req.workdir.join(".ouroboros").join("plugin-artifacts").join(&entry.name),
+        state: state_dir,
+    };
+    for dir in [&dirs.home, &dirs.tmp] {
+        std::fs::create_dir_all(dir)
+            .map_err(|source| ManagerError::Io { path: dir.clone(), source })?;
+    }
+    // The output directory is made when the caller's directory allows it.
+    let _ = std::fs::create_dir_all(&dirs.output);
+    let granted = trust::granted_scopes(ledger, &subject)?;
+    let env = env_for(&entry, &manifest, &granted, &live, req, &dirs, &invocation_id);
+    let policy = policy_for(&manifest, &granted, &live, req, &dirs);
+    let _tmp_cleanup = TmpDir(dirs.tmp.clone());
+    let mut run =
+        Run { manager, ledger, actor, ctx, manifest: &manifest, env, live: live.clone(), policy };
     let name = entry.name.clone();
     let scope_flags = |scopes: &[String]| {
         scopes.iter().map(|s| format!("--scope {s}")).collect::<Vec<_>>().join(" ")
@@ -447,6 +519,17 @@ pub fn invoke(
             );
         }
     }
+    let level = crate::sandbox::level();
+    if level != crate::sandbox::Level::Full && run.manager.sandbox_required() {
+        return run.blocked(
+            "blocked",
+            format!("sandbox: {level}, and config.toml says sandbox = \"require\"; run on a kernel with Landlock (ABI 4+) or relax the setting"),
+        );
+    }
+    if level != crate::sandbox::Level::Full {
+        let mut err = std::io::stderr().lock();
+        let _ = std::io::Write::write_fmt(&mut err, format_args!("ooo: sandbox: {level}\n"));
+    }
     let _running = audit::RunLock::acquire(&run.manager.runs_dir(), &invocation_id)?;
 
     // Run.
@@ -465,6 +548,8 @@ pub fn invoke(
             ("ooo_start", ooo_start),
             ("confirmation", confirmation),
             ("timeout_seconds", timeout.as_secs().to_string()),
+            ("sandbox", level.to_string()),
+            ("network", if run.policy.network { "allowed".into() } else { "denied".into() }),
         ],
     )];
     for scope in &required {
@@ -506,14 +591,18 @@ pub fn invoke(
         Some((program, mut args)) => {
             args.push(command.name.clone());
             args.extend(req.args.iter().cloned());
-            launch(&LaunchSpec {
-                program,
-                args,
-                cwd: live.clone(),
-                env: run.env.clone(),
-                timeout,
-                grace: req.grace,
-            })
+            let ruleset = run.ruleset()?;
+            launch(
+                &LaunchSpec {
+                    program,
+                    args,
+                    cwd: live.clone(),
+                    env: run.env.clone(),
+                    timeout,
+                    grace: req.grace,
+                },
+                ruleset,
+            )
         }
     };
     let exit_code = done.ended.exit_code();
