@@ -125,10 +125,8 @@ pub fn apply_in_child(ruleset: Option<RulesetCreated>) -> std::io::Result<()> {
             let mut current = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
             if libc::getrlimit(resource, &mut current) == 0 {
                 let wanted = value.min(current.rlim_max);
-                let _ = libc::setrlimit(
-                    resource,
-                    &libc::rlimit { rlim_cur: wanted, rlim_max: wanted },
-                );
+                let _ =
+                    libc::setrlimit(resource, &libc::rlimit { rlim_cur: wanted, rlim_max: wanted });
             }
         }
     };
