@@ -177,6 +177,19 @@ pub enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Scaffold a new plugin (manifest + shell entrypoint) that passes test-contract.
+    Create {
+        name: String,
+        /// Where to create it (default: the current directory).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Check a plugin directory against the contract offline: manifest, entrypoint, --help.
+    TestContract {
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// A plugin's invocations: time, command, result, exit code, duration.
     Log {
         name: String,

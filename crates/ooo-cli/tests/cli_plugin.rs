@@ -250,3 +250,65 @@ fn update_and_inspect_show_what_changed() {
     assert!(inspect.contains("permission added: greeter:delete (destructive)"), "{inspect}");
     assert!(inspect.contains("trust_state:      installed"), "{inspect}");
 }
+
+#[test]
+fn create_scaffolds_a_plugin_that_passes_the_contract_and_runs() {
+    let t = TestHome::new();
+    let parent = t.dir.path().join("work");
+    fs::create_dir_all(&parent).unwrap();
+    t.ok(&["plugin", "create", "my-tool", "--dir", parent.to_str().unwrap()]);
+    let dir = parent.join("my-tool");
+    let report: serde_json::Value = serde_json::from_str(
+        t.ok(&["plugin", "test-contract", "--json", dir.to_str().unwrap()]).lines().last().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["checks"].as_array().unwrap().len(), 3);
+    assert!(!report["not_checked"].as_array().unwrap().is_empty(), "what is not checked is said");
+    t.ok(&["plugin", "install", "my-tool", "--from", dir.to_str().unwrap()]);
+    t.ok(&["plugin", "trust", "my-tool", "--scope", "my-tool:run"]);
+    assert_eq!(t.ok(&["my-tool", "hello", "Ada"]), "hello, Ada\n");
+    // Refusals: an existing directory, a bad name, a built-in name.
+    assert!(
+        !t.ooo()
+            .args(["plugin", "create", "my-tool", "--dir", parent.to_str().unwrap()])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    assert!(
+        !t.ooo()
+            .args(["plugin", "create", "Bad_Name", "--dir", parent.to_str().unwrap()])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    assert!(
+        !t.ooo()
+            .args(["plugin", "create", "ledger", "--dir", parent.to_str().unwrap()])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn test_contract_fails_a_command_without_help() {
+    let t = TestHome::new();
+    let parent = t.dir.path().join("work");
+    fs::create_dir_all(&parent).unwrap();
+    t.ok(&["plugin", "create", "no-help", "--dir", parent.to_str().unwrap()]);
+    let dir = parent.join("no-help");
+    fs::write(dir.join("run.sh"), "#!/bin/sh\nexit 2\n").unwrap();
+    let out = t.ooo().args(["plugin", "test-contract", dir.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("FAIL hello --help: exited with status 2"), "{text}");
+    fs::write(dir.join("ouroboros.plugin.json"), "{}").unwrap();
+    let out = t.ooo().args(["plugin", "test-contract", dir.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("FAIL manifest"));
+}

@@ -7,6 +7,7 @@
 //! Depends on `ooo-core` only (and `ooo-mcp` later); knows no plugin's domain.
 
 pub mod catalog;
+pub mod contract;
 pub mod digest;
 pub mod firewall;
 pub mod git;

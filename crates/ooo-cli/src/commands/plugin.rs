@@ -71,6 +71,64 @@ pub fn run(cmd: PluginCommand) -> Result<ExitCode, CliError> {
     match cmd {
         PluginCommand::Digest { dir } => digest(&dir),
         PluginCommand::Validate { path, json } => validate(&path, json),
+        PluginCommand::Create { name, dir } => {
+            if reserved_names().contains(&name) {
+                return Err(CliError::new(format!(
+                    "{name:?} is a built-in ooo command; pick another name"
+                )));
+            }
+            let parent = match dir {
+                Some(d) => d,
+                None => std::env::current_dir()?,
+            };
+            let created = ooo_plugin::contract::create(&parent, &name)
+                .map_err(|e| CliError::new(e.to_string()))?;
+            piped(|out| {
+                writeln!(out, "created {}", created.display())?;
+                writeln!(out, "check it:   ooo plugin test-contract {}", created.display())?;
+                writeln!(
+                    out,
+                    "install it: ooo plugin install {name} --from {}",
+                    created.display()
+                )?;
+                Ok(())
+            })
+        }
+        PluginCommand::TestContract { dir, json } => {
+            let scratch =
+                std::env::temp_dir().join(format!("ooo-test-contract-{}", std::process::id()));
+            let checks = ooo_plugin::contract::test_contract(&dir, &scratch);
+            let _ = std::fs::remove_dir_all(&scratch);
+            let all_ok = checks.iter().all(|c| c.ok);
+            piped(|out| {
+                if json {
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"ok": all_ok, "checks": checks, "not_checked": ooo_plugin::contract::NOT_CHECKED})
+                    )?;
+                } else {
+                    for c in &checks {
+                        writeln!(
+                            out,
+                            "{} {}{}",
+                            if c.ok { "ok  " } else { "FAIL" },
+                            c.name,
+                            if c.detail.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {}", c.detail)
+                            }
+                        )?;
+                    }
+                    for n in ooo_plugin::contract::NOT_CHECKED {
+                        writeln!(out, "not checked: {n}")?;
+                    }
+                }
+                Ok(())
+            })?;
+            Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
         other => lifecycle(other),
     }
 }
@@ -454,7 +512,10 @@ fn lifecycle(cmd: PluginCommand) -> Result<ExitCode, CliError> {
                 Ok(())
             })
         }
-        PluginCommand::Digest { .. } | PluginCommand::Validate { .. } => {
+        PluginCommand::Digest { .. }
+        | PluginCommand::Validate { .. }
+        | PluginCommand::Create { .. }
+        | PluginCommand::TestContract { .. } => {
             unreachable!("handled in run")
         }
     }
