@@ -9,6 +9,7 @@
 //! is `ooo-cli`), and plugin management (`ooo-plugin`). This crate depends on external
 //! crates only.
 
+pub mod atomic;
 pub mod home;
 pub mod ledger;
 pub mod safety;

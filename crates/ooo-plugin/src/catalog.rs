@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -133,16 +133,8 @@ impl Catalogs {
             ),
             ("schema_version", serde_json::Value::String(file.schema_version.clone())),
         ]);
-        let tmp = self.path.with_extension("json.tmp");
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(serde_json::to_string_pretty(&sorted).map_err(io::Error::other)?.as_bytes())?;
-        f.sync_all()?;
-        fs::rename(&tmp, &self.path)
+        let text = serde_json::to_string_pretty(&sorted).map_err(io::Error::other)?;
+        ooo_core::atomic::write_atomic(&self.path, text.as_bytes())
     }
 
     /// Register (or refresh) a catalog's plugin list.

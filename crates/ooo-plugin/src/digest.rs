@@ -187,9 +187,7 @@ impl StatCache {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir)?;
         }
-        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-        fs::write(&tmp, bytes)?;
-        fs::rename(&tmp, path)
+        ooo_core::atomic::write_atomic(path, &bytes)
     }
 }
 

@@ -16,7 +16,7 @@
 //! file, never a mix.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -201,24 +201,8 @@ impl Lockfile {
 
     /// Replace the file with `entries` (call while holding [`Lockfile::lock`]).
     pub fn write(&self, _guard: &LockGuard, entries: &[LockEntry]) -> Result<(), LockfileError> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        let tmp = dir.join(format!(".plugins.lock.{}", std::process::id()));
-        let result = (|| {
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(render(entries).as_bytes())?;
-            f.sync_all()?;
-            fs::rename(&tmp, &self.path)?;
-            fs::File::open(dir)?.sync_all()
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result.map_err(self.io(&self.path))
+        ooo_core::atomic::write_atomic(&self.path, render(entries).as_bytes())
+            .map_err(self.io(&self.path))
     }
 }
 

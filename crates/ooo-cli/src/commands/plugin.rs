@@ -200,11 +200,7 @@ fn lifecycle(cmd: PluginCommand) -> Result<ExitCode, CliError> {
                 .unwrap_or_default();
             piped(|out| {
                 if json {
-                    writeln!(
-                        out,
-                        "{}",
-                        serde_json::to_string(&report).map_err(std::io::Error::other)?
-                    )?;
+                    write_json(out, &report)?;
                 } else {
                     write_install(out, &report)?;
                     if !required.is_empty() {
@@ -224,11 +220,7 @@ fn lifecycle(cmd: PluginCommand) -> Result<ExitCode, CliError> {
             let rows = manager.list(&ledger)?;
             piped(|out| {
                 if json {
-                    writeln!(
-                        out,
-                        "{}",
-                        serde_json::to_string(&rows).map_err(std::io::Error::other)?
-                    )?;
+                    write_json(out, &rows)?;
                     return Ok(());
                 }
                 if rows.is_empty() {
@@ -425,11 +417,7 @@ fn lifecycle(cmd: PluginCommand) -> Result<ExitCode, CliError> {
             let report = manager.update(&mut ledger, &actor, &name)?;
             piped(|out| {
                 if json {
-                    writeln!(
-                        out,
-                        "{}",
-                        serde_json::to_string(&report).map_err(std::io::Error::other)?
-                    )?;
+                    write_json(out, &report)?;
                 } else {
                     write_install(out, &report)?;
                 }
@@ -519,6 +507,11 @@ fn lifecycle(cmd: PluginCommand) -> Result<ExitCode, CliError> {
             unreachable!("handled in run")
         }
     }
+}
+
+/// One JSON document as a line.
+fn write_json(out: &mut dyn Write, value: &impl serde::Serialize) -> std::io::Result<()> {
+    writeln!(out, "{}", serde_json::to_string(value).map_err(std::io::Error::other)?)
 }
 
 /// A one-line progress bar on stderr for hashing, redrawn at most ten times a second.
