@@ -4,20 +4,9 @@
 # next to running that entrypoint directly, in the same run. Set UPSTREAM=<venv>/bin/ooo
 # to time upstream's firewall on the same plugin too (needs OUROBOROS_TELEMETRY=0).
 set -euo pipefail
-cd "$(dirname "$0")/.."
 runs=${RUNS:-21}
-cargo build --release -q -p ooo-cli
-ooo="$PWD/target/release/ooo"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-time_us() {
-  for _ in $(seq 1 "$runs"); do
-    local start end
-    start=$(date +%s%N); "$@" > /dev/null 2>&1 || true; end=$(date +%s%N)
-    echo $(( (end - start) / 1000 ))
-  done | median
-}
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh"
 mkdir -p "$work/plugin"
 cat > "$work/plugin/ouroboros.plugin.json" <<JSON
 {"schema_version": "0.1", "name": "bench-noop", "version": "1.0.0",

@@ -3,21 +3,9 @@
 # Prints the median wall time of several runs next to `ooo --version` measured in the
 # same run (process start-up: the floor for any command).
 set -euo pipefail
-cd "$(dirname "$0")/.."
 runs=${RUNS:-11}
-cargo build --release -q -p ooo-cli
-ooo="$PWD/target/release/ooo"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-time_us() {
-  for _ in $(seq 1 "$runs"); do
-    local start end
-    start=$(date +%s%N); "$@" > /dev/null; end=$(date +%s%N)
-    echo $(( (end - start) / 1000 ))
-  done | median
-}
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh"
 
 make_plugin() { # name dir
   mkdir -p "$2"
