@@ -154,7 +154,7 @@ pub fn test_contract(dir: &Path, scratch: &Path) -> Vec<Check> {
             grace: Duration::from_secs(1),
         };
         let ruleset = sandbox::prepare(&policy).ok().and_then(|p| p.ruleset);
-        let done = launch(&spec, ruleset);
+        let done = launch(&spec, ruleset, None);
         let ok = done.ended.exit_code() == 0 && done.stdout.as_ref().is_none_or(|s| s.bytes > 0);
         push(&format!("{} --help", command.name), ok, done.ended.to_string());
     }

@@ -251,6 +251,16 @@ impl Manager {
             .is_some_and(|s| s == "require")
     }
 
+    /// The home's ledger database.
+    pub fn ledger_path(&self) -> PathBuf {
+        self.home.ledger_db()
+    }
+
+    /// Where saved seeds are.
+    pub fn seeds_dir(&self) -> PathBuf {
+        self.home.root().join("seeds")
+    }
+
     /// Where running invocations hold their locks.
     pub fn runs_dir(&self) -> PathBuf {
         self.home.root().join("cache").join("runs")

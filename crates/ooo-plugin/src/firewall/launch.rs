@@ -135,8 +135,16 @@ fn kill_group(pid: u32, sig: i32) {
 
 /// Start the process and wait for it, enforcing the timeout and cancellation. With a
 /// `sandbox` ruleset, the child applies it (and the resource limits) before exec.
-pub fn launch(spec: &LaunchSpec, sandbox: Option<landlock::RulesetCreated>) -> Launched {
+/// `channel`, when given, becomes the child's fd 3 (the capability channel) and is
+/// closed in ooo as soon as the child started, so the channel ends with the plugin.
+pub fn launch(
+    spec: &LaunchSpec,
+    sandbox: Option<landlock::RulesetCreated>,
+    channel: Option<std::os::fd::OwnedFd>,
+) -> Launched {
+    use std::os::fd::AsRawFd;
     let sandbox = std::sync::Mutex::new(Some(sandbox));
+    let channel_raw = channel.as_ref().map(|fd| fd.as_raw_fd());
     let cancel = cancel_flag();
     let started = Instant::now();
     // Hand the terminal over only when ooo is in the foreground (not `ooo ... &`), and
@@ -178,6 +186,15 @@ pub fn launch(spec: &LaunchSpec, sandbox: Option<landlock::RulesetCreated>) -> L
             }
             libc::signal(libc::SIGINT, libc::SIG_DFL);
             libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            if let Some(fd) = channel_raw {
+                // The channel becomes fd 3, inherited across exec (dup2 clears
+                // close-on-exec; when it already is 3, clear it by hand).
+                if fd == 3 {
+                    libc::fcntl(3, libc::F_SETFD, 0);
+                } else if libc::dup2(fd, 3) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
             // Only this closure ever locks it, in the child: never contended.
             if let Some(ruleset) = sandbox.lock().ok().and_then(|mut s| s.take()) {
                 crate::sandbox::apply_in_child(ruleset)?;
@@ -199,6 +216,7 @@ pub fn launch(spec: &LaunchSpec, sandbox: Option<landlock::RulesetCreated>) -> L
             };
         }
     };
+    drop(channel); // the child holds its own copy now
     let pid = child.id();
     let out = child.stdout.take().map(|s| tee(s, false));
     let err = child.stderr.take().map(|s| tee(s, true));

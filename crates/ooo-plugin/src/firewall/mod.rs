@@ -286,7 +286,7 @@ impl Run<'_> {
                 timeout: hook.timeout_seconds.map_or(DEFAULT_HOOK_TIMEOUT, Duration::from_secs),
                 grace: Duration::from_secs(2),
             };
-            let code = launch(&spec, self.ruleset()?).ended.exit_code();
+            let code = launch(&spec, self.ruleset()?, None).ended.exit_code();
             if code == 0 {
                 hook_event(self, events.ok, "success", None, &[("exit_code", "0".into())])?;
             } else if hook.failure_policy == "fail_closed" {
@@ -408,11 +408,8 @@ pub fn invoke(
         argv: red.argv.clone(),
         argv_sha256_original: red.original_sha256.clone(),
         trust_state: state.as_str().to_owned(),
-        capabilities: manifest
-            .capabilities
-            .iter()
-            .map(|c| format!("{}:{}", c.name, c.access))
-            .collect(),
+        // Filled with what the plugin really called, for its terminal event.
+        capabilities: Vec::new(),
     };
     let state_dir = manager.state_dir(&entry.name);
     let dirs = Dirs {
@@ -577,6 +574,7 @@ pub fn invoke(
             message: "a fail_closed before_tool_call hook refused the call".into(),
         });
     }
+    let mut channel: Option<ooo_mcp::capability::Channel> = None;
     let done = match program_of(&manifest.entrypoint.command, &live) {
         None => launch::Launched {
             ended: Ended::StartFailed {
@@ -592,20 +590,38 @@ pub fn invoke(
             args.push(command.name.clone());
             args.extend(req.args.iter().cloned());
             let ruleset = run.ruleset()?;
-            launch(
-                &LaunchSpec {
-                    program,
-                    args,
-                    cwd: live.clone(),
-                    env: run.env.clone(),
-                    timeout,
-                    grace: req.grace,
-                },
-                ruleset,
-            )
+            // The capability channel: an MCP server on one end of a socket pair, the
+            // other end the plugin's fd 3 (`OUROBOROS_CORE_FD`).
+            let io = |source| ManagerError::Io { path: live.clone(), source };
+            let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(io)?;
+            let session = ooo_mcp::capability::Session {
+                plugin: name.clone(),
+                invocation_id: invocation_id.clone(),
+                ledger_path: run.manager.ledger_path(),
+                seeds_dir: run.manager.seeds_dir(),
+                declared: manifest
+                    .capabilities
+                    .iter()
+                    .map(|c| ooo_mcp::capability::Grant {
+                        name: c.name.clone(),
+                        access: c.access.clone(),
+                    })
+                    .collect(),
+            };
+            let server = ooo_mcp::capability::CapabilityServer::new(session)?;
+            let served = ooo_mcp::capability::Channel::serve(server, ours).map_err(io)?;
+            let mut env = run.env.clone();
+            env.push(("OUROBOROS_CORE_FD".into(), "3".into()));
+            let spec =
+                LaunchSpec { program, args, cwd: live.clone(), env, timeout, grace: req.grace };
+            let done = launch(&spec, ruleset, Some(theirs.into()));
+            channel = Some(served);
+            done
         }
     };
     let exit_code = done.ended.exit_code();
+    // What the plugin really called on its channel.
+    run.ctx.capabilities = channel.map(|c| c.finish()).unwrap_or_default();
     let mut prov: Vec<(&str, String)> = vec![
         ("exit_code", exit_code.to_string()),
         ("duration_ms", done.duration.as_millis().to_string()),

@@ -1,0 +1,93 @@
+//! The capability channel end to end: a plugin (a small Python MCP client) talks to
+//! the core over its inherited fd 3. It sees only the tools its manifest declares, calls
+//! are recorded as the plugin's actor, undeclared ones are refused, and the terminal
+//! audit event lists what it really used.
+
+mod common;
+
+use common::TestHome;
+use serde_json::{Value, json};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+const CLIENT: &str = r#"
+import json, os, sys
+fd = int(os.environ["OUROBOROS_CORE_FD"])
+r = os.fdopen(fd, "rb", buffering=0)
+w = os.fdopen(os.dup(fd), "wb", buffering=0)
+def send(o): w.write((json.dumps(o) + "\n").encode())
+def recv():
+    line = b""
+    while not line.endswith(b"\n"):
+        c = r.read(1)
+        if not c: return None
+        line += c
+    return json.loads(line)
+def call(i, name, args):
+    send({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": name, "arguments": args}})
+    return recv()
+send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test-plugin", "version": "1"}}})
+recv()
+send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+send({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+tools = sorted(t["name"] for t in recv()["result"]["tools"])
+report = {"tools": tools}
+report["put"] = call(3, "state_put", {"key": "counter", "value": {"n": 1}})
+report["get"] = call(4, "state_get", {"key": "counter"})
+report["evidence"] = call(5, "ledger_append", {"kind": "checked", "data": {"ok": True}})
+report["undeclared"] = call(6, "provenance_record", {"kind": "repo", "identifier": "x", "action": "read"})
+print(json.dumps(report))
+"#;
+
+#[test]
+fn a_plugin_uses_only_its_declared_capabilities() {
+    let t = TestHome::new();
+    let dir = t.dir.path().join("src/talker");
+    fs::create_dir_all(&dir).unwrap();
+    let manifest = json!({
+        "schema_version": "0.6", "name": "talker", "version": "1.0.0",
+        "source": {"type": "plugin_home", "path": "plugins/talker"},
+        "commands": [{"namespace": "talker", "name": "talk", "summary": "Use the channel", "usage": "talk", "risk": "read_only"}],
+        "capabilities": [{"name": "ledger", "access": "write"}, {"name": "state", "access": "write"}],
+        "permissions": [{"scope": "talker:run", "risk": "read_only", "required": true}],
+        "entrypoint": {"type": "command", "command": "python3 ./client.py"}
+    });
+    fs::write(dir.join("ouroboros.plugin.json"), manifest.to_string()).unwrap();
+    fs::write(dir.join("client.py"), CLIENT).unwrap();
+    fs::set_permissions(dir.join("client.py"), fs::Permissions::from_mode(0o644)).unwrap();
+    t.ok(&["plugin", "install", "talker", "--from", dir.to_str().unwrap()]);
+    t.ok(&["plugin", "trust", "talker", "--scope", "talker:run"]);
+    let out = t.ooo().args(["talker", "talk"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["tools"],
+        json!([
+            "ledger_append",
+            "ledger_read",
+            "state_delete",
+            "state_get",
+            "state_list",
+            "state_put"
+        ])
+    );
+    assert!(report["put"]["result"].is_object(), "{report}");
+    assert!(
+        report["get"]["result"]["content"][0]["text"].as_str().unwrap().contains("\"n\":1"),
+        "{report}"
+    );
+    assert!(
+        report["undeclared"]["error"].is_object(),
+        "an undeclared capability is refused: {report}"
+    );
+    let events: Vec<Value> = t
+        .ok(&["ledger", "log", "--json", "--aggregate", "plugin_invocation"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let by_plugin: Vec<&Value> = events.iter().filter(|e| e["actor"] == "plugin:talker").collect();
+    let types: Vec<&str> = by_plugin.iter().map(|e| e["event_type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["plugin.state.put", "plugin.evidence.recorded"]);
+    let done = events.iter().find(|e| e["event_type"] == "plugin.completed").unwrap();
+    assert_eq!(done["payload"]["capabilities_used"], json!(["ledger:write", "state:write"]));
+}
