@@ -91,3 +91,41 @@ fn a_plugin_uses_only_its_declared_capabilities() {
     let done = events.iter().find(|e| e["event_type"] == "plugin.completed").unwrap();
     assert_eq!(done["payload"]["capabilities_used"], json!(["ledger:write", "state:write"]));
 }
+
+/// The Rust SDK against the real channel server: one line per capability, refusals as
+/// errors, effects in the ledger as the plugin's actor.
+#[test]
+fn the_sdk_speaks_to_the_real_server() {
+    use ooo_core::ledger::{EventQuery, SqliteStore, Store};
+    use ooo_mcp::capability::{CapabilityServer, Channel, Grant, Session};
+    use ooo_plugin_sdk::{Core, SdkError};
+
+    let dir = tempfile::tempdir().unwrap();
+    let ledger_path = dir.path().join("ledger.db");
+    SqliteStore::open(&ledger_path).unwrap();
+    let session = Session {
+        plugin: "sdk-user".into(),
+        invocation_id: "01JSDKTEST0000000000000000".into(),
+        ledger_path: ledger_path.clone(),
+        seeds_dir: dir.path().join("seeds"),
+        declared: vec![
+            Grant { name: "state".into(), access: "write".into() },
+            Grant { name: "ledger".into(), access: "write".into() },
+        ],
+    };
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let channel = Channel::serve(CapabilityServer::new(session).unwrap(), ours).unwrap();
+    let mut core = Core::over(theirs).unwrap();
+    assert!(core.tools().unwrap().contains(&"state_put".to_string()));
+    core.state_put("greeting", json!("hello")).unwrap();
+    assert_eq!(core.state_get("greeting").unwrap(), json!("hello"));
+    assert_eq!(core.state_list("").unwrap(), ["greeting"]);
+    assert!(core.ledger_append("checked", json!({"ok": true})).unwrap() > 0);
+    let refused = core.progress("step", 0.5).unwrap_err();
+    assert!(matches!(refused, SdkError::Refused { .. }), "{refused}");
+    drop(core);
+    assert_eq!(channel.finish(), ["ledger:write", "state:write"]);
+    let events = SqliteStore::open(&ledger_path).unwrap().query(&EventQuery::default()).unwrap();
+    assert!(events.iter().all(|e| e.actor == "plugin:sdk-user"));
+    assert_eq!(events.len(), 2);
+}
