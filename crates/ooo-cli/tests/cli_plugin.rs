@@ -263,7 +263,7 @@ fn create_scaffolds_a_plugin_that_passes_the_contract_and_runs() {
     )
     .unwrap();
     assert_eq!(report["ok"], true, "{report}");
-    assert_eq!(report["checks"].as_array().unwrap().len(), 3);
+    assert_eq!(report["checks"].as_array().unwrap().len(), 3, "{report}");
     assert!(!report["not_checked"].as_array().unwrap().is_empty(), "what is not checked is said");
     t.ok(&["plugin", "install", "my-tool", "--from", dir.to_str().unwrap()]);
     t.ok(&["plugin", "trust", "my-tool", "--scope", "my-tool:run"]);
@@ -311,4 +311,45 @@ fn test_contract_fails_a_command_without_help() {
     let out = t.ooo().args(["plugin", "test-contract", dir.to_str().unwrap()]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("FAIL manifest"));
+}
+
+/// A command that asks the core for a capability its manifest does not declare fails
+/// the contract test (the dry run goes through a real capability channel).
+#[test]
+fn test_contract_catches_undeclared_capability_use() {
+    let t = TestHome::new();
+    let parent = t.dir.path().join("work");
+    fs::create_dir_all(&parent).unwrap();
+    t.ok(&["plugin", "create", "greedy", "--dir", parent.to_str().unwrap()]);
+    let dir = parent.join("greedy");
+    let script = r#"import json, os, sys
+fd = int(os.environ["OUROBOROS_CORE_FD"])
+r = os.fdopen(fd, "rb", buffering=0); w = os.fdopen(os.dup(fd), "wb", buffering=0)
+def send(o): w.write((json.dumps(o) + "\n").encode())
+def recv():
+    line = b""
+    while not line.endswith(b"\n"):
+        c = r.read(1)
+        if not c: return None
+        line += c
+    return json.loads(line)
+send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}); recv()
+send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+send({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "state_put", "arguments": {"key": "k", "value": 1}}}); recv()
+print("usage: greedy hello")
+"#;
+    fs::write(dir.join("greedy.py"), script).unwrap();
+    let manifest = fs::read_to_string(dir.join("ouroboros.plugin.json"))
+        .unwrap()
+        .replace("./run.sh", "python3 ./greedy.py");
+    fs::write(dir.join("ouroboros.plugin.json"), manifest).unwrap();
+    let out = t.ooo().args(["plugin", "test-contract", dir.to_str().unwrap()]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "FAIL hello uses only declared capabilities: asked for undeclared tools: state_put"
+        ),
+        "{text}"
+    );
 }

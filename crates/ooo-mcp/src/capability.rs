@@ -150,6 +150,7 @@ pub struct CapabilityServer {
     session: Arc<Session>,
     ledger: Arc<Mutex<SqliteStore>>,
     used: Arc<Mutex<BTreeSet<String>>>,
+    refused: Arc<Mutex<BTreeSet<String>>>,
 }
 
 fn error(message: impl Into<String>) -> McpError {
@@ -163,6 +164,7 @@ impl CapabilityServer {
             session: Arc::new(session),
             ledger: Arc::new(Mutex::new(ledger)),
             used: Arc::default(),
+            refused: Arc::default(),
         })
     }
 
@@ -176,6 +178,11 @@ impl CapabilityServer {
     /// The tools this plugin may call.
     pub fn tool_names(&self) -> Vec<&'static str> {
         TOOLS.iter().filter(|t| self.allowed(t)).map(|t| t.name).collect()
+    }
+
+    /// Tools the plugin asked for without the capability.
+    pub fn refused(&self) -> Vec<String> {
+        self.refused.lock().map(|u| u.iter().cloned().collect()).unwrap_or_default()
     }
 
     /// `capability:access` of every tool called so far.
@@ -210,6 +217,9 @@ impl CapabilityServer {
             .find(|t| t.name == name)
             .ok_or_else(|| error(format!("no tool {name}")))?;
         if !self.allowed(tool) {
+            if let Ok(mut refused) = self.refused.lock() {
+                refused.insert(name.to_owned());
+            }
             return Err(error(format!(
                 "{name} needs the {} capability, which {} does not declare",
                 tool.capability, self.session.plugin
@@ -375,7 +385,7 @@ impl ServerHandler for CapabilityServer {
 /// A running channel: serve `ours` until the plugin closes its end, then report the
 /// capabilities it used.
 pub struct Channel {
-    thread: std::thread::JoinHandle<Vec<String>>,
+    thread: std::thread::JoinHandle<(Vec<String>, Vec<String>)>,
 }
 
 impl Channel {
@@ -385,7 +395,7 @@ impl Channel {
         let thread = std::thread::spawn(move || {
             let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(r) => r,
-                Err(_) => return Vec::new(),
+                Err(_) => return (Vec::new(), Vec::new()),
             };
             let tracker = server.clone();
             runtime.block_on(async move {
@@ -396,13 +406,18 @@ impl Channel {
                     let _ = service.waiting().await;
                 }
             });
-            tracker.used()
+            (tracker.used(), tracker.refused())
         });
         Ok(Self { thread })
     }
 
     /// Wait for the plugin to close the channel; the capabilities it used.
     pub fn finish(self) -> Vec<String> {
+        self.finish_report().0
+    }
+
+    /// Wait for the plugin to close the channel: (capabilities used, tools refused).
+    pub fn finish_report(self) -> (Vec<String>, Vec<String>) {
         self.thread.join().unwrap_or_default()
     }
 }

@@ -99,9 +99,17 @@ pub fn create(parent: &Path, name: &str) -> io::Result<std::path::PathBuf> {
     Ok(dir)
 }
 
+/// The checks (pass or fail) and notes (information) of a contract test.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub checks: Vec<Check>,
+    pub notes: Vec<String>,
+}
+
 /// Check a plugin directory offline. `scratch` is a writable directory for the runs.
-pub fn test_contract(dir: &Path, scratch: &Path) -> Vec<Check> {
+pub fn test_contract(dir: &Path, scratch: &Path) -> Report {
     let mut checks = Vec::new();
+    let mut notes = Vec::new();
     let dir = &dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
     let mut push =
         |name: &str, ok: bool, detail: String| checks.push(Check { name: name.into(), ok, detail });
@@ -116,7 +124,7 @@ pub fn test_contract(dir: &Path, scratch: &Path) -> Vec<Check> {
         }
         Err(e) => {
             push("manifest", false, e.to_string());
-            return checks;
+            return Report { checks, notes };
         }
     };
     let warnings = rules::warnings(&m);
@@ -127,7 +135,7 @@ pub fn test_contract(dir: &Path, scratch: &Path) -> Vec<Check> {
     );
     let Some(words) = rules::entrypoint_words(&m.entrypoint.command) else {
         push("entrypoint", false, "does not split into words".into());
-        return checks;
+        return Report { checks, notes };
     };
     let program = if words[0].contains('/') && !words[0].starts_with('/') {
         dir.join(&words[0]).into_os_string()
@@ -137,6 +145,7 @@ pub fn test_contract(dir: &Path, scratch: &Path) -> Vec<Check> {
     let _ = fs::create_dir_all(scratch);
     let policy =
         Policy { read: vec![dir.to_owned()], write: vec![scratch.to_owned()], network: false };
+    let mut all_used: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     for command in &m.commands {
         let mut args: Vec<String> = words[1..].to_vec();
         args.push(command.name.clone());
@@ -154,14 +163,63 @@ pub fn test_contract(dir: &Path, scratch: &Path) -> Vec<Check> {
             grace: Duration::from_secs(1),
         };
         let ruleset = sandbox::prepare(&policy).ok().and_then(|p| p.ruleset);
-        let done = launch(&spec, ruleset, None);
+        // A channel to a scratch ledger: what the command asks of the core is observed.
+        let channel = dry_run_channel(&m, scratch);
+        let (done, refused) = match channel {
+            Some((channel, theirs)) => {
+                let mut spec = spec;
+                spec.env.push(("OUROBOROS_CORE_FD".into(), "3".into()));
+                let done = launch(&spec, ruleset, Some(theirs));
+                let (used, refused) = channel.finish_report();
+                all_used.extend(used);
+                (done, refused)
+            }
+            None => (launch(&spec, ruleset, None), Vec::new()),
+        };
         let ok = done.ended.exit_code() == 0 && done.stdout.as_ref().is_none_or(|s| s.bytes > 0);
         push(&format!("{} --help", command.name), ok, done.ended.to_string());
+        if !refused.is_empty() {
+            push(
+                &format!("{} uses only declared capabilities", command.name),
+                false,
+                format!("asked for undeclared tools: {}", refused.join(", ")),
+            );
+        }
     }
-    checks
+    let declared: Vec<String> =
+        m.capabilities.iter().map(|c| format!("{}:{}", c.name, c.access)).collect();
+    let unused: Vec<&String> = declared.iter().filter(|d| !all_used.contains(*d)).collect();
+    if !unused.is_empty() {
+        let list = unused.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+        notes.push(format!(
+            "declared but not used by any `--help` dry run (fine if real runs use them): {list}"
+        ));
+    }
+    Report { checks, notes }
 }
 
-/// What [`test_contract`] cannot check yet, said plainly rather than passed silently.
-pub const NOT_CHECKED: &[&str] = &[
-    "capabilities used in a dry run match the declared ones (needs the capability channel, not in this build)",
-];
+/// A capability server on a scratch ledger for one dry run, and the plugin's end.
+fn dry_run_channel(
+    m: &manifest::Manifest,
+    scratch: &Path,
+) -> Option<(ooo_mcp::capability::Channel, std::os::fd::OwnedFd)> {
+    let session = ooo_mcp::capability::Session {
+        plugin: m.name.clone(),
+        invocation_id: "01TESTC0NTRACT000000000000".into(),
+        ledger_path: scratch.join("dry-run-ledger.db"),
+        seeds_dir: scratch.join("seeds"),
+        declared: m
+            .capabilities
+            .iter()
+            .map(|c| ooo_mcp::capability::Grant { name: c.name.clone(), access: c.access.clone() })
+            .collect(),
+    };
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().ok()?;
+    let server = ooo_mcp::capability::CapabilityServer::new(session).ok()?;
+    let channel = ooo_mcp::capability::Channel::serve(server, ours).ok()?;
+    Some((channel, theirs.into()))
+}
+
+/// What [`test_contract`] cannot check, said plainly rather than passed silently.
+pub const NOT_CHECKED: &[&str] =
+    &["capabilities a command uses only in real runs (the dry run is `<command> --help`)"];

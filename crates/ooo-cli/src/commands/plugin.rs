@@ -97,7 +97,8 @@ pub fn run(cmd: PluginCommand) -> Result<ExitCode, CliError> {
         PluginCommand::TestContract { dir, json } => {
             let scratch =
                 std::env::temp_dir().join(format!("ooo-test-contract-{}", std::process::id()));
-            let checks = ooo_plugin::contract::test_contract(&dir, &scratch);
+            let report = ooo_plugin::contract::test_contract(&dir, &scratch);
+            let checks = &report.checks;
             let _ = std::fs::remove_dir_all(&scratch);
             let all_ok = checks.iter().all(|c| c.ok);
             piped(|out| {
@@ -108,7 +109,7 @@ pub fn run(cmd: PluginCommand) -> Result<ExitCode, CliError> {
                         json!({"ok": all_ok, "checks": checks, "not_checked": ooo_plugin::contract::NOT_CHECKED})
                     )?;
                 } else {
-                    for c in &checks {
+                    for c in checks {
                         writeln!(
                             out,
                             "{} {}{}",
@@ -120,6 +121,9 @@ pub fn run(cmd: PluginCommand) -> Result<ExitCode, CliError> {
                                 format!(": {}", c.detail)
                             }
                         )?;
+                    }
+                    for n in &report.notes {
+                        writeln!(out, "note: {n}")?;
                     }
                     for n in ooo_plugin::contract::NOT_CHECKED {
                         writeln!(out, "not checked: {n}")?;

@@ -186,6 +186,11 @@ pub fn launch(
             }
             libc::signal(libc::SIGINT, libc::SIG_DFL);
             libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            // Only this closure ever locks it, in the child: never contended.
+            if let Some(ruleset) = sandbox.lock().ok().and_then(|mut s| s.take()) {
+                crate::sandbox::apply_in_child(ruleset)?;
+            }
+            // After the sandbox: its ruleset descriptor may itself be fd 3.
             if let Some(fd) = channel_raw {
                 // The channel becomes fd 3, inherited across exec (dup2 clears
                 // close-on-exec; when it already is 3, clear it by hand).
@@ -195,10 +200,7 @@ pub fn launch(
                     return Err(io::Error::last_os_error());
                 }
             }
-            // Only this closure ever locks it, in the child: never contended.
-            if let Some(ruleset) = sandbox.lock().ok().and_then(|mut s| s.take()) {
-                crate::sandbox::apply_in_child(ruleset)?;
-            }
+
             Ok(())
         });
     }
