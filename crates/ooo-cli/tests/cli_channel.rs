@@ -39,9 +39,8 @@ report["undeclared"] = call(6, "provenance_record", {"kind": "repo", "identifier
 print(json.dumps(report))
 "#;
 
-#[test]
-fn a_plugin_uses_only_its_declared_capabilities() {
-    let t = TestHome::new();
+/// Installs and trusts `talker` (the client above) from a source folder; returns the folder.
+fn install_talker(t: &TestHome) -> std::path::PathBuf {
     let dir = t.dir.path().join("src/talker");
     fs::create_dir_all(&dir).unwrap();
     let manifest = json!({
@@ -57,6 +56,13 @@ fn a_plugin_uses_only_its_declared_capabilities() {
     fs::set_permissions(dir.join("client.py"), fs::Permissions::from_mode(0o644)).unwrap();
     t.ok(&["plugin", "install", "talker", "--from", dir.to_str().unwrap()]);
     t.ok(&["plugin", "trust", "talker", "--scope", "talker:run"]);
+    dir
+}
+
+#[test]
+fn a_plugin_uses_only_its_declared_capabilities() {
+    let t = TestHome::new();
+    install_talker(&t);
     let out = t.ooo().args(["talker", "talk"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -128,4 +134,44 @@ fn the_sdk_speaks_to_the_real_server() {
     let events = SqliteStore::open(&ledger_path).unwrap().query(&EventQuery::default()).unwrap();
     assert!(events.iter().all(|e| e.actor == "plugin:sdk-user"));
     assert_eq!(events.len(), 2);
+}
+
+/// State a plugin keeps through the channel is a projection of its `plugin.state.*`
+/// events: an update keeps it, a plain remove keeps it for a reinstall, `--purge` clears
+/// it (and only this plugin's rows).
+#[test]
+fn channel_state_survives_update_and_goes_with_purge() {
+    use ooo_core::ledger::{SqliteStore, Store};
+    use ooo_mcp::capability::STATE;
+
+    let t = TestHome::new();
+    let dir = install_talker(&t);
+    t.ok(&["talker", "talk"]);
+    let row =
+        |key: &str| SqliteStore::open(t.ledger_db()).unwrap().projection_get(STATE, key).unwrap();
+    assert_eq!(row("talker/counter"), Some(json!({"n": 1})));
+    // Another plugin's row, which a purge of talker must leave alone.
+    let other = t.dir.path().join("src/other");
+    fs::create_dir_all(&other).unwrap();
+    let manifest =
+        fs::read_to_string(dir.join("ouroboros.plugin.json")).unwrap().replace("talker", "other");
+    fs::write(other.join("ouroboros.plugin.json"), manifest).unwrap();
+    fs::copy(dir.join("client.py"), other.join("client.py")).unwrap();
+    t.ok(&["plugin", "install", "other", "--from", other.to_str().unwrap()]);
+    t.ok(&["plugin", "trust", "other", "--scope", "other:run"]);
+    t.ok(&["other", "talk"]);
+    assert_eq!(row("other/counter"), Some(json!({"n": 1})));
+
+    let manifest = fs::read_to_string(dir.join("ouroboros.plugin.json"))
+        .unwrap()
+        .replace("\"1.0.0\"", "\"1.1.0\"");
+    fs::write(dir.join("ouroboros.plugin.json"), manifest).unwrap();
+    t.ok(&["plugin", "update", "talker"]);
+    assert_eq!(row("talker/counter"), Some(json!({"n": 1})), "state survives update");
+    t.ok(&["plugin", "remove", "talker"]);
+    assert_eq!(row("talker/counter"), Some(json!({"n": 1})), "a plain remove keeps state");
+    t.ok(&["plugin", "install", "talker", "--from", dir.to_str().unwrap()]);
+    t.ok(&["plugin", "remove", "talker", "--purge"]);
+    assert_eq!(row("talker/counter"), None, "--purge clears it");
+    assert_eq!(row("other/counter"), Some(json!({"n": 1})), "other plugins keep theirs");
 }

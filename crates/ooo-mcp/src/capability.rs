@@ -123,7 +123,8 @@ const TOOLS: &[ToolDef] = &[
     },
 ];
 
-/// Folds `plugin.state.*` events into [`STATE`].
+/// Folds `plugin.state.*` events into [`STATE`]; a purging `plugin.removed` clears the
+/// plugin's rows.
 pub struct StateProjection;
 
 impl Projection for StateProjection {
@@ -131,6 +132,14 @@ impl Projection for StateProjection {
         STATE
     }
     fn apply(&self, e: &Event, rows: &mut dyn ProjectionRows) -> Result<(), LedgerError> {
+        if e.event_type.as_str() == "plugin.removed" && e.payload["purge"] == true {
+            // `plugin remove --purge` forgets the plugin's state with its registration.
+            let Some(plugin) = e.payload["name"].as_str() else { return Ok(()) };
+            for row in rows.keys(&format!("{plugin}/"))? {
+                rows.delete(&row)?;
+            }
+            return Ok(());
+        }
         let (Some(plugin), Some(key)) = (e.payload["plugin"].as_str(), e.payload["key"].as_str())
         else {
             return Ok(());

@@ -219,7 +219,10 @@ pub fn record(
     )?;
     let mut stored = ledger.append(
         &[event],
-        AppendOptions { projections: &[&PluginProjection], ..Default::default() },
+        AppendOptions {
+            projections: &[&PluginProjection, &ooo_mcp::capability::StateProjection],
+            ..Default::default()
+        },
     )?;
     Ok(stored.remove(0))
 }

@@ -88,6 +88,8 @@ pub trait ProjectionRows {
     fn get(&mut self, key: &str) -> Result<Option<Value>, LedgerError>;
     fn put(&mut self, key: &str, value: &Value) -> Result<(), LedgerError>;
     fn delete(&mut self, key: &str) -> Result<(), LedgerError>;
+    /// Keys starting with `prefix`, sorted.
+    fn keys(&mut self, prefix: &str) -> Result<Vec<String>, LedgerError>;
 }
 
 /// A read model derived only from events. Its rows change in the same transaction as

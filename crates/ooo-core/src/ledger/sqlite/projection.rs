@@ -18,6 +18,10 @@ impl ProjectionRows for SqliteRows<'_> {
         get(self.conn, self.projection, key)
     }
 
+    fn keys(&mut self, prefix: &str) -> Result<Vec<String>, LedgerError> {
+        Ok(scan(self.conn, self.projection, prefix)?.into_iter().map(|(k, _)| k).collect())
+    }
+
     fn put(&mut self, key: &str, value: &Value) -> Result<(), LedgerError> {
         self.conn
             .prepare_cached(
