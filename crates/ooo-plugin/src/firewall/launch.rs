@@ -224,13 +224,17 @@ pub fn launch(
     let err = child.stderr.take().map(|s| tee(s, true));
     let mut forced: Option<Ended> = None;
     let mut term_sent: Option<Instant> = None;
-    // Poll quickly at first (most plugin calls are short), backing off to 20 ms.
-    let mut pause = Duration::from_micros(500);
+    // A waiter thread reaps the child and reports at once, so a short plugin is not
+    // charged a polling interval; this loop only wakes to enforce cancel and timeout.
+    let (reaped_tx, reaped) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = reaped_tx.send(child.wait());
+    });
     let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) => {}
-            Err(_) => break None,
+        match reaped.recv_timeout(Duration::from_millis(20)) {
+            Ok(Ok(status)) => break Some(status),
+            Ok(Err(_)) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break None,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
         }
         if forced.is_none() {
             if cancel.load(Ordering::SeqCst) {
@@ -246,8 +250,6 @@ pub fn launch(
             kill_group(pid, libc::SIGKILL);
             term_sent = None;
         }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(20));
     };
     restore_terminal();
     let interrupted = status.as_ref().and_then(|s| s.signal()) == Some(libc::SIGINT);
