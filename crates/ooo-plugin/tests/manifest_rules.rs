@@ -362,3 +362,24 @@ mod properties {
         }
     }
 }
+
+/// A command's own scopes (`permissions` and `x-ouroboros.scopes`) must be declared, and
+/// they gate that command on top of the plugin's required scopes.
+#[test]
+fn command_scopes() {
+    let with_scopes = |scopes: Value| {
+        let mut doc = base("0.6");
+        doc["commands"][0]["x-ouroboros"] = json!({"scopes": scopes});
+        doc
+    };
+    let m = load(&with_scopes(json!(["net:api"]))).unwrap();
+    let needed = m.scopes_for(&m.commands[0]);
+    assert_eq!(needed.first(), Some(&"demo:read"));
+    assert!(needed.contains(&"net:api"), "{needed:?}");
+    assert_eq!(needed.iter().filter(|s| **s == "demo:read").count(), 1, "no duplicates");
+    refused_at(with_scopes(json!(["net:other"])), "/commands/0/x-ouroboros/scopes/0");
+    refused_at(with_scopes(json!(["Bad Scope"])), "/commands/0/x-ouroboros/scopes/0");
+    let mut unknown = base("0.6");
+    unknown["commands"][0]["x-ouroboros"] = json!({"scope": ["net:api"]});
+    assert!(load(&unknown).is_err(), "unknown keys in the command extension are refused");
+}

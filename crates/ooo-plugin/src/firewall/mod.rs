@@ -396,7 +396,7 @@ pub fn invoke(
     let invocation_id = ulid::Ulid::new().to_string();
     let red = redaction::redact(&req.args);
     let subject = Manager::subject(&entry);
-    let required: Vec<&str> = manifest.required_scopes();
+    let required: Vec<&str> = manifest.scopes_for(command);
     let (state, missing) = trust::state(ledger, &subject, &required)?;
     let ctx = Context {
         invocation_id: invocation_id.clone(),

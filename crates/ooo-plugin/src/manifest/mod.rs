@@ -119,6 +119,18 @@ pub struct Command {
     pub timeout_seconds: Option<u64>,
     #[serde(default)]
     pub result_states: Vec<String>,
+    /// Our per-command extension.
+    #[serde(rename = "x-ouroboros", default, skip_serializing_if = "Option::is_none")]
+    pub x_ouroboros: Option<CommandExtension>,
+}
+
+/// `commands[].x-ouroboros`: scopes this one command needs beyond the plugin's required
+/// ones (upstream's command `permissions` cannot name scopes with `_`, and an optional
+/// top-level scope gates nothing by itself).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CommandExtension {
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -217,6 +229,21 @@ impl Manifest {
     /// Scopes marked `required: true`, in declaration order.
     pub fn required_scopes(&self) -> Vec<&str> {
         self.permissions.iter().filter(|p| p.required).map(|p| p.scope.as_str()).collect()
+    }
+
+    /// Scopes that must be trusted to run `command`: the plugin's required scopes, then
+    /// the command's own `permissions` and `x-ouroboros.scopes` (a command that says it
+    /// uses a scope does not run without it, even when the scope is optional for the
+    /// plugin as a whole).
+    pub fn scopes_for<'a>(&'a self, command: &'a Command) -> Vec<&'a str> {
+        let mut scopes = self.required_scopes();
+        let own = command.x_ouroboros.iter().flat_map(|x| &x.scopes);
+        for scope in command.permissions.iter().chain(own) {
+            if !scopes.contains(&scope.as_str()) {
+                scopes.push(scope);
+            }
+        }
+        scopes
     }
 }
 

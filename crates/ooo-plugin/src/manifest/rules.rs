@@ -285,6 +285,19 @@ impl Checker<'_> {
     }
 
     fn extension(&self) -> Result<(), ManifestError> {
+        for (i, c) in self.m.commands.iter().enumerate() {
+            let scopes = c.x_ouroboros.iter().flat_map(|x| &x.scopes);
+            for (j, scope) in scopes.enumerate() {
+                if !self.declared(scope) {
+                    return self.fail(
+                        &format!("/commands/{i}/x-ouroboros/scopes/{j}"),
+                        "command scope must be declared in top-level permissions",
+                        "a scope listed in permissions[].scope",
+                        scope.as_str(),
+                    );
+                }
+            }
+        }
         let Some(x) = &self.m.x_ouroboros else { return Ok(()) };
         for (var, scope) in &x.env {
             let scope = scope.as_str().unwrap_or_default();

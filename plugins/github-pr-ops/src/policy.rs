@@ -1,0 +1,255 @@
+//! Merge policies: what "ready" means for a pull request. A policy is a small TOML
+//! document (unknown keys refused); `default` is built in. Evaluating a policy against
+//! the [`Facts`] gives the list of blocker codes; no blockers means ready. Anything the
+//! facts leave unknown is a blocker, never a pass. Where policies are stored is in
+//! `main` (the plugin's state, or a file).
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::facts::{ChecksState, Facts};
+
+/// The name of the built-in policy.
+pub const DEFAULT: &str = "default";
+
+/// A merge policy. Every field has the built-in default's value when absent.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Base branches a pull request may target; `"*"` allows any.
+    #[serde(default = "default_bases")]
+    pub allowed_bases: Vec<String>,
+    #[serde(default = "one")]
+    pub min_approvals: u32,
+    /// Whether an outstanding "changes requested" review still allows a merge.
+    #[serde(default)]
+    pub allow_changes_requested: bool,
+    /// Whether checks must have succeeded. With this on, a head commit without any
+    /// check counts as `checks_pending` (as GitHub's combined status does).
+    #[serde(default = "yes")]
+    pub require_checks: bool,
+    /// Check or status names left out of the judgement.
+    #[serde(default)]
+    pub ignored_checks: Vec<String>,
+    #[serde(default)]
+    pub allow_draft: bool,
+    /// Whether the caller must be able to push to the repository.
+    #[serde(default = "yes")]
+    pub require_write_permission: bool,
+}
+
+fn default_bases() -> Vec<String> {
+    vec!["main".into(), "master".into()]
+}
+fn one() -> u32 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            allowed_bases: default_bases(),
+            min_approvals: 1,
+            allow_changes_requested: false,
+            require_checks: true,
+            ignored_checks: Vec::new(),
+            allow_draft: false,
+            require_write_permission: true,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("policy {name}: {detail}")]
+pub struct BadPolicy {
+    pub name: String,
+    pub detail: String,
+}
+
+/// A policy name: lower-case letters, digits, `-` and `_`, as it is also a state key.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+impl Policy {
+    pub fn parse(name: &str, text: &str) -> Result<Self, BadPolicy> {
+        let bad = |detail: String| BadPolicy { name: name.to_owned(), detail };
+        if text.len() > 64 * 1024 {
+            return Err(bad("larger than 64 KiB".into()));
+        }
+        let policy: Self = toml::from_str(text).map_err(|e| bad(e.message().to_owned()))?;
+        if policy.allowed_bases.is_empty() {
+            return Err(bad("allowed_bases is empty; use [\"*\"] to allow any base".into()));
+        }
+        Ok(policy)
+    }
+
+    /// The blocker codes, in a fixed order; empty means ready.
+    pub fn blockers(&self, facts: &Facts) -> Vec<&'static str> {
+        let pr = &facts.pull_request;
+        let mut out = Vec::new();
+        if pr.merged {
+            out.push("merged");
+        } else if pr.state != "open" {
+            out.push("closed");
+        }
+        if pr.draft && !self.allow_draft {
+            out.push("draft");
+        }
+        match pr.mergeable {
+            Some(false) => out.push("conflicts"),
+            None if !pr.merged => out.push("mergeability_unknown"),
+            _ => {}
+        }
+        let checks = facts.checks.without(&self.ignored_checks);
+        if self.require_checks {
+            match checks.state() {
+                ChecksState::Failure => out.push("checks_failing"),
+                ChecksState::Pending | ChecksState::None => out.push("checks_pending"),
+                ChecksState::Success => {}
+            }
+        } else if checks.state() == ChecksState::Failure {
+            out.push("checks_failing");
+        }
+        if !facts.reviews.changes_requested.is_empty() && !self.allow_changes_requested {
+            out.push("changes_requested");
+        }
+        if (facts.reviews.approved_by.len() as u64) < u64::from(self.min_approvals) {
+            out.push("insufficient_approvals");
+        }
+        if !self.allowed_bases.iter().any(|b| b == "*" || *b == pr.base) {
+            out.push("base_not_allowed");
+        }
+        if self.require_write_permission && facts.can_write != Some(true) {
+            out.push("no_write_permission");
+        }
+        out
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "allowed_bases": self.allowed_bases, "min_approvals": self.min_approvals,
+            "allow_changes_requested": self.allow_changes_requested,
+            "require_checks": self.require_checks, "ignored_checks": self.ignored_checks,
+            "allow_draft": self.allow_draft, "require_write_permission": self.require_write_permission,
+        })
+    }
+}
+
+/// A blocker code explained for people.
+pub fn explain(code: &str, facts: &Facts, policy: &Policy) -> String {
+    let pr = &facts.pull_request;
+    let checks = facts.checks.without(&policy.ignored_checks);
+    match code {
+        "closed" => "the pull request is closed".into(),
+        "merged" => "the pull request is already merged".into(),
+        "draft" => "the pull request is a draft".into(),
+        "conflicts" => "the branch has conflicts with its base".into(),
+        "mergeability_unknown" => {
+            "GitHub is still computing mergeability; try again shortly".into()
+        }
+        "checks_failing" => format!("failing checks: {}", checks.failing.join(", ")),
+        "checks_pending" if checks.pending.is_empty() => "no checks reported yet".into(),
+        "checks_pending" => format!("pending checks: {}", checks.pending.join(", ")),
+        "changes_requested" => {
+            format!("changes requested by {}", facts.reviews.changes_requested.join(", "))
+        }
+        "insufficient_approvals" => format!(
+            "{} approval(s), the policy needs {}",
+            facts.reviews.approved_by.len(),
+            policy.min_approvals
+        ),
+        "base_not_allowed" => {
+            format!("base `{}` is not one of {}", pr.base, policy.allowed_bases.join(", "))
+        }
+        "no_write_permission" if facts.can_write.is_none() => {
+            "GitHub did not report your permission on the repository (is a token set?)".into()
+        }
+        "no_write_permission" => "you cannot push to this repository".into(),
+        other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{Checks, PullRequest, Reviews};
+
+    fn ready() -> Facts {
+        Facts {
+            pull_request: PullRequest {
+                owner: "o".into(),
+                repo: "r".into(),
+                number: 1,
+                title: "t".into(),
+                state: "open".into(),
+                draft: false,
+                merged: false,
+                base: "main".into(),
+                head_sha: "a".repeat(40),
+                mergeable: Some(true),
+                mergeable_state: "clean".into(),
+            },
+            reviews: Reviews { approved_by: vec!["alice".into()], changes_requested: vec![] },
+            checks: Checks { passing: vec!["build".into()], ..Checks::default() },
+            can_write: Some(true),
+        }
+    }
+
+    #[test]
+    fn the_default_policy() {
+        let p = Policy::default();
+        assert!(p.blockers(&ready()).is_empty());
+        let cases: Vec<(fn(&mut Facts), &[&str])> = vec![
+            (|f| f.pull_request.state = "closed".into(), &["closed"]),
+            (|f| f.pull_request.draft = true, &["draft"]),
+            (|f| f.pull_request.mergeable = Some(false), &["conflicts"]),
+            (|f| f.pull_request.mergeable = None, &["mergeability_unknown"]),
+            (|f| f.checks.failing.push("test".into()), &["checks_failing"]),
+            (|f| f.checks.pending.push("test".into()), &["checks_pending"]),
+            (|f| f.checks.passing.clear(), &["checks_pending"]),
+            (|f| f.reviews.changes_requested.push("bob".into()), &["changes_requested"]),
+            (|f| f.reviews.approved_by.clear(), &["insufficient_approvals"]),
+            (|f| f.pull_request.base = "release".into(), &["base_not_allowed"]),
+            (|f| f.can_write = Some(false), &["no_write_permission"]),
+            (|f| f.can_write = None, &["no_write_permission"]),
+        ];
+        for (change, expected) in cases {
+            let mut f = ready();
+            change(&mut f);
+            assert_eq!(p.blockers(&f), expected, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn policies_from_toml() {
+        let p = Policy::parse(
+            "relaxed",
+            "allowed_bases = [\"*\"]\nmin_approvals = 0\nrequire_checks = false\nignored_checks = [\"flaky\"]\n",
+        )
+        .unwrap();
+        let mut f = ready();
+        f.reviews.approved_by.clear();
+        f.checks.pending.push("slow".into());
+        f.pull_request.base = "release".into();
+        assert!(p.blockers(&f).is_empty());
+        f.checks.failing.push("flaky".into());
+        assert!(p.blockers(&f).is_empty(), "ignored");
+        f.checks.failing.push("test".into());
+        assert_eq!(p.blockers(&f), ["checks_failing"]);
+        assert_eq!(Policy::parse("d", "").unwrap(), Policy::default());
+        for bad in
+            ["min_approvals = -1", "typo = true", "allowed_bases = []", "min_approvals = \"1\""]
+        {
+            assert!(Policy::parse("x", bad).is_err(), "{bad}");
+        }
+        assert!(valid_name("team-a_2") && !valid_name("Team") && !valid_name("a/b"));
+    }
+}
