@@ -207,7 +207,8 @@ mod tests {
     fn the_default_policy() {
         let p = Policy::default();
         assert!(p.blockers(&ready()).is_empty());
-        let cases: Vec<(fn(&mut Facts), &[&str])> = vec![
+        type Case = (fn(&mut Facts), &'static [&'static str]);
+        let cases: Vec<Case> = vec![
             (|f| f.pull_request.state = "closed".into(), &["closed"]),
             (|f| f.pull_request.draft = true, &["draft"]),
             (|f| f.pull_request.mergeable = Some(false), &["conflicts"]),
