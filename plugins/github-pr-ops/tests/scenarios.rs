@@ -9,7 +9,6 @@ use common::fake_github::{FakeGitHub, HEAD, PR_URL, Reply, fixture, repo_path};
 use common::openapi::OpenApi;
 use serde_json::{Value, json};
 use std::process::Command;
-use std::sync::OnceLock;
 
 struct Run {
     code: i32,
@@ -42,8 +41,7 @@ fn plugin(gh: &FakeGitHub, args: &[&str]) -> Run {
 
 /// Every body the fake served matches GitHub's published schema for that answer.
 fn served_bodies_match_openapi(gh: &FakeGitHub) {
-    static SPEC: OnceLock<Option<OpenApi>> = OnceLock::new();
-    let Some(spec) = SPEC.get_or_init(OpenApi::load) else { return };
+    let Some(spec) = OpenApi::shared() else { return };
     for e in gh.log() {
         if let Err(problem) = spec.check(&e.method, &e.path, e.status, &e.body) {
             panic!("the fake served a body GitHub would not: {problem}");
