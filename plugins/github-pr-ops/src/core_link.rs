@@ -49,12 +49,13 @@ impl CoreLink {
         }
     }
 
-    /// Record a decision: evidence in the ledger, the pull request as provenance, the
+    /// Record a decision: evidence in the ledger, what was touched as provenance
+    /// (`github_pull_request` `owner/repo#n`, or `github_repository` `owner/repo`), the
     /// document as the invocation's handoff.
     pub fn record(
         &mut self,
         kind: &str,
-        target: &str,
+        touched: (&str, &str),
         action: &str,
         doc: &Value,
     ) -> Result<(), SdkError> {
@@ -62,7 +63,7 @@ impl CoreLink {
             return Ok(());
         };
         core.ledger_append(kind, doc.clone())?;
-        core.provenance_record("github_pull_request", target, action)?;
+        core.provenance_record(touched.0, touched.1, action)?;
         core.handoff_attach(kind, doc.clone())?;
         Ok(())
     }

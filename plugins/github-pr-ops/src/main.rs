@@ -4,21 +4,14 @@
 //! This file parses arguments, runs a command and maps outcomes to exit codes:
 //! 0 done (ready, merged), 1 error, 2 usage, 3 not ready or merge refused.
 
-mod core_link;
-mod facts;
-mod github;
-mod merge;
-mod policy;
-mod review;
-mod target;
-
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 
-use core_link::CoreLink;
-use github::Client;
-use merge::{Merged, Method};
-use target::{PullRef, Repo};
+use github_pr_ops::core_link::{self, CoreLink};
+use github_pr_ops::github::{self, Client};
+use github_pr_ops::merge::{self, Merged, Method};
+use github_pr_ops::target::{PullRef, Repo};
+use github_pr_ops::{policy, review};
 
 /// Exit code for "not ready" and "merge refused".
 const NOT_READY: i32 = 3;
@@ -138,7 +131,7 @@ fn run(command: Command) -> Result<i32, Failure> {
             let (name, policy) = policy_of(&mut link, &policy)?;
             let facts = review::gather(&client, &pr, None)?;
             let doc = review::decision(&facts, &name, &policy);
-            link.record("review_decision", &pr.to_string(), "read", &doc)?;
+            link.record("review_decision", ("github_pull_request", &pr.to_string()), "read", &doc)?;
             if json {
                 println!("{doc}");
             } else {
@@ -168,7 +161,7 @@ fn run(command: Command) -> Result<i32, Failure> {
                     (NOT_READY, "merge_refused")
                 }
             };
-            link.record("merge_decision", &pr.to_string(), action, &doc)?;
+            link.record("merge_decision", ("github_pull_request", &pr.to_string()), action, &doc)?;
             if json {
                 println!("{doc}");
             } else {
