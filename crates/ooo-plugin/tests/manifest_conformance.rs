@@ -59,7 +59,7 @@ fn negative_fixtures_fail_at_upstreams_pointer() {
         ("bad-unknown-capability.json", "/capabilities/0/name"),
         ("bad-unknown-source-type.json", "/source/type"),
         ("bad-missing-required.json", ""),
-        ("bad-additional-property.json", "/weird_key"),
+        ("bad-additional-property.json", ""),
     ];
     for (file, pointer) in expected {
         let err = manifest::load(&fixtures.join(file)).expect_err(file);

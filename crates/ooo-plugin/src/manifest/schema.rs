@@ -118,25 +118,22 @@ fn truncate(text: &str, max: usize) -> String {
     cut
 }
 
-fn escape(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
-}
-
 /// The first violation of `doc` against the schema of `version`, if any.
 pub fn first_violation(doc: &Value, version: &str) -> Option<SchemaViolation> {
     let mut errors: Vec<_> = validator(version).iter_errors(doc).collect();
     // Stable: errors on the same path keep the validator's keyword order.
     errors.sort_by_cached_key(|e| segments(e.instance_path().as_str()));
     let first = errors.into_iter().next()?;
-    let mut pointer = first.instance_path().as_str().to_owned();
+    // Upstream names the object that holds an unexpected key (the root for a top-level
+    // one), not the key itself; the key is in `found`.
+    let pointer = first.instance_path().as_str().to_owned();
     let mut found = first.instance().to_string();
     if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
         first.kind()
         && let Some(obj) = first.instance().as_object()
         && let Some((key, value)) = obj.iter().find(|(k, _)| unexpected.contains(k))
     {
-        pointer = format!("{pointer}/{}", escape(key));
-        found = format!("{key:?}: {value}");
+        found = format!("unexpected key {key:?}: {value}");
     }
     if let jsonschema::error::ValidationErrorKind::Required { .. } = first.kind() {
         found = "an object without it".into();
