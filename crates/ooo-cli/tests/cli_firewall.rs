@@ -443,6 +443,10 @@ fn first_party_collisions_are_disabled_at_start_up() {
     // Only once.
     t.ok(&["plugin", "list"]);
     assert_eq!(t.ok(&["ledger", "log", "--json", "--type", "plugin.disabled"]).lines().count(), 1);
+    // inspect says why, not "disabled by the user".
+    let info: Value =
+        serde_json::from_str(&t.ok(&["plugin", "inspect", "demo", "--json"])).unwrap();
+    assert_eq!(info["disabled"]["reason"], "name_collision_with_first_party", "{info}");
 }
 
 /// On a terminal, a command that asks first shows one prompt (redacted argv, risk) and

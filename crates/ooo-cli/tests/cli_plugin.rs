@@ -149,6 +149,9 @@ fn lifecycle_install_trust_list_inspect_remove() {
     let row: serde_json::Value =
         serde_json::from_str(&t.ok(&["plugin", "list", "--json"])).unwrap();
     assert_eq!(row[0]["trust_state"], "disabled");
+    let inspect: serde_json::Value =
+        serde_json::from_str(&t.ok(&["plugin", "inspect", "greeter", "--json"])).unwrap();
+    assert_eq!(inspect["disabled"]["reason"], "disabled by the user");
     t.ok(&["plugin", "remove", "greeter"]);
     assert_eq!(t.ok(&["plugin", "list", "--json"]).trim(), "[]");
     let events: Vec<String> = t

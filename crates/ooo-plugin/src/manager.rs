@@ -930,7 +930,7 @@ impl Manager {
             "repository": entry.repository,
             "git_sha": entry.git_sha,
             "requested_ref": entry.requested_ref,
-            "disabled": disabled.map(|d| json!({"reason": "disabled by the user", "ledger_seq": d.disabled_at_seq})),
+            "disabled": disabled.map(|d| json!({"reason": d.reason, "ledger_seq": d.disabled_at_seq})),
             "last_change": last_change,
             "manifest": {
                 "schema_version": m.schema_version,

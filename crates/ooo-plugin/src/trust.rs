@@ -43,6 +43,14 @@ pub struct Disable {
     pub source_type: String,
     pub source_identity: String,
     pub disabled_at_seq: u64,
+    /// Why: `disabled by the user`, or a machine reason such as
+    /// `name_collision_with_first_party`.
+    #[serde(default = "by_the_user")]
+    pub reason: String,
+}
+
+fn by_the_user() -> String {
+    "disabled by the user".to_owned()
 }
 
 /// The trust state of an installed plugin, as `list` and the firewall see it.
@@ -122,6 +130,10 @@ impl Projection for PluginProjection {
                         .unwrap_or_default()
                         .to_owned(),
                     disabled_at_seq: event.seq,
+                    reason: p
+                        .get("reason")
+                        .and_then(Value::as_str)
+                        .map_or_else(by_the_user, str::to_owned),
                 };
                 rows.put(&disabled_key, &json!(disable))?;
                 rows.delete(&trust_key)?;
