@@ -30,6 +30,22 @@ fn ask(question: &str) -> Option<bool> {
 }
 
 /// The closest known name, if any is close.
+/// The closest of `names` to `word`, when close enough to be a typo (a shared prefix,
+/// or a swapped or mistyped letter).
+fn closest(word: &str, names: impl IntoIterator<Item = String>) -> Option<String> {
+    let score = |n: &str| {
+        let (jw, edits) =
+            (strsim::jaro_winkler(word, n), strsim::normalized_damerau_levenshtein(word, n));
+        if jw > 0.8 || edits >= 0.6 { jw.max(edits) } else { 0.0 }
+    };
+    names
+        .into_iter()
+        .map(|n| (score(&n), n))
+        .filter(|(score, _)| *score > 0.0)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, n)| n)
+}
+
 fn suggest(word: &str, manager: &Manager) -> Option<String> {
     let mut names: Vec<String> =
         Cli::command().get_subcommands().map(|c| c.get_name().to_owned()).collect();
@@ -39,12 +55,7 @@ fn suggest(word: &str, manager: &Manager) -> Option<String> {
         }
         names.push(entry.name);
     }
-    names
-        .into_iter()
-        .map(|n| (strsim::jaro_winkler(word, &n), n))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, n)| n)
+    closest(word, names)
 }
 
 pub fn run(args: Vec<String>, confirm: bool) -> Result<ExitCode, CliError> {
@@ -95,9 +106,12 @@ pub fn run(args: Vec<String>, confirm: bool) -> Result<ExitCode, CliError> {
             })?;
         }
         Outcome::UnknownCommand { plugin, command, available } => {
+            let guess = closest(&command, available.iter().cloned())
+                .map(|c| format!("did you mean `ooo {target} {c}`? "))
+                .unwrap_or_default();
             return Err(CliError::new(format!("{plugin} has no command {command}"))
                 .hint(format!(
-                    "its commands: {} (`ooo {target}` describes them)",
+                    "{guess}its commands: {} (`ooo {target}` describes them)",
                     available.join(", ")
                 ))
                 .code(2));

@@ -1,0 +1,104 @@
+//! What `ooo <plugin> ...` prints, pinned by snapshots (human and `--json`): a plugin's
+//! command list, unknown names and commands with their suggestions, a gate's refusal
+//! with its fix, and `ooo plugin log`. Also the hooks that only some runs reach:
+//! `on_cancel` after Ctrl-C, and schema 0.2 hooks, which load but never run.
+
+mod common;
+
+use common::firewall::{install, last_invocation, ran, types, wait_for};
+use common::{TestHome, with_filters};
+use insta::assert_snapshot;
+use serde_json::json;
+use std::fs;
+use std::process::Stdio;
+
+/// stdout, then stderr, then the exit code, as one text to snapshot.
+fn shown(t: &TestHome, args: &[&str]) -> String {
+    let out = t.std_ooo().args(args).stdin(Stdio::null()).output().unwrap();
+    format!(
+        "{}--- stderr\n{}--- exit {}\n",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        out.status.code().unwrap_or(-1)
+    )
+}
+
+#[test]
+fn listings_suggestions_refusals_and_the_plugin_log() {
+    let t = TestHome::new();
+    install(&t, "demo", "./run.sh", json!([]));
+    with_filters(&t, || {
+        let mut settings = insta::Settings::clone_current();
+        // Durations vary run to run.
+        settings.add_filter(r"\b\d+ ms\b", "[N] ms");
+        settings.add_filter(r#""duration_ms":"\d+""#, r#""duration_ms":"[N]""#);
+        settings.bind(|| {
+            assert_snapshot!("plugin_commands", shown(&t, &["demo"]));
+            assert_snapshot!("unknown_command", shown(&t, &["demo", "sya"]));
+            assert_snapshot!("unknown_plugin", shown(&t, &["dem", "say"]));
+            assert_snapshot!("confirmation_refused", shown(&t, &["demo", "wipe"]));
+            assert_snapshot!("ran", shown(&t, &["demo", "say", "hi", "--password", "hunter2"]));
+            assert_snapshot!("plugin_log_human", shown(&t, &["plugin", "log", "demo"]));
+            assert_snapshot!("plugin_log_json", shown(&t, &["plugin", "log", "demo", "--json"]));
+        });
+    });
+}
+
+#[test]
+fn on_cancel_hooks_run_after_ctrl_c() {
+    let t = TestHome::new();
+    let hooks = json!([
+        {"name": "on_cancel", "entrypoint": {"type": "command", "command": "./hook-ok.sh"}, "failure_policy": "fail_open", "permissions": ["plugin:lifecycle:read"]},
+        {"name": "on_error", "entrypoint": {"type": "command", "command": "./hook-ok.sh"}, "failure_policy": "fail_open", "permissions": ["plugin:lifecycle:read"]}
+    ]);
+    install(&t, "demo", "./run.sh", hooks);
+    let mut child = t.std_ooo().args(["demo", "sleep"]).stdin(Stdio::null()).spawn().unwrap();
+    wait_for(&t.home().join("plugin-state/demo/grandchild"));
+    // SAFETY: sending SIGINT to the ooo process we started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let hooks = fs::read_to_string(t.home().join("plugin-state/demo/hooks")).unwrap();
+    assert!(hooks.lines().any(|h| h == "on_cancel"), "on_cancel ran: {hooks:?}");
+    let events = types(&last_invocation(&t));
+    assert!(events.contains(&"plugin.hook.invoked".to_string()), "{events:?}");
+}
+
+#[test]
+fn schema_0_2_hooks_load_but_never_run() {
+    let t = TestHome::new();
+    let dir = t.dir.path().join("src/old");
+    fs::create_dir_all(&dir).unwrap();
+    let mut m = common::firewall::manifest(
+        "old",
+        "1.0.0",
+        "./run.sh",
+        json!([{"name": "before_invocation", "entrypoint": {"type": "command", "command": "./hook-ok.sh"}, "failure_policy": "fail_open", "permissions": ["plugin:lifecycle:read"]}]),
+    );
+    m["schema_version"] = json!("0.2");
+    fs::write(dir.join("ouroboros.plugin.json"), m.to_string()).unwrap();
+    for (f, text) in [
+        ("run.sh", common::firewall::SCRIPT),
+        ("hook-ok.sh", "#!/bin/sh\necho ran >> \"$OUROBOROS_PLUGIN_STATE_DIR/hooks\"\n"),
+    ] {
+        fs::write(dir.join(f), text).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir.join(f), fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    t.ok(&["plugin", "install", "old", "--from", dir.to_str().unwrap()]);
+    t.ok(&[
+        "plugin",
+        "trust",
+        "old",
+        "--scope",
+        "demo:run",
+        "--scope",
+        "plugin:lifecycle:read",
+        "--scope",
+        "plugin:lifecycle:policy",
+    ]);
+    t.ok(&["old", "say"]);
+    assert_eq!(ran(&t, "old"), ["say"]);
+    assert!(!t.home().join("plugin-state/old/hooks").exists(), "a 0.2 hook never runs");
+    let events = types(&last_invocation(&t));
+    assert!(!events.iter().any(|e| e.starts_with("plugin.hook")), "{events:?}");
+}
