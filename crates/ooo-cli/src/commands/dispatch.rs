@@ -106,7 +106,7 @@ pub fn run(args: Vec<String>, confirm: bool) -> Result<ExitCode, CliError> {
             })?;
         }
         Outcome::UnknownCommand { plugin, command, available } => {
-            let guess = closest(&command, available.iter().cloned())
+            let guess = closest(command, available.iter().cloned())
                 .map(|c| format!("did you mean `ooo {target} {c}`? "))
                 .unwrap_or_default();
             return Err(CliError::new(format!("{plugin} has no command {command}"))
