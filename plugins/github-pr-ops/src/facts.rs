@@ -97,13 +97,17 @@ pub struct Reviews {
 impl Reviews {
     /// `reviews` in GitHub's (chronological) order. A reviewer's latest `APPROVED` or
     /// `CHANGES_REQUESTED` counts; `DISMISSED` clears it; comments and pending reviews
-    /// change nothing. Reviews by deleted users (`user: null`) are skipped.
+    /// change nothing. A deleted user (`user: null`) is GitHub's `ghost`: its requested
+    /// changes still count (fail closed), its approvals do not.
     pub fn from_json(reviews: &[Value]) -> Result<Self, Malformed> {
         const W: &str = "a review";
         let mut latest: BTreeMap<String, String> = BTreeMap::new();
         for r in reviews {
             let state = text(r, "/state", W)?;
             let Some(login) = r.pointer("/user/login").and_then(Value::as_str) else {
+                if state == "CHANGES_REQUESTED" {
+                    latest.insert("ghost".to_owned(), state);
+                }
                 continue;
             };
             match state.as_str() {
@@ -279,6 +283,8 @@ mod tests {
         .unwrap();
         assert_eq!(r.approved_by, ["alice"]);
         assert_eq!(r.changes_requested, ["bob"]);
+        let ghost = Reviews::from_json(&[json!({"user": null, "state": "CHANGES_REQUESTED"})]);
+        assert_eq!(ghost.unwrap().changes_requested, ["ghost"], "a deleted user's request holds");
         let r =
             Reviews::from_json(&[review("bob", "CHANGES_REQUESTED"), review("bob", "APPROVED")])
                 .unwrap();

@@ -16,7 +16,9 @@ const MAX_PAGES: usize = 50;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("GITHUB_API_URL `{0}` is not an http(s) URL")]
+    #[error(
+        "GITHUB_API_URL `{0}` is not an https URL (plain http is allowed only on loopback, for test servers)"
+    )]
     BadBaseUrl(String),
     #[error("GitHub rejected the token (401 on {path}); check GITHUB_TOKEN or GH_TOKEN")]
     BadToken { path: String },
@@ -32,6 +34,10 @@ pub enum ApiError {
     Status { status: u16, path: String, message: String },
     #[error("cannot reach GitHub at {url}: {detail}")]
     Transport { url: String, detail: String },
+    #[error("{path} lists more than {MAX_PAGES} pages; refusing to read further")]
+    TooManyPages { path: String },
+    #[error("GitHub's next-page link for {path} leaves the API ({link}); not followed")]
+    ForeignLink { path: String, link: String },
     #[error("GitHub's answer on {path} is not what the API documents: {detail}")]
     Malformed { path: String, detail: String },
 }
@@ -62,14 +68,23 @@ impl Client {
 
     pub fn new(base: &str, token: Option<String>) -> Result<Self, ApiError> {
         let base = base.trim().trim_end_matches('/').to_owned();
-        let rest = base.strip_prefix("https://").or_else(|| base.strip_prefix("http://"));
-        if rest
-            .is_none_or(|r| r.is_empty() || r.starts_with('/') || r.contains(char::is_whitespace))
-        {
-            return Err(ApiError::BadBaseUrl(base));
+        let bad = || ApiError::BadBaseUrl(base.clone());
+        let (secure, rest) = match base.strip_prefix("https://") {
+            Some(rest) => (true, rest),
+            None => (false, base.strip_prefix("http://").ok_or_else(bad)?),
+        };
+        let host = host_of(rest);
+        if host.is_empty() || rest.contains(char::is_whitespace) || rest.contains(['?', '#', '@']) {
+            return Err(bad());
+        }
+        // The token must not cross a network in clear text.
+        if !secure && !is_loopback(host) {
+            return Err(bad());
         }
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            // Never follow a redirect: every request stays on the API's origin.
+            .max_redirects(0)
             .timeout_connect(Some(Duration::from_secs(10)))
             .timeout_global(Some(Duration::from_secs(60)))
             .user_agent(concat!("github-pr-ops/", env!("CARGO_PKG_VERSION")))
@@ -77,19 +92,26 @@ impl Client {
         Ok(Self { agent: config.into(), base, token })
     }
 
+    /// The API's host name (without port), for matching pull request URLs.
+    pub fn api_host(&self) -> &str {
+        let rest = self.base.split_once("://").map_or(self.base.as_str(), |(_, r)| r);
+        host_of(rest)
+    }
+
     pub fn has_token(&self) -> bool {
         self.token.is_some()
     }
 
-    /// GET a path under the API (`/repos/...`), or an absolute next-page URL.
-    pub fn get(&self, path: &str) -> Result<Answer, ApiError> {
-        self.send("GET", path, None)
+    /// GET a path under the API (`/repos/...`) and return the body of a 2xx answer;
+    /// anything else is the matching error.
+    pub fn get_json(&self, path: &str) -> Result<Value, ApiError> {
+        Ok(self.ok(self.send(Method::Get, path, None)?, path)?.body)
     }
 
     /// PUT a JSON body; the answer's status is returned for the caller to judge
     /// (merge answers 405 and 409 with meaning).
     pub fn put(&self, path: &str, body: &Value) -> Result<Answer, ApiError> {
-        self.send("PUT", path, Some(body))
+        self.send(Method::Put, path, Some(body))
     }
 
     /// Every item of a paginated listing. `key` names the array inside an object answer
@@ -101,12 +123,12 @@ impl Client {
         while let Some(page) = next.take() {
             pages += 1;
             if pages > MAX_PAGES {
-                return Err(ApiError::Malformed {
-                    path: path.into(),
-                    detail: format!("more than {MAX_PAGES} pages"),
-                });
+                return Err(ApiError::TooManyPages { path: path.into() });
             }
-            let answer = self.ok(self.get(&page)?, &page)?;
+            if !page.starts_with('/') && !page.starts_with(&format!("{}/", self.base)) {
+                return Err(ApiError::ForeignLink { path: path.into(), link: page });
+            }
+            let answer = self.ok(self.send(Method::Get, &page, None)?, &page)?;
             let list = match key {
                 Some(k) => answer.body.get(k).cloned(),
                 None => Some(answer.body),
@@ -142,28 +164,19 @@ impl Client {
         })
     }
 
-    fn url(&self, path: &str) -> Result<String, ApiError> {
-        if path.starts_with('/') {
-            return Ok(format!("{}{path}", self.base));
-        }
-        // A next-page link: follow it only on the API's own origin.
-        if path.starts_with(&format!("{}/", self.base)) {
-            return Ok(path.to_owned());
-        }
-        Err(ApiError::Malformed {
-            path: path.into(),
-            detail: format!("a pagination link leaves {}", self.base),
-        })
+    /// A path under the API, or a next-page link already checked to be on its origin.
+    fn url(&self, path: &str) -> String {
+        if path.starts_with('/') { format!("{}{path}", self.base) } else { path.to_owned() }
     }
 
-    fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Answer, ApiError> {
-        let url = self.url(path)?;
+    fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Answer, ApiError> {
+        let url = self.url(path);
         let shown = strip_origin(&self.base, &url).to_owned();
         let mut waited = Duration::ZERO;
         loop {
-            let answer = self.send_once(method, &url, &shown, body)?;
-            let Some(wait) = answer.1 else {
-                return Ok(answer.0);
+            let (answer, wait) = self.send_once(method, &url, &shown, body)?;
+            let Some(wait) = wait else {
+                return Ok(answer);
             };
             if waited + wait > MAX_WAIT {
                 return Err(ApiError::RateLimited {
@@ -180,33 +193,30 @@ impl Client {
     /// One request; the second value is how long to wait when it was rate limited.
     fn send_once(
         &self,
-        method: &str,
+        method: Method,
         url: &str,
         shown: &str,
         body: Option<&Value>,
     ) -> Result<(Answer, Option<Duration>), ApiError> {
         let transport =
             |e: ureq::Error| ApiError::Transport { url: url.to_owned(), detail: e.to_string() };
-        let auth = self.token.as_ref().map(|t| format!("Bearer {}", t.trim()));
+        let mut request = ureq::http::Request::builder()
+            .uri(url)
+            .header("Accept", "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", "2022-11-28");
+        if let Some(token) = &self.token {
+            request = request.header("Authorization", format!("Bearer {}", token.trim()));
+        }
+        let built = |e: ureq::http::Error| ApiError::Transport {
+            url: url.to_owned(),
+            detail: e.to_string(),
+        };
         let response = match method {
-            "PUT" => {
-                let mut req = self.agent.put(url);
-                req = req.header("Accept", "application/vnd.github+json");
-                req = req.header("X-GitHub-Api-Version", "2022-11-28");
-                if let Some(a) = &auth {
-                    req = req.header("Authorization", a);
-                }
+            Method::Get => self.agent.run(request.method("GET").body(()).map_err(built)?),
+            Method::Put => {
                 let text = body.map(Value::to_string).unwrap_or_default();
-                req.header("Content-Type", "application/json").send(text.as_bytes())
-            }
-            _ => {
-                let mut req = self.agent.get(url);
-                req = req.header("Accept", "application/vnd.github+json");
-                req = req.header("X-GitHub-Api-Version", "2022-11-28");
-                if let Some(a) = &auth {
-                    req = req.header("Authorization", a);
-                }
-                req.call()
+                let request = request.method("PUT").header("Content-Type", "application/json");
+                self.agent.run(request.body(text).map_err(built)?)
             }
         }
         .map_err(transport)?;
@@ -215,13 +225,11 @@ impl Client {
             response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
         };
         let next = header("link").as_deref().and_then(next_link);
-        let wait = rate_limit_wait(
-            status,
-            header("retry-after").as_deref(),
-            header("x-ratelimit-remaining").as_deref(),
-            header("x-ratelimit-reset").as_deref(),
-            now_secs(),
-        );
+        let limits = RateHeaders {
+            retry_after: header("retry-after"),
+            remaining: header("x-ratelimit-remaining"),
+            reset: header("x-ratelimit-reset"),
+        };
         let text = response.into_body().read_to_string().map_err(transport)?;
         let body = if text.trim().is_empty() {
             Value::Null
@@ -231,8 +239,37 @@ impl Client {
                 detail: format!("not JSON ({e})"),
             })?
         };
+        let message = body.get("message").and_then(Value::as_str).unwrap_or_default();
+        let wait = rate_limit_wait(status, &limits, message, now_secs());
         Ok((Answer { status, next, body }, wait))
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Method {
+    Get,
+    Put,
+}
+
+/// The rate-limit headers of one answer.
+#[derive(Debug, Default)]
+pub struct RateHeaders {
+    pub retry_after: Option<String>,
+    pub remaining: Option<String>,
+    pub reset: Option<String>,
+}
+
+/// `host[:port]/...` -> `host` (an IPv6 literal keeps its brackets).
+fn host_of(rest: &str) -> &str {
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.starts_with('[') {
+        return authority.split_inclusive(']').next().unwrap_or_default();
+    }
+    authority.split(':').next().unwrap_or_default()
+}
+
+pub fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host == "[::1]" || host.starts_with("127.")
 }
 
 fn strip_origin<'a>(base: &str, url: &'a str) -> &'a str {
@@ -257,28 +294,24 @@ pub fn next_link(link: &str) -> Option<String> {
 }
 
 /// How long a rate-limited answer (403 or 429) asks us to wait: `retry-after` seconds,
-/// else until `x-ratelimit-reset` when no requests remain. `None` when the answer is not
-/// a rate limit (a 403 without these headers is a permission problem). A 429 without
-/// either header gets GitHub's documented advice: a minute.
-pub fn rate_limit_wait(
-    status: u16,
-    retry_after: Option<&str>,
-    remaining: Option<&str>,
-    reset: Option<&str>,
-    now: u64,
-) -> Option<Duration> {
+/// else until `x-ratelimit-reset` when no requests remain; a secondary rate limit
+/// (GitHub says so in the message) or a bare 429 gets GitHub's documented advice, a
+/// minute. `None` when the answer is not a rate limit (a plain 403 is a permission
+/// problem).
+pub fn rate_limit_wait(status: u16, h: &RateHeaders, message: &str, now: u64) -> Option<Duration> {
     if status != 403 && status != 429 {
         return None;
     }
-    if let Some(secs) = retry_after.and_then(|s| s.trim().parse::<u64>().ok()) {
+    if let Some(secs) = h.retry_after.as_deref().and_then(|s| s.trim().parse::<u64>().ok()) {
         return Some(Duration::from_secs(secs.max(1)));
     }
-    if remaining.map(str::trim) == Some("0")
-        && let Some(reset) = reset.and_then(|s| s.trim().parse::<u64>().ok())
+    if h.remaining.as_deref().map(str::trim) == Some("0")
+        && let Some(reset) = h.reset.as_deref().and_then(|s| s.trim().parse::<u64>().ok())
     {
         return Some(Duration::from_secs(reset.saturating_sub(now).max(1)));
     }
-    (status == 429).then(|| Duration::from_secs(60))
+    let secondary = message.to_ascii_lowercase().contains("secondary rate limit");
+    (status == 429 || secondary).then(|| Duration::from_secs(60))
 }
 
 #[cfg(test)]
@@ -296,26 +329,44 @@ mod tests {
 
     #[test]
     fn rate_limits() {
-        assert_eq!(rate_limit_wait(403, Some("5"), None, None, 0), Some(Duration::from_secs(5)));
+        let h = |retry: Option<&str>, remaining: Option<&str>, reset: Option<&str>| RateHeaders {
+            retry_after: retry.map(Into::into),
+            remaining: remaining.map(Into::into),
+            reset: reset.map(Into::into),
+        };
+        let secs = |s| Some(Duration::from_secs(s));
+        assert_eq!(rate_limit_wait(403, &h(Some("5"), None, None), "", 0), secs(5));
+        assert_eq!(rate_limit_wait(403, &h(None, Some("0"), Some("1100")), "", 1000), secs(100));
+        assert_eq!(rate_limit_wait(403, &h(None, Some("12"), Some("1100")), "", 1000), None);
         assert_eq!(
-            rate_limit_wait(403, None, Some("0"), Some("1100"), 1000),
-            Some(Duration::from_secs(100))
+            rate_limit_wait(403, &h(None, None, None), "", 0),
+            None,
+            "a plain 403 is access"
         );
-        assert_eq!(rate_limit_wait(403, None, Some("12"), Some("1100"), 1000), None);
-        assert_eq!(rate_limit_wait(403, None, None, None, 0), None, "a plain 403 is access");
-        assert_eq!(rate_limit_wait(429, None, None, None, 0), Some(Duration::from_secs(60)));
-        assert_eq!(rate_limit_wait(200, Some("5"), None, None, 0), None);
+        let secondary = "You have exceeded a secondary rate limit. Please wait a few minutes.";
+        assert_eq!(rate_limit_wait(403, &h(None, Some("4000"), None), secondary, 0), secs(60));
+        assert_eq!(rate_limit_wait(429, &h(None, None, None), "", 0), secs(60));
+        assert_eq!(rate_limit_wait(200, &h(Some("5"), None, None), "", 0), None);
     }
 
     #[test]
     fn base_urls() {
-        assert!(Client::new("https://github.example.com/api/v3/", None).is_ok());
-        for bad in ["", "api.github.com", "ftp://x", "https://", "https:///x", "https://a b"] {
+        let ghe = Client::new("https://github.example.com/api/v3/", None).unwrap();
+        assert_eq!(ghe.api_host(), "github.example.com");
+        assert_eq!(Client::new("http://127.0.0.1:9", None).unwrap().api_host(), "127.0.0.1");
+        assert!(Client::new("http://localhost:8080/api", None).is_ok());
+        for bad in [
+            "",
+            "api.github.com",
+            "ftp://x",
+            "https://",
+            "https:///x",
+            "https://a b",
+            "http://api.github.com",
+            "http://10.0.0.1",
+            "https://user@evil.example",
+        ] {
             assert!(Client::new(bad, None).is_err(), "{bad:?}");
         }
-        let c = Client::new("http://127.0.0.1:9", None).unwrap();
-        assert!(c.url("https://evil.example/steal").is_err(), "links stay on the API origin");
-        assert!(c.url("http://127.0.0.1:9/x?page=2").is_ok());
-        assert!(c.url("http://127.0.0.1:99/x").is_err(), "a longer port is another origin");
     }
 }

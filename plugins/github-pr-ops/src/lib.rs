@@ -3,7 +3,7 @@
 //! users and GitHub send. What the pieces are:
 //! `target` (pull request and repository references), `github` (the REST client),
 //! `facts` (GitHub's answers read into typed facts), `policy` (what ready means),
-//! `review` and `merge` (the two jobs), `core_link` (recording through the capability
+//! `review`, `merge` and `status` (the jobs), `core_link` (recording through the capability
 //! channel, saved policies in the plugin's state).
 
 pub mod core_link;
@@ -12,4 +12,5 @@ pub mod github;
 pub mod merge;
 pub mod policy;
 pub mod review;
+pub mod status;
 pub mod target;

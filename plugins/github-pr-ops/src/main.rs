@@ -2,16 +2,17 @@
 //! merge policy and merges them when the policy says ready; run as
 //! `ooo github-pr <command> ...` through ooo's firewall, or standalone for testing.
 //! This file parses arguments, runs a command and maps outcomes to exit codes:
-//! 0 done (ready, merged), 1 error, 2 usage, 3 not ready or merge refused.
+//! 0 done (a review that worked, whatever it found; merged), 1 error, 2 usage,
+//! 3 merge refused, or not ready with `review --exit-code`.
 
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 
 use github_pr_ops::core_link::{self, CoreLink};
 use github_pr_ops::github::{self, Client};
-use github_pr_ops::merge::{self, Merged, Method};
+use github_pr_ops::merge::{self, Judged, Merged, Method};
 use github_pr_ops::target::{PullRef, Repo};
-use github_pr_ops::{policy, review};
+use github_pr_ops::{policy, review, status};
 
 /// Exit code for "not ready" and "merge refused".
 const NOT_READY: i32 = 3;
@@ -39,7 +40,7 @@ struct PolicyArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Judge a pull request: state, checks, reviews, permission; exit 3 when not ready.
+    /// Judge a pull request: state, checks, reviews, permission.
     Review {
         /// https://github.com/OWNER/REPO/pull/NUMBER or OWNER/REPO#NUMBER
         pr: String,
@@ -47,6 +48,9 @@ enum Command {
         policy: PolicyArgs,
         #[arg(long)]
         json: bool,
+        /// Exit 3 when the pull request is not ready (for scripts).
+        #[arg(long)]
+        exit_code: bool,
     },
     /// Merge a pull request when its policy says ready (exactly the judged head commit).
     Merge {
@@ -108,8 +112,12 @@ fn main() {
 
 type Failure = Box<dyn std::error::Error>;
 
-fn client() -> Result<Client, github::ApiError> {
+/// The API client, refusing before any request when `pr` lives on another host.
+fn client_for(pr: Option<&PullRef>) -> Result<Client, Failure> {
     let client = Client::from_env()?;
+    if let Some(pr) = pr {
+        pr.check_api(client.api_host(), github::is_loopback(client.api_host()))?;
+    }
     if !client.has_token() {
         eprintln!(
             "github-pr-ops: no GITHUB_TOKEN or GH_TOKEN (ooo passes it once github:read is trusted); asking GitHub unauthenticated"
@@ -124,115 +132,92 @@ fn policy_of(link: &mut CoreLink, args: &PolicyArgs) -> Result<(String, policy::
 
 fn run(command: Command) -> Result<i32, Failure> {
     match command {
-        Command::Review { pr, policy, json } => {
+        Command::Review { pr, policy, json, exit_code } => {
             let pr = PullRef::parse(&pr)?;
-            let client = client()?;
+            let client = client_for(Some(&pr))?;
             let mut link = CoreLink::connect()?;
             let (name, policy) = policy_of(&mut link, &policy)?;
             let facts = review::gather(&client, &pr, None)?;
             let doc = review::decision(&facts, &name, &policy);
-            link.record("review_decision", ("github_pull_request", &pr.to_string()), "read", &doc)?;
             if json {
                 println!("{doc}");
             } else {
                 print!("{}", review::render(&facts, &name, &policy));
             }
-            Ok(if doc["ready"] == Value::Bool(true) { 0 } else { NOT_READY })
+            link.record("review_decision", ("github_pull_request", &pr.to_string()), "read", &doc)?;
+            let ready = doc["ready"] == Value::Bool(true);
+            Ok(if ready || !exit_code { 0 } else { NOT_READY })
         }
         Command::Merge { pr, policy: args, method, head_sha, json } => {
             if args.policy.is_none() && args.policy_file.is_none() {
                 return Err("merge needs an explicit policy: --policy NAME (for example --policy default) or --policy-file FILE".into());
             }
             let pr = PullRef::parse(&pr)?;
-            let client = client()?;
+            let client = client_for(Some(&pr))?;
             let mut link = CoreLink::connect()?;
             let (name, policy) = policy_of(&mut link, &args)?;
-            let (mut doc, outcome) =
-                merge::merge(&client, &pr, &name, &policy, method, head_sha.as_deref())?;
-            let (code, action) = match &outcome {
+            let touched = ("github_pull_request", pr.to_string());
+            let touched = (touched.0, touched.1.as_str());
+            let (mut doc, head) =
+                match merge::judge(&client, &pr, &name, &policy, method, head_sha.as_deref())? {
+                    Judged::Refused { mut doc, reason, blockers } => {
+                        doc["merged"] = json!(false);
+                        doc["refused"] = json!({"reason": reason, "blockers": blockers});
+                        print_refusal(json, &doc, &reason, &blockers);
+                        link.record("merge_decision", touched, "merge_refused", &doc)?;
+                        return Ok(NOT_READY);
+                    }
+                    Judged::Ready { doc, head } => (doc, head),
+                };
+            // Evidence of the attempt before the external effect.
+            link.record("merge_attempt", touched, "merge_attempt", &doc)?;
+            let outcome = match merge::execute(&client, &pr, &head, method) {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    doc["merged"] = Value::Null;
+                    doc["error"] = json!(e.to_string());
+                    link.record("merge_decision", touched, "merge_failed", &doc)?;
+                    return Err(e.into());
+                }
+            };
+            match outcome {
                 Merged::Done { sha } => {
                     doc["merged"] = json!(true);
                     doc["merge_commit_sha"] = json!(sha);
-                    (0, "merge")
-                }
-                Merged::Refused { reason, blockers } => {
-                    doc["merged"] = json!(false);
-                    doc["refused"] = json!({"reason": reason, "blockers": blockers});
-                    (NOT_READY, "merge_refused")
-                }
-            };
-            link.record("merge_decision", ("github_pull_request", &pr.to_string()), action, &doc)?;
-            if json {
-                println!("{doc}");
-            } else {
-                match outcome {
-                    Merged::Done { sha } => println!("merged {pr} ({}) as {sha}", method.as_str()),
-                    Merged::Refused { reason, blockers } => {
-                        println!("not merged: {reason}");
-                        for b in blockers {
-                            println!("  - {b}");
-                        }
+                    if json {
+                        println!("{doc}");
+                    } else {
+                        println!("merged {pr} ({}) as {sha}", method.as_str());
                     }
+                    link.record("merge_decision", touched, "merge", &doc)?;
+                    Ok(0)
+                }
+                Merged::Refused { reason, code } => {
+                    doc["merged"] = json!(false);
+                    doc["refused"] = json!({"reason": reason, "blockers": [code]});
+                    print_refusal(json, &doc, &reason, &[code.to_owned()]);
+                    link.record("merge_decision", touched, "merge_refused", &doc)?;
+                    Ok(NOT_READY)
                 }
             }
-            Ok(code)
         }
         Command::Status { repo, policy, json } => {
             let repo = Repo::parse(&repo)?;
-            let client = client()?;
+            let client = client_for(None)?;
             let mut link = CoreLink::connect()?;
             let (name, policy) = policy_of(&mut link, &policy)?;
-            let repository = review::repository(&client, &repo)?;
-            let path = format!("/repos/{}/{}/pulls?state=open&per_page=100", repo.owner, repo.name);
-            let pulls = client.get_all(&path, None)?;
-            let mut rows = Vec::new();
-            for (i, pull) in pulls.iter().enumerate() {
-                let number = pull.get("number").and_then(Value::as_u64).ok_or_else(|| {
-                    github::ApiError::Malformed {
-                        path: path.clone(),
-                        detail: "a pull request without a number".into(),
-                    }
-                })?;
-                eprint!("\rgithub-pr-ops: checking {}/{}", i + 1, pulls.len());
-                let pr = PullRef { repo: repo.clone(), number };
-                let facts = review::gather(&client, &pr, Some(&repository))?;
-                let blockers = policy.blockers(&facts);
-                rows.push(json!({
-                    "number": number, "title": facts.pull_request.title,
-                    "head_sha": facts.pull_request.head_sha, "base": facts.pull_request.base,
-                    "ready": blockers.is_empty(), "blockers": blockers,
-                }));
-            }
-            if !pulls.is_empty() {
-                eprintln!();
-            }
-            let doc =
-                json!({"repository": repo.to_string(), "policy": name, "pull_requests": rows});
+            let doc = status::status(&client, &repo, &name, &policy)?;
             if json {
                 println!("{doc}");
-            } else if rows.is_empty() {
-                println!("{repo}: no open pull requests");
             } else {
-                println!("{repo}: {} open pull request(s), policy {name}", rows.len());
-                for r in &rows {
-                    let verdict = if r["ready"] == Value::Bool(true) {
-                        "READY".to_owned()
-                    } else {
-                        let codes: Vec<&str> = r["blockers"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(Value::as_str)
-                            .collect();
-                        format!("blocked: {}", codes.join(", "))
-                    };
-                    println!(
-                        "  #{:<6} {:<50} {verdict}",
-                        r["number"],
-                        truncate(r["title"].as_str().unwrap_or(""), 50)
-                    );
-                }
+                print!("{}", status::render(&doc));
             }
+            link.record(
+                "status_decisions",
+                ("github_repository", &repo.to_string()),
+                "read",
+                &doc,
+            )?;
             Ok(0)
         }
         Command::Policy { action } => {
@@ -271,11 +256,13 @@ fn run(command: Command) -> Result<i32, Failure> {
     }
 }
 
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_owned()
+fn print_refusal(json: bool, doc: &Value, reason: &str, codes: &[String]) {
+    if json {
+        println!("{doc}");
     } else {
-        let cut: String = s.chars().take(max - 1).collect();
-        format!("{cut}…")
+        println!("not merged: {reason}");
+        for code in codes {
+            println!("  - {code}");
+        }
     }
 }

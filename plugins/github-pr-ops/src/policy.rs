@@ -12,6 +12,53 @@ use crate::facts::{ChecksState, Facts};
 /// The name of the built-in policy.
 pub const DEFAULT: &str = "default";
 
+/// Why a pull request is not ready. The JSON code of each is its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blocker {
+    Closed,
+    Merged,
+    Draft,
+    /// `mergeable: false` or `mergeable_state: dirty`.
+    Conflicts,
+    /// GitHub is still computing mergeability, or reported a state we do not know.
+    MergeabilityUnknown,
+    /// `mergeable_state: blocked`: the repository's branch protection forbids the merge.
+    BranchProtection,
+    /// `mergeable_state: behind`: the base moved on and must be merged in first.
+    BehindBase,
+    ChecksFailing,
+    ChecksPending,
+    ChangesRequested,
+    InsufficientApprovals,
+    BaseNotAllowed,
+    NoWritePermission,
+}
+
+impl Blocker {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::Merged => "merged",
+            Self::Draft => "draft",
+            Self::Conflicts => "conflicts",
+            Self::MergeabilityUnknown => "mergeability_unknown",
+            Self::BranchProtection => "branch_protection",
+            Self::BehindBase => "behind_base",
+            Self::ChecksFailing => "checks_failing",
+            Self::ChecksPending => "checks_pending",
+            Self::ChangesRequested => "changes_requested",
+            Self::InsufficientApprovals => "insufficient_approvals",
+            Self::BaseNotAllowed => "base_not_allowed",
+            Self::NoWritePermission => "no_write_permission",
+        }
+    }
+}
+
+/// The codes of `blockers`, for JSON.
+pub fn codes(blockers: &[Blocker]) -> Vec<&'static str> {
+    blockers.iter().map(|b| b.code()).collect()
+}
+
 /// A merge policy. Every field has the built-in default's value when absent.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +78,10 @@ pub struct Policy {
     /// Check or status names left out of the judgement.
     #[serde(default)]
     pub ignored_checks: Vec<String>,
+    /// Check or status names that must have reported and passed; one that has not
+    /// reported yet counts as pending.
+    #[serde(default)]
+    pub required_checks: Vec<String>,
     #[serde(default)]
     pub allow_draft: bool,
     /// Whether the caller must be able to push to the repository.
@@ -56,6 +107,7 @@ impl Default for Policy {
             allow_changes_requested: false,
             require_checks: true,
             ignored_checks: Vec::new(),
+            required_checks: Vec::new(),
             allow_draft: false,
             require_write_permission: true,
         }
@@ -91,44 +143,68 @@ impl Policy {
         Ok(policy)
     }
 
-    /// The blocker codes, in a fixed order; empty means ready.
-    pub fn blockers(&self, facts: &Facts) -> Vec<&'static str> {
+    /// The blockers, in a fixed order; empty means ready.
+    pub fn blockers(&self, facts: &Facts) -> Vec<Blocker> {
         let pr = &facts.pull_request;
         let mut out = Vec::new();
+        let mut add = |b: Blocker| {
+            if !out.contains(&b) {
+                out.push(b);
+            }
+        };
         if pr.merged {
-            out.push("merged");
+            add(Blocker::Merged);
         } else if pr.state != "open" {
-            out.push("closed");
+            add(Blocker::Closed);
         }
         if pr.draft && !self.allow_draft {
-            out.push("draft");
+            add(Blocker::Draft);
         }
-        match pr.mergeable {
-            Some(false) => out.push("conflicts"),
-            None if !pr.merged => out.push("mergeability_unknown"),
-            _ => {}
+        if pr.state == "open" && !pr.merged {
+            match pr.mergeable {
+                Some(false) => add(Blocker::Conflicts),
+                None => add(Blocker::MergeabilityUnknown),
+                Some(true) => {}
+            }
+            // GitHub's own verdict for this caller. `unstable` (non-required checks
+            // failing) and `has_hooks` merge fine; the checks are judged below.
+            match pr.mergeable_state.as_str() {
+                "clean" | "unstable" | "has_hooks" => {}
+                "dirty" => add(Blocker::Conflicts),
+                "blocked" => add(Blocker::BranchProtection),
+                "behind" => add(Blocker::BehindBase),
+                "draft" if self.allow_draft => {}
+                "draft" => add(Blocker::Draft),
+                _ => add(Blocker::MergeabilityUnknown),
+            }
         }
         let checks = facts.checks.without(&self.ignored_checks);
-        if self.require_checks {
-            match checks.state() {
-                ChecksState::Failure => out.push("checks_failing"),
-                ChecksState::Pending | ChecksState::None => out.push("checks_pending"),
-                ChecksState::Success => {}
-            }
-        } else if checks.state() == ChecksState::Failure {
-            out.push("checks_failing");
+        let reported = |name: &String| {
+            checks.passing.contains(name)
+                || checks.failing.contains(name)
+                || checks.pending.contains(name)
+        };
+        let missing_required = self.required_checks.iter().any(|n| !reported(n));
+        match checks.state() {
+            ChecksState::Failure => add(Blocker::ChecksFailing),
+            ChecksState::Pending if self.require_checks => add(Blocker::ChecksPending),
+            ChecksState::None if self.require_checks => add(Blocker::ChecksPending),
+            _ => {}
+        }
+        if missing_required {
+            add(Blocker::ChecksPending);
         }
         if !facts.reviews.changes_requested.is_empty() && !self.allow_changes_requested {
-            out.push("changes_requested");
+            add(Blocker::ChangesRequested);
         }
         if (facts.reviews.approved_by.len() as u64) < u64::from(self.min_approvals) {
-            out.push("insufficient_approvals");
+            add(Blocker::InsufficientApprovals);
         }
         if !self.allowed_bases.iter().any(|b| b == "*" || *b == pr.base) {
-            out.push("base_not_allowed");
+            add(Blocker::BaseNotAllowed);
         }
         if self.require_write_permission && facts.can_write != Some(true) {
-            out.push("no_write_permission");
+            add(Blocker::NoWritePermission);
         }
         out
     }
@@ -138,42 +214,68 @@ impl Policy {
             "allowed_bases": self.allowed_bases, "min_approvals": self.min_approvals,
             "allow_changes_requested": self.allow_changes_requested,
             "require_checks": self.require_checks, "ignored_checks": self.ignored_checks,
+            "required_checks": self.required_checks,
             "allow_draft": self.allow_draft, "require_write_permission": self.require_write_permission,
         })
     }
 }
 
-/// A blocker code explained for people.
-pub fn explain(code: &str, facts: &Facts, policy: &Policy) -> String {
+/// A blocker explained for people.
+pub fn explain(blocker: Blocker, facts: &Facts, policy: &Policy) -> String {
     let pr = &facts.pull_request;
     let checks = facts.checks.without(&policy.ignored_checks);
-    match code {
-        "closed" => "the pull request is closed".into(),
-        "merged" => "the pull request is already merged".into(),
-        "draft" => "the pull request is a draft".into(),
-        "conflicts" => "the branch has conflicts with its base".into(),
-        "mergeability_unknown" => {
+    let missing: Vec<&str> = policy
+        .required_checks
+        .iter()
+        .filter(|n| {
+            !checks.passing.contains(n)
+                && !checks.failing.contains(n)
+                && !checks.pending.contains(n)
+        })
+        .map(String::as_str)
+        .collect();
+    match blocker {
+        Blocker::Closed => "the pull request is closed".into(),
+        Blocker::Merged => "the pull request is already merged".into(),
+        Blocker::Draft => "the pull request is a draft".into(),
+        Blocker::Conflicts => "the branch has conflicts with its base".into(),
+        Blocker::MergeabilityUnknown if pr.mergeable.is_none() => {
             "GitHub is still computing mergeability; try again shortly".into()
         }
-        "checks_failing" => format!("failing checks: {}", checks.failing.join(", ")),
-        "checks_pending" if checks.pending.is_empty() => "no checks reported yet".into(),
-        "checks_pending" => format!("pending checks: {}", checks.pending.join(", ")),
-        "changes_requested" => {
+        Blocker::MergeabilityUnknown => {
+            format!(
+                "GitHub reports mergeable_state `{}`, which is not known to be safe",
+                pr.mergeable_state
+            )
+        }
+        Blocker::BranchProtection => "the repository's branch protection blocks the merge".into(),
+        Blocker::BehindBase => "the branch is behind its base; update it first".into(),
+        Blocker::ChecksFailing => format!("failing checks: {}", checks.failing.join(", ")),
+        Blocker::ChecksPending => {
+            let mut parts = Vec::new();
+            if !checks.pending.is_empty() {
+                parts.push(format!("pending checks: {}", checks.pending.join(", ")));
+            }
+            if !missing.is_empty() {
+                parts.push(format!("required checks not reported: {}", missing.join(", ")));
+            }
+            if parts.is_empty() { "no checks reported yet".into() } else { parts.join("; ") }
+        }
+        Blocker::ChangesRequested => {
             format!("changes requested by {}", facts.reviews.changes_requested.join(", "))
         }
-        "insufficient_approvals" => format!(
+        Blocker::InsufficientApprovals => format!(
             "{} approval(s), the policy needs {}",
             facts.reviews.approved_by.len(),
             policy.min_approvals
         ),
-        "base_not_allowed" => {
+        Blocker::BaseNotAllowed => {
             format!("base `{}` is not one of {}", pr.base, policy.allowed_bases.join(", "))
         }
-        "no_write_permission" if facts.can_write.is_none() => {
+        Blocker::NoWritePermission if facts.can_write.is_none() => {
             "GitHub did not report your permission on the repository (is a token set?)".into()
         }
-        "no_write_permission" => "you cannot push to this repository".into(),
-        other => other.into(),
+        Blocker::NoWritePermission => "you cannot push to this repository".into(),
     }
 }
 
@@ -213,6 +315,11 @@ mod tests {
             (|f| f.pull_request.draft = true, &["draft"]),
             (|f| f.pull_request.mergeable = Some(false), &["conflicts"]),
             (|f| f.pull_request.mergeable = None, &["mergeability_unknown"]),
+            (|f| f.pull_request.mergeable_state = "dirty".into(), &["conflicts"]),
+            (|f| f.pull_request.mergeable_state = "blocked".into(), &["branch_protection"]),
+            (|f| f.pull_request.mergeable_state = "behind".into(), &["behind_base"]),
+            (|f| f.pull_request.mergeable_state = "brand_new".into(), &["mergeability_unknown"]),
+            (|f| f.pull_request.mergeable_state = "unstable".into(), &[]),
             (|f| f.checks.failing.push("test".into()), &["checks_failing"]),
             (|f| f.checks.pending.push("test".into()), &["checks_pending"]),
             (|f| f.checks.passing.clear(), &["checks_pending"]),
@@ -225,8 +332,13 @@ mod tests {
         for (change, expected) in cases {
             let mut f = ready();
             change(&mut f);
-            assert_eq!(p.blockers(&f), expected, "{f:?}");
+            assert_eq!(codes(&p.blockers(&f)), expected, "{f:?}");
         }
+        let mut merged = ready();
+        merged.pull_request.merged = true;
+        merged.pull_request.state = "closed".into();
+        merged.pull_request.mergeable = None;
+        assert_eq!(codes(&p.blockers(&merged)), ["merged"], "no mergeability noise once merged");
     }
 
     #[test]
@@ -244,7 +356,11 @@ mod tests {
         f.checks.failing.push("flaky".into());
         assert!(p.blockers(&f).is_empty(), "ignored");
         f.checks.failing.push("test".into());
-        assert_eq!(p.blockers(&f), ["checks_failing"]);
+        assert_eq!(codes(&p.blockers(&f)), ["checks_failing"]);
+        let strict = Policy::parse("strict", "required_checks = [\"build\", \"e2e\"]\n").unwrap();
+        let f = ready();
+        assert_eq!(codes(&strict.blockers(&f)), ["checks_pending"], "e2e never reported");
+        assert!(explain(Blocker::ChecksPending, &f, &strict).contains("not reported: e2e"));
         assert_eq!(Policy::parse("d", "").unwrap(), Policy::default());
         for bad in
             ["min_approvals = -1", "typo = true", "allowed_bases = []", "min_approvals = \"1\""]

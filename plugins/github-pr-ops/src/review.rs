@@ -18,7 +18,7 @@ pub fn gather(
 ) -> Result<Facts, ApiError> {
     let base = format!("/repos/{}/{}", pr.repo.owner, pr.repo.name);
     let path = format!("{base}/pulls/{}", pr.number);
-    let body = client.ok(client.get(&path)?, &path)?.body;
+    let body = client.get_json(&path)?;
     let malformed = |path: &str, e: crate::facts::Malformed| ApiError::Malformed {
         path: path.to_owned(),
         detail: e.to_string(),
@@ -33,10 +33,13 @@ pub fn gather(
     let runs = client.get_all(&runs_path, Some("check_runs"))?;
     let status_path = format!("{base}/commits/{sha}/status?per_page=100");
     let statuses = client.get_all(&status_path, Some("statuses"))?;
-    let checks = Checks::from_json(&runs, &statuses).map_err(|e| malformed(&runs_path, e))?;
+    let checks = Checks::from_json(&runs, &statuses).map_err(|e| {
+        let path = if e.what == "a commit status" { &status_path } else { &runs_path };
+        malformed(path, e)
+    })?;
     let can_write = match repository {
         Some(r) => can_write(r),
-        None => can_write(&client.ok(client.get(&base)?, &base)?.body),
+        None => can_write(&client.get_json(&base)?),
     };
     Ok(Facts { pull_request, reviews, checks, can_write })
 }
@@ -44,12 +47,12 @@ pub fn gather(
 /// The repository's JSON (for its `permissions`).
 pub fn repository(client: &Client, repo: &Repo) -> Result<Value, ApiError> {
     let path = format!("/repos/{}/{}", repo.owner, repo.name);
-    Ok(client.ok(client.get(&path)?, &path)?.body)
+    client.get_json(&path)
 }
 
 /// The decision document: what `review --json` prints and what is recorded.
 pub fn decision(facts: &Facts, policy_name: &str, policy: &Policy) -> Value {
-    let blockers = policy.blockers(facts);
+    let blockers = policy::codes(&policy.blockers(facts));
     let mut checks = facts.checks.without(&policy.ignored_checks).to_json();
     checks["ignored"] = json!(policy.ignored_checks);
     json!({
@@ -96,8 +99,8 @@ pub fn render(facts: &Facts, policy_name: &str, policy: &Policy) -> String {
         out.push_str(&format!("  policy    {policy_name}: READY to merge\n"));
     } else {
         out.push_str(&format!("  policy    {policy_name}: NOT READY\n"));
-        for code in blockers {
-            out.push_str(&format!("    - {code}: {}\n", policy::explain(code, facts, policy)));
+        for b in blockers {
+            out.push_str(&format!("    - {}: {}\n", b.code(), policy::explain(b, facts, policy)));
         }
     }
     out

@@ -17,6 +17,20 @@ pub struct Repo {
 pub struct PullRef {
     pub repo: Repo,
     pub number: u64,
+    /// The web host of a URL (`github.com`, an Enterprise server); `None` for the short
+    /// form `OWNER/REPO#N`, which means "on the configured API".
+    pub host: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "{pr} is on {host}, but GITHUB_API_URL points at {api_host}; for this pull request set GITHUB_API_URL={expected}"
+)]
+pub struct WrongApi {
+    pub pr: String,
+    pub host: String,
+    pub api_host: String,
+    pub expected: String,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -82,6 +96,7 @@ impl PullRef {
             return Err(bad("it contains control characters"));
         }
         let text = input.trim();
+        let mut host = None;
         let (owner, name, number) = if let Some(rest) =
             text.strip_prefix("https://").or_else(|| text.strip_prefix("http://"))
         {
@@ -91,6 +106,11 @@ impl PullRef {
             if parts.len() < 5 || parts[0].is_empty() {
                 return Err(bad("the URL has no /OWNER/REPO/pull/NUMBER path"));
             }
+            let web_host = parts[0].split(':').next().unwrap_or_default().to_ascii_lowercase();
+            if web_host.is_empty() || web_host.contains('@') {
+                return Err(bad("the URL has no usable host"));
+            }
+            host = Some(web_host);
             if parts[3] != "pull" && parts[3] != "pulls" {
                 return Err(bad("the URL does not point at a pull request"));
             }
@@ -120,7 +140,29 @@ impl PullRef {
             .ok()
             .filter(|n| *n > 0 && number.bytes().all(|b| b.is_ascii_digit()))
             .ok_or_else(|| bad("the number is not a positive integer"))?;
-        Ok(Self { repo: Repo { owner: owner.into(), name: name.into() }, number })
+        Ok(Self { repo: Repo { owner: owner.into(), name: name.into() }, number, host })
+    }
+
+    /// Refuse to ask an API about a pull request it does not host: github.com's pull
+    /// requests live on api.github.com, an Enterprise server's on that server. The short
+    /// form, and loopback test servers, go to whatever API is configured.
+    pub fn check_api(&self, api_host: &str, loopback: bool) -> Result<(), WrongApi> {
+        let Some(host) = &self.host else { return Ok(()) };
+        let (expected_host, expected) = match host.as_str() {
+            "github.com" | "www.github.com" => {
+                ("api.github.com", "https://api.github.com".to_owned())
+            }
+            other => (other, format!("https://{other}/api/v3")),
+        };
+        if loopback || api_host.eq_ignore_ascii_case(expected_host) {
+            return Ok(());
+        }
+        Err(WrongApi {
+            pr: self.to_string(),
+            host: host.clone(),
+            api_host: api_host.to_owned(),
+            expected,
+        })
     }
 }
 
@@ -165,6 +207,22 @@ mod tests {
         ] {
             assert!(PullRef::parse(input).is_err(), "accepted {input:?}");
         }
+    }
+
+    #[test]
+    fn the_api_must_host_the_pull_request() {
+        let gh = PullRef::parse("https://github.com/o/r/pull/1").unwrap();
+        assert_eq!(gh.host.as_deref(), Some("github.com"));
+        assert!(gh.check_api("api.github.com", false).is_ok());
+        let err = gh.check_api("ghe.corp", false).unwrap_err();
+        assert_eq!(err.expected, "https://api.github.com");
+        let ghe = PullRef::parse("https://GHE.corp:8443/o/r/pull/1").unwrap();
+        assert!(ghe.check_api("ghe.corp", false).is_ok());
+        let err = ghe.check_api("api.github.com", false).unwrap_err();
+        assert!(err.to_string().contains("GITHUB_API_URL=https://ghe.corp/api/v3"), "{err}");
+        assert!(ghe.check_api("127.0.0.1", true).is_ok(), "test servers serve anything");
+        let short = PullRef::parse("o/r#1").unwrap();
+        assert!(short.host.is_none() && short.check_api("ghe.corp", false).is_ok());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! input, and what they accept must mean what it says.
 
 use github_pr_ops::facts::{Checks, PullRequest, Reviews, can_write};
-use github_pr_ops::github::{next_link, rate_limit_wait};
+use github_pr_ops::github::{RateHeaders, next_link, rate_limit_wait};
 use github_pr_ops::policy::Policy;
 use github_pr_ops::target::{PullRef, Repo};
 use proptest::prelude::*;
@@ -69,7 +69,9 @@ proptest! {
         prop_assert_eq!(&parsed.repo.owner, &owner);
         prop_assert_eq!(&parsed.repo.name, &repo);
         prop_assert_eq!(parsed.number, number);
-        prop_assert_eq!(PullRef::parse(&parsed.to_string()).unwrap(), parsed);
+        prop_assert_eq!(parsed.host.as_deref(), Some("github.com"));
+        let short = PullRef::parse(&parsed.to_string()).unwrap();
+        prop_assert_eq!((short.repo, short.number, short.host), (parsed.repo, parsed.number, None));
     }
 
     /// Whatever is accepted is safe to put in a request path.
@@ -99,6 +101,7 @@ proptest! {
     #[test]
     fn headers_never_panic(link in "\\PC{0,120}", a in "\\PC{0,12}", b in "\\PC{0,12}", status in 100u16..600) {
         let _ = next_link(&link);
-        let _ = rate_limit_wait(status, Some(&a), Some(&b), Some(&a), u64::MAX);
+        let h = RateHeaders { retry_after: Some(a.clone()), remaining: Some(b.clone()), reset: Some(a.clone()) };
+        let _ = rate_limit_wait(status, &h, &link, u64::MAX);
     }
 }

@@ -50,7 +50,7 @@ fn served_bodies_match_openapi(gh: &FakeGitHub) {
 }
 
 fn review(gh: &FakeGitHub) -> (Run, Value) {
-    let run = plugin(gh, &["review", PR_URL, "--json"]);
+    let run = plugin(gh, &["review", PR_URL, "--json", "--exit-code"]);
     let doc = run.json();
     served_bodies_match_openapi(gh);
     (run, doc)
@@ -203,14 +203,25 @@ fn merge_refuses_when_not_ready_without_asking_github_to_merge() {
 #[test]
 fn head_moved_between_review_and_merge() {
     let gh = FakeGitHub::ready();
-    // GitHub refuses a merge whose sha is no longer the head.
-    gh.route("PUT", &repo_path("/pulls/42/merge"), Reply::status(409, fixture("error_409.json")));
+    // The merge judges head A; a push lands before its merge request: GitHub's head is B
+    // and, like GitHub, the fake refuses a merge of A.
+    let mut moved = fixture("pull.json");
+    moved["head"]["sha"] = json!("b".repeat(40));
+    gh.route_page(
+        "GET",
+        &repo_path("/pulls/42"),
+        1,
+        vec![Reply::ok(fixture("pull.json")), Reply::ok(moved)],
+    );
     let run = plugin(&gh, &["merge", PR_URL, "--policy", "default", "--json"]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     let doc = run.json();
     assert_eq!(doc["merged"], false);
     assert_eq!(doc["refused"]["blockers"], json!(["head_moved"]));
-    assert_eq!(gh.requests("PUT", &repo_path("/pulls/42/merge")).len(), 1);
+    let puts = gh.requests("PUT", &repo_path("/pulls/42/merge"));
+    assert_eq!(puts.len(), 1);
+    assert_eq!(puts[0].request_body["sha"], HEAD, "it asked for exactly the judged head");
+    assert_eq!(puts[0].status, 409);
     served_bodies_match_openapi(&gh);
 
     // A head the caller pinned that is no longer current is refused before any merge.
@@ -357,4 +368,124 @@ fn a_policy_file_changes_the_judgement() {
     let run = plugin(&gh, &["review", PR_URL, "--policy", "team"]);
     assert_eq!(run.code, 1, "saved policies need the core channel");
     assert!(run.stderr.contains("no core channel"), "{}", run.stderr);
+}
+
+#[test]
+fn a_not_ready_review_still_succeeds_unless_asked() {
+    let gh = FakeGitHub::ready();
+    gh.edit(&repo_path("/pulls/42"), |b| b["draft"] = json!(true));
+    let run = plugin(&gh, &["review", PR_URL, "--json"]);
+    assert_eq!(run.code, 0, "the review worked: {}", run.stderr);
+    assert_eq!(run.json()["ready"], false);
+}
+
+#[test]
+fn github_s_own_verdict_counts() {
+    let gh = FakeGitHub::ready();
+    gh.edit(&repo_path("/pulls/42"), |b| b["mergeable_state"] = json!("blocked"));
+    assert_blocked(&gh, &["branch_protection"]);
+    gh.edit(&repo_path("/pulls/42"), |b| b["mergeable_state"] = json!("behind"));
+    assert_blocked(&gh, &["behind_base"]);
+    gh.edit(&repo_path("/pulls/42"), |b| b["mergeable_state"] = json!("unstable"));
+    assert_blocked(&gh, &[]);
+}
+
+#[test]
+fn required_checks_that_never_reported_are_pending() {
+    let gh = FakeGitHub::ready();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("strict.toml");
+    std::fs::write(&file, "required_checks = [\"build\", \"e2e\"]\n").unwrap();
+    let run = plugin(&gh, &["review", PR_URL, "--policy-file", file.to_str().unwrap(), "--json"]);
+    assert_eq!(run.json()["blockers"], json!(["checks_pending"]));
+    let human = plugin(&gh, &["review", PR_URL, "--policy-file", file.to_str().unwrap()]);
+    assert!(human.stdout.contains("required checks not reported: e2e"), "{}", human.stdout);
+}
+
+#[test]
+fn other_rate_limits_and_access_errors() {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    // 429 with retry-after, and a primary limit that resets in a second: waited out.
+    let gh = FakeGitHub::ready();
+    let too_many = Reply::status(429, fixture("error_403_rate.json")).header("retry-after", "1");
+    let exhausted = Reply::status(403, fixture("error_403_rate.json"))
+        .header("x-ratelimit-remaining", "0")
+        .header("x-ratelimit-reset", &(now + 1).to_string());
+    gh.route_page(
+        "GET",
+        &repo_path("/pulls/42"),
+        1,
+        vec![too_many, exhausted, Reply::ok(fixture("pull.json"))],
+    );
+    let (run, doc) = review(&gh);
+    assert_eq!((run.code, doc["ready"].as_bool()), (0, Some(true)), "{}", run.stderr);
+    assert_eq!(gh.requests("GET", &repo_path("/pulls/42")).len(), 3);
+
+    // A secondary rate limit (GitHub asks for a minute): a clear error, no waiting.
+    let gh = FakeGitHub::ready();
+    let secondary = json!({"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", "documentation_url": "https://docs.github.com/rest"});
+    gh.route(
+        "GET",
+        &repo_path("/pulls/42"),
+        Reply::status(403, secondary).header("x-ratelimit-remaining", "4990"),
+    );
+    let run = plugin(&gh, &["review", PR_URL]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("rate limited by GitHub"), "{}", run.stderr);
+
+    // A 403 without rate-limit signs is about access.
+    let gh = FakeGitHub::ready();
+    let denied = json!({"message": "Resource not accessible by personal access token", "documentation_url": "https://docs.github.com/rest"});
+    gh.route("GET", &repo_path("/pulls/42"), Reply::status(403, denied));
+    let run = plugin(&gh, &["review", PR_URL]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("no access to /repos/octo-org/octo-repo/pulls/42 (403)"),
+        "{}",
+        run.stderr
+    );
+    served_bodies_match_openapi(&gh);
+}
+
+#[test]
+fn pagination_never_leaves_the_api() {
+    let gh = FakeGitHub::ready();
+    let path = repo_path(&format!("/commits/{HEAD}/check-runs"));
+    let foreign = "<https://evil.example/steal?page=2>; rel=\"next\"";
+    gh.route_page(
+        "GET",
+        &path,
+        1,
+        vec![Reply::ok(fixture("check_runs.json")).header("link", foreign)],
+    );
+    let run = plugin(&gh, &["review", PR_URL]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("leaves the API"), "{}", run.stderr);
+}
+
+#[test]
+fn a_pull_request_on_another_host_is_refused_before_any_request() {
+    let gh = FakeGitHub::ready();
+    let out = Command::new(env!("CARGO_BIN_EXE_github-pr-ops"))
+        .env_clear()
+        .env("GITHUB_API_URL", "https://api.github.com")
+        .args([
+            "merge",
+            "https://ghe.corp.example/octo-org/octo-repo/pull/42",
+            "--policy",
+            "default",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("GITHUB_API_URL=https://ghe.corp.example/api/v3"), "{stderr}");
+    let out = Command::new(env!("CARGO_BIN_EXE_github-pr-ops"))
+        .env_clear()
+        .env("GITHUB_API_URL", "http://api.github.com")
+        .args(["review", "octo-org/octo-repo#42"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "no token over plain http");
+    assert!(gh.log().is_empty());
 }

@@ -232,7 +232,18 @@ fn install_trust_review_and_merge() {
     let expected: Vec<(String, String)> =
         expected.into_iter().map(|(c, r)| (c.to_owned(), r.to_owned())).collect();
     assert_eq!(results, expected, "{log}");
-    assert!(!ooo.ok(&["ledger", "export"]).contains("must-not-leak"));
+    let export = ooo.ok(&["ledger", "export"]);
+    assert!(
+        !export.contains("must-not-leak") && !export.contains("test-token"),
+        "no secret is recorded"
+    );
+    let attempts = ooo.events("plugin.evidence.recorded");
+    let kinds: Vec<&str> = attempts.iter().filter_map(|e| e["payload"]["kind"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["review_decision", "merge_attempt", "merge_decision"],
+        "the attempt precedes the merge"
+    );
 }
 
 #[test]
@@ -242,7 +253,7 @@ fn saved_policies_live_in_the_plugin_state() {
     let ooo = Ooo::new(&gh);
     ooo.ok(&["plugin", "install", "github-pr-ops", "--from", &ooo.src()]);
     ooo.ok(&["plugin", "trust", "github-pr-ops", "--scope", "github:read"]);
-    let out = ooo.run(&["github-pr", "review", PR_URL, "--json"]);
+    let out = ooo.run(&["github-pr", "review", PR_URL, "--json", "--exit-code"]);
     assert_eq!(out.status.code(), Some(3), "no approval: not ready under default");
 
     // The policy file is read from where the user runs ooo (the workspace, read-only).

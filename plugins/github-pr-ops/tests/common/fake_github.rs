@@ -142,6 +142,17 @@ impl Drop for FakeGitHub {
     }
 }
 
+/// Whether a merge request's `sha` is the pull request's current head: the body the
+/// next GET of the pull request would answer with.
+fn head_is(routes: &Routes, merge_path: &str, request: &Value) -> bool {
+    let pull = merge_path.trim_end_matches("/merge");
+    let current = routes
+        .get(&("GET".to_owned(), pull.to_owned(), 1))
+        .and_then(|queue| queue.first())
+        .and_then(|reply| reply.body.pointer("/head/sha").cloned());
+    current.is_some() && request.get("sha") == current.as_ref()
+}
+
 fn serve(server: &tiny_http::Server, routes: &Mutex<Routes>, log: &Mutex<Vec<Exchange>>) {
     while let Ok(mut request) = server.recv() {
         let url = request.url().to_owned();
@@ -154,9 +165,15 @@ fn serve(server: &tiny_http::Server, routes: &Mutex<Routes>, log: &Mutex<Vec<Exc
         let method = request.method().as_str().to_owned();
         let mut text = String::new();
         let _ = request.as_reader().read_to_string(&mut text);
+        let request_body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         let reply = {
             let mut routes = routes.lock().unwrap();
+            // Like GitHub, a merge names the head it expects: another head is refused.
+            let stale = method == "PUT"
+                && path.ends_with("/merge")
+                && !head_is(&routes, path, &request_body);
             match routes.get_mut(&(method.clone(), path.to_owned(), page)) {
+                Some(_) if stale => Reply::status(409, fixture("error_409.json")),
                 Some(queue) if queue.len() > 1 => queue.remove(0),
                 Some(queue) => queue[0].clone(),
                 None => Reply::status(
@@ -175,7 +192,7 @@ fn serve(server: &tiny_http::Server, routes: &Mutex<Routes>, log: &Mutex<Vec<Exc
             path: path.to_owned(),
             query: query.to_owned(),
             authorization,
-            request_body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            request_body,
             status: reply.status,
             body: reply.body.clone(),
         });
