@@ -178,6 +178,46 @@ fn failed_install_leaves_the_previous_state_exactly() {
     }
 }
 
+/// A process killed after the lockfile write but before the ledger append leaves a
+/// backup; the next operation under the lock keeps the new install (the lockfile names
+/// it) and appends the missing event, so history never lacks what the lockfile holds.
+#[test]
+fn a_crash_between_lockfile_and_ledger_is_recorded_on_recovery() {
+    let mut e = env();
+    let v1 = e.plugin("v1", "alpha", "1.0.0", &[]);
+    let v2 = e.plugin("v2", "alpha", "2.0.0", &[]);
+    let beta = e.plugin("beta", "beta", "1.0.0", &[]);
+    let m = e.manager();
+    m.install(&mut e.ledger, &e.actor, "alpha", Some(v1.to_str().unwrap()), None).unwrap();
+    let mut crashing = e.manager();
+    crashing.fail_at(FailPoint::CrashAfterLockfile);
+    crashing
+        .install(&mut e.ledger, &e.actor, "alpha", Some(v2.to_str().unwrap()), None)
+        .unwrap_err();
+    assert!(e.lockfile().contains("2.0.0"), "the lockfile was written");
+    assert_eq!(e.events("alpha"), ["plugin.installed"], "the crash cost the event");
+    // Any later operation under the lock repairs it.
+    m.install(&mut e.ledger, &e.actor, "beta", Some(beta.to_str().unwrap()), None).unwrap();
+    assert_eq!(e.events("alpha"), ["plugin.installed", "plugin.installed"]);
+    let last = e
+        .ledger
+        .query(&EventQuery { aggregate_id: Some("alpha".into()), ..Default::default() })
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(last.payload["recovered"], true);
+    assert_eq!(last.payload["subject"]["version"], "2.0.0");
+    let leftovers: Vec<_> = fs::read_dir(e.home.root().join("plugins"))
+        .unwrap()
+        .map(|d| d.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // Recovery runs once: the next operation adds nothing for alpha.
+    m.remove(&mut e.ledger, &e.actor, "beta", false).unwrap();
+    assert_eq!(e.events("alpha").len(), 2);
+}
+
 #[test]
 fn concurrent_installs_give_a_consistent_lockfile() {
     let e = env();

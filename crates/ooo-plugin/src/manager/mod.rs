@@ -4,8 +4,9 @@
 //!
 //! Installs are transactions: the new tree is staged and digested next to the live one,
 //! swapped in by rename, then the lockfile is rewritten and `plugin.installed` appended;
-//! a failure at any step puts the previous tree and lockfile back. Nothing from a plugin
-//! is executed here, and installing never grants a permission.
+//! a failure at any step puts the previous tree and lockfile back, and a crash is
+//! repaired by the next operation (`recovery`). Nothing from a plugin is executed here,
+//! and installing never grants a permission.
 
 use std::fs;
 use std::io;
@@ -25,6 +26,8 @@ use crate::manifest::{self, Manifest, ManifestError, rules};
 use crate::source::{self, Source, SourceError};
 use crate::tree::{copy_tree, remove_tree};
 use crate::trust::{self, Subject, TrustState};
+
+mod recovery;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManagerError {
@@ -61,6 +64,9 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ManagerError + '_ {
 pub enum FailPoint {
     AfterSwap,
     AfterLockfile,
+    /// Stop right after the lockfile write as a killed process would: no rollback,
+    /// no ledger event (recovery must finish the job).
+    CrashAfterLockfile,
 }
 
 /// A permission and whether it was added or removed, for update and trust reports.
@@ -509,7 +515,7 @@ impl Manager {
         // and what a crash left behind is repaired before anything else happens.
         let lockfile = self.lockfile();
         let guard = lockfile.lock()?;
-        self.recover(&lockfile)?;
+        self.recover(ledger, actor, &lockfile)?;
         // Stage a copy next to the live tree; everything below judges the copy, which is
         // exactly what will run (the source may change meanwhile).
         let staging = plugins.join(format!(".staging-{name}-{}", ulid::Ulid::new()));
@@ -614,6 +620,11 @@ impl Manager {
             if let Err(e) = lockfile.write(&guard, &next) {
                 return Err(fail(e.into(), false));
             }
+            if self.failpoint == Some(FailPoint::CrashAfterLockfile) {
+                return Err(ManagerError::Refused(
+                    "injected crash after the lockfile write".into(),
+                ));
+            }
             if self.failpoint == Some(FailPoint::AfterLockfile) {
                 return Err(fail(
                     ManagerError::Refused("injected failure after the lockfile write".into()),
@@ -644,50 +655,6 @@ impl Manager {
         let _ = remove_tree(&staging);
         drop(guard);
         result
-    }
-
-    /// Repair what an interrupted install left in `plugins/` (call holding the lock): a
-    /// backup whose plugin has no live tree, or whose live tree does not match the
-    /// lockfile (the swap happened, the lockfile write did not), is put back; other
-    /// backups and every staging directory are deleted.
-    fn recover(&self, lockfile: &Lockfile) -> Result<(), ManagerError> {
-        let plugins = self.plugins_dir();
-        let Ok(dir) = fs::read_dir(&plugins) else { return Ok(()) };
-        let entries = lockfile.read()?;
-        for item in dir.filter_map(Result::ok) {
-            let file_name = item.file_name().to_string_lossy().into_owned();
-            let path = item.path();
-            if file_name.starts_with(".staging-") {
-                remove_tree(&path).map_err(io_err(&path))?;
-            } else if let Some(rest) = file_name.strip_prefix(".backup-") {
-                let Some((name, _)) = rest.rsplit_once('-') else { continue };
-                let live = plugins.join(name);
-                let recorded =
-                    entries.iter().find(|e| e.name == name).map(|e| e.artifact_digest.clone());
-                let live_matches = live.exists()
-                    && recorded
-                        .as_deref()
-                        .is_some_and(|d| self.digest(&live, false).is_ok_and(|a| a == d));
-                if live_matches {
-                    remove_tree(&path).map_err(io_err(&path))?;
-                } else {
-                    remove_tree(&live).map_err(io_err(&live))?;
-                    fs::rename(&path, &live).map_err(io_err(&path))?;
-                }
-            }
-        }
-        // Checkouts belong to whoever is fetching (outside this lock); only ones left by
-        // a crash long ago are cleared.
-        if let Ok(dir) = fs::read_dir(self.home.root().join("cache")) {
-            let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(24 * 3600);
-            for item in dir.filter_map(Result::ok) {
-                let stale = item.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < day_ago);
-                if stale && item.file_name().to_string_lossy().starts_with(".checkout-") {
-                    let _ = remove_tree(&item.path());
-                }
-            }
-        }
-        Ok(())
     }
 
     // ---- trust ----------------------------------------------------------------
@@ -784,7 +751,7 @@ impl Manager {
     ) -> Result<(), ManagerError> {
         let lockfile = self.lockfile();
         let guard = lockfile.lock()?;
-        self.recover(&lockfile)?;
+        self.recover(ledger, actor, &lockfile)?;
         let entries = lockfile.read()?;
         let entry = entries
             .iter()
