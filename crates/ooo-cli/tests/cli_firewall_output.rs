@@ -63,6 +63,44 @@ fn on_cancel_hooks_run_after_ctrl_c() {
     assert!(events.contains(&"plugin.hook.invoked".to_string()), "{events:?}");
 }
 
+/// On a terminal the plugin owns Ctrl-C: one that catches it and exits 130 was
+/// cancelled (on_cancel runs, not on_error). `script` provides the terminal.
+#[test]
+fn ctrl_c_on_a_terminal_is_a_cancellation() {
+    use std::io::Write;
+    if !std::path::Path::new("/usr/bin/script").exists() {
+        eprintln!("skipping: /usr/bin/script (util-linux) is not installed");
+        return;
+    }
+    let t = TestHome::new();
+    let hooks = json!([
+        {"name": "on_cancel", "entrypoint": {"type": "command", "command": "./hook-ok.sh"}, "failure_policy": "fail_open", "permissions": ["plugin:lifecycle:read"]},
+        {"name": "on_error", "entrypoint": {"type": "command", "command": "./hook-ok.sh"}, "failure_policy": "fail_open", "permissions": ["plugin:lifecycle:read"]}
+    ]);
+    install(&t, "demo", "./run.sh", hooks);
+    let bin = assert_cmd::cargo::cargo_bin("ooo");
+    let mut child = std::process::Command::new("/usr/bin/script")
+        .args(["-qec", &format!("{} demo trapint", bin.display()), "/dev/null"])
+        .env("OUROBOROS_HOME", t.home())
+        .env("USER", "tester")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&t.home().join("plugin-state/demo/ready"));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"\x03").unwrap();
+    stdin.flush().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(screen.contains("caught"), "{screen}");
+    let hooks = fs::read_to_string(t.home().join("plugin-state/demo/hooks")).unwrap();
+    assert_eq!(hooks.lines().collect::<Vec<_>>(), ["on_cancel"], "{screen}");
+    let events = last_invocation(&t);
+    let done = events.iter().find(|e| e["event_type"] == "plugin.failed").unwrap();
+    assert_eq!(done["payload"]["provenance"]["reason"], "cancelled", "{done}");
+}
+
 #[test]
 fn schema_0_2_hooks_load_but_never_run() {
     let t = TestHome::new();

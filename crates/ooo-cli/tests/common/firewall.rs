@@ -21,6 +21,7 @@ case "$cmd" in
   sleep) sleep 60 & echo $! > "$OUROBOROS_PLUGIN_STATE_DIR/grandchild"; echo $$ > "$OUROBOROS_PLUGIN_STATE_DIR/child"; wait ;;
   wipe) echo wiped ;;
   daemon) (sleep 30; echo late) & echo started ;;
+  trapint) trap 'echo caught; exit 130' INT; echo ready > "$OUROBOROS_PLUGIN_STATE_DIR/ready"; while :; do sleep 0.1; done ;;
 esac
 "#;
 
@@ -33,7 +34,8 @@ pub fn manifest(name: &str, version: &str, entrypoint: &str, hooks: Value) -> Va
             {"namespace": format!("{name}-ns"), "name": "fail", "summary": "Fail", "usage": "fail", "risk": "read_only"},
             {"namespace": format!("{name}-ns"), "name": "sleep", "summary": "Sleep", "usage": "sleep", "risk": "read_only", "timeout_seconds": 2},
             {"namespace": format!("{name}-ns"), "name": "wipe", "summary": "Wipe", "usage": "wipe", "risk": "destructive", "requires_confirmation": true},
-            {"namespace": format!("{name}-ns"), "name": "daemon", "summary": "Leave a child behind", "usage": "daemon", "risk": "read_only"}
+            {"namespace": format!("{name}-ns"), "name": "daemon", "summary": "Leave a child behind", "usage": "daemon", "risk": "read_only"},
+            {"namespace": format!("{name}-ns"), "name": "trapint", "summary": "Catch Ctrl-C and exit 130", "usage": "trapint", "risk": "read_only", "timeout_seconds": 30}
         ],
         "capabilities": [{"name": "ledger", "access": "write"}],
         "permissions": [

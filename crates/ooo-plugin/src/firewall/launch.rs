@@ -133,6 +133,17 @@ fn kill_group(pid: u32, sig: i32) {
     }
 }
 
+/// SIGTERM to the group, then SIGKILL to whatever is left after `grace`.
+fn end_group(pid: u32, grace: Duration) {
+    kill_group(pid, libc::SIGTERM);
+    let deadline = Instant::now() + grace;
+    // SAFETY: signal 0 only checks whether the group still has members.
+    while unsafe { libc::kill(-(pid as i32), 0) } == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    kill_group(pid, libc::SIGKILL);
+}
+
 /// Start the process and wait for it, enforcing the timeout and cancellation. With a
 /// `sandbox` ruleset, the child applies it (and the resource limits) before exec.
 /// `channel`, when given, becomes the child's fd 3 (the capability channel) and is
@@ -253,8 +264,16 @@ pub fn launch(
     };
     restore_terminal();
     let interrupted = status.as_ref().and_then(|s| s.signal()) == Some(libc::SIGINT);
-    if forced.is_some() || interrupted {
-        kill_group(pid, libc::SIGKILL); // nothing of the group outlives a cancel or timeout
+    // On a terminal, Ctrl-C reaches the plugin's group, not ooo: a plugin that caught it
+    // and exited 130 (128 + SIGINT, the shell convention) was cancelled too.
+    let interrupted =
+        interrupted || (give_terminal && status.as_ref().and_then(|s| s.code()) == Some(130));
+    if interrupted && forced.is_none() {
+        forced = Some(Ended::Cancelled);
+        // Nothing of the group outlives a cancel: the rest gets the grace period too.
+        end_group(pid, spec.grace);
+    } else if forced.is_some() {
+        kill_group(pid, libc::SIGKILL); // SIGTERM and the grace period came before
     }
     // Members of the group that outlive the leader and keep our pipes open would make
     // ooo wait forever: after a grace period they are terminated too.
