@@ -9,9 +9,13 @@ trap 'rm -rf "$work"' EXIT
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-# time_us CMD...: median wall time of $runs runs, in microseconds (output discarded,
-# failures ignored: the benchmarks time the path, the tests check the result).
+# time_us CMD...: median wall time of $runs runs, in microseconds (output discarded).
+# One untimed run first must succeed, so a refused or broken command is never timed.
 time_us() {
+  if ! "$@" > /dev/null 2>&1; then
+    echo "bench: \`$*\` failed; not timing it" >&2
+    return 1
+  fi
   for _ in $(seq 1 "$runs"); do
     local start end
     start=$(date +%s%N); "$@" > /dev/null 2>&1 || true; end=$(date +%s%N)

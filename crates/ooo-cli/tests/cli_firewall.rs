@@ -104,6 +104,12 @@ fn every_gate_refuses_without_running_the_plugin() {
     assert_eq!(out.status.code(), Some(1));
     let failed = &last_invocation(&t)[0]["payload"];
     assert_eq!(failed["result"]["status"], "trust_subject_changed");
+    let fix = format!("ooo plugin install demo --from {}", src.canonicalize().unwrap().display());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&fix),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(ran(&t, "demo").is_empty(), "no gate let the plugin run");
 }
 

@@ -457,7 +457,12 @@ pub fn invoke(
     if actual != entry.artifact_digest {
         return run.blocked(
             "trust_subject_changed",
-            format!("{name}'s installed files changed since they were trusted ({actual}, installed {}); check with `ooo plugin verify {name}` and reinstall", entry.artifact_digest),
+            format!(
+                "{name}'s installed files changed since they were trusted ({actual}, installed {}); check with `ooo plugin verify {name}`, then reinstall with `ooo plugin install {name} --from {}{}` and trust it again",
+                entry.artifact_digest,
+                entry.source_identity,
+                entry.requested_ref.as_ref().map(|r| format!(" --ref {r}")).unwrap_or_default()
+            ),
         );
     }
     if !missing.is_empty() {
