@@ -104,8 +104,6 @@ fn ctrl_c_on_a_terminal_is_a_cancellation() {
 #[test]
 fn schema_0_2_hooks_load_but_never_run() {
     let t = TestHome::new();
-    let dir = t.dir.path().join("src/old");
-    fs::create_dir_all(&dir).unwrap();
     let mut m = common::firewall::manifest(
         "old",
         "1.0.0",
@@ -113,27 +111,7 @@ fn schema_0_2_hooks_load_but_never_run() {
         json!([{"name": "before_invocation", "entrypoint": {"type": "command", "command": "./hook-ok.sh"}, "failure_policy": "fail_open", "permissions": ["plugin:lifecycle:read"]}]),
     );
     m["schema_version"] = json!("0.2");
-    fs::write(dir.join("ouroboros.plugin.json"), m.to_string()).unwrap();
-    for (f, text) in [
-        ("run.sh", common::firewall::SCRIPT),
-        ("hook-ok.sh", "#!/bin/sh\necho ran >> \"$OUROBOROS_PLUGIN_STATE_DIR/hooks\"\n"),
-    ] {
-        fs::write(dir.join(f), text).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(dir.join(f), fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    t.ok(&["plugin", "install", "old", "--from", dir.to_str().unwrap()]);
-    t.ok(&[
-        "plugin",
-        "trust",
-        "old",
-        "--scope",
-        "demo:run",
-        "--scope",
-        "plugin:lifecycle:read",
-        "--scope",
-        "plugin:lifecycle:policy",
-    ]);
+    common::firewall::install_manifest(&t, "old", &m);
     t.ok(&["old", "say"]);
     assert_eq!(ran(&t, "old"), ["say"]);
     assert!(!t.home().join("plugin-state/old/hooks").exists(), "a 0.2 hook never runs");

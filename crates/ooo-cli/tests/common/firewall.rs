@@ -53,13 +53,14 @@ pub fn manifest(name: &str, version: &str, entrypoint: &str, hooks: Value) -> Va
 
 /// Install a trusted test plugin; returns its source directory.
 pub fn install(t: &TestHome, name: &str, entrypoint: &str, hooks: Value) -> PathBuf {
+    install_manifest(t, name, &manifest(name, "1.0.0", entrypoint, hooks))
+}
+
+/// Install and trust the test plugin with this manifest (see [`manifest`]).
+pub fn install_manifest(t: &TestHome, name: &str, manifest: &Value) -> PathBuf {
     let dir = t.dir.path().join("src").join(name);
     fs::create_dir_all(&dir).unwrap();
-    fs::write(
-        dir.join("ouroboros.plugin.json"),
-        manifest(name, "1.0.0", entrypoint, hooks).to_string(),
-    )
-    .unwrap();
+    fs::write(dir.join("ouroboros.plugin.json"), manifest.to_string()).unwrap();
     fs::write(dir.join("run.sh"), SCRIPT).unwrap();
     fs::set_permissions(dir.join("run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
     fs::write(
