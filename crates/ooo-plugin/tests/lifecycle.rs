@@ -429,6 +429,20 @@ fn catalog_from_a_local_git_repository() {
     );
     let latest = m.update(&mut e.ledger, &e.actor, "alpha").unwrap();
     assert_eq!(latest.version, "1.0.0", "update follows the pinned ref");
+    // A commit sha pins too (fetched by sha, not as a branch or tag).
+    let v1_sha = String::from_utf8(
+        Command::new("git").args(["rev-parse", "v1"]).current_dir(&repo).output().unwrap().stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    let by_sha = m.install(&mut e.ledger, &e.actor, "alpha", Some(&url), Some(&v1_sha)).unwrap();
+    assert_eq!(by_sha.version, "1.0.0");
+    assert_eq!(by_sha.git_sha.as_deref(), Some(v1_sha.as_str()));
+    assert!(e.lockfile().contains(&format!("requested_ref = \"{v1_sha}\"")));
+    let short = &v1_sha[..12];
+    let by_short = m.install(&mut e.ledger, &e.actor, "alpha", Some(&url), Some(short));
+    assert_eq!(by_short.unwrap().git_sha.as_deref(), Some(v1_sha.as_str()), "an abbreviated sha");
     let head = m.install(&mut e.ledger, &e.actor, "alpha", Some(&url), None).unwrap();
     assert_eq!(head.version, "2.0.0");
     assert_eq!(state_of(&e, &m, "alpha"), TrustState::Installed);

@@ -1,0 +1,93 @@
+//! A catalog (a git repository with `plugins/*/`) through the real binary: `add`,
+//! install by name, `inspect --json`, `update` after a new commit, `verify` and `remove`,
+//! pinned by snapshots of human and `--json` output.
+
+mod common;
+
+use common::{TestHome, with_filters};
+use insta::assert_snapshot;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+        .args(["-c", "init.defaultBranch=main"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn write_plugin(repo: &Path, name: &str, version: &str, extra_scope: bool) {
+    let dir = repo.join("plugins").join(name);
+    fs::create_dir_all(&dir).unwrap();
+    let mut permissions = vec![
+        serde_json::json!({"scope": format!("{name}:read"), "risk": "read_only", "required": true}),
+    ];
+    if extra_scope {
+        permissions.push(serde_json::json!({"scope": format!("{name}:delete"), "risk": "destructive", "required": false}));
+    }
+    let manifest = serde_json::json!({
+        "schema_version": "0.6", "name": name, "version": version,
+        "description": format!("The {name} test plugin"),
+        "source": {"type": "plugin_home", "path": format!("plugins/{name}")},
+        "commands": [{"namespace": format!("{name}-ns"), "name": "hello", "summary": "Say hello", "usage": "hello", "risk": "read_only"}],
+        "capabilities": [], "permissions": permissions,
+        "entrypoint": {"type": "command", "command": "./hello.sh"}
+    });
+    fs::write(dir.join("ouroboros.plugin.json"), serde_json::to_string_pretty(&manifest).unwrap())
+        .unwrap();
+    fs::write(dir.join("hello.sh"), "#!/bin/sh\necho hello\n").unwrap();
+}
+
+/// stdout, stderr and the exit code of one run, as one text.
+fn shown(t: &TestHome, args: &[&str]) -> String {
+    let out = t.ooo().args(args).output().unwrap();
+    format!(
+        "{}--- stderr\n{}--- exit {}\n",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        out.status.code().unwrap_or(-1)
+    )
+}
+
+#[test]
+fn a_git_catalog_from_add_to_remove() {
+    let t = TestHome::new();
+    let repo = t.dir.path().join("catalog");
+    write_plugin(&repo, "alpha", "1.0.0", false);
+    write_plugin(&repo, "bravo", "0.2.0", false);
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "v1"]);
+    let url = format!("file://{}", repo.display());
+    with_filters(&t, || {
+        let mut settings = insta::Settings::clone_current();
+        settings.add_filter(r"\b[0-9a-f]{40}\b", "[GIT-SHA]");
+        settings.add_filter(r"\b[0-9a-f]{7,12}\b", "[SHORT-SHA]");
+        settings.bind(|| {
+            assert_snapshot!("catalog_add", shown(&t, &["plugin", "add", &url]));
+            assert_snapshot!("catalog_install", shown(&t, &["plugin", "install", "alpha"]));
+            shown(&t, &["plugin", "trust", "alpha", "--scope", "alpha:read"]);
+            assert_snapshot!(
+                "catalog_inspect_json",
+                shown(&t, &["plugin", "inspect", "alpha", "--json"])
+            );
+            write_plugin(&repo, "alpha", "1.1.0", true);
+            git(&repo, &["commit", "-q", "-am", "v2"]);
+            assert_snapshot!("catalog_update", shown(&t, &["plugin", "update", "alpha"]));
+            assert_snapshot!("catalog_verify_ok", shown(&t, &["plugin", "verify"]));
+            fs::write(t.home().join("plugins/alpha/hello.sh"), "#!/bin/sh\necho changed\n")
+                .unwrap();
+            assert_snapshot!(
+                "catalog_verify_changed_json",
+                shown(&t, &["plugin", "verify", "--json"])
+            );
+            assert_snapshot!("catalog_remove", shown(&t, &["plugin", "remove", "alpha"]));
+            assert_snapshot!("catalog_list_after_remove", shown(&t, &["plugin", "list", "--json"]));
+        });
+    });
+}
