@@ -365,8 +365,8 @@ mod properties {
     }
 }
 
-/// A command's own scopes (`permissions` and `x-ouroboros.scopes`) must be declared, and
-/// they gate that command on top of the plugin's required scopes.
+/// A command's `x-ouroboros.scopes` must be declared, and they gate that command on top
+/// of the plugin's required scopes; its upstream `permissions` gate nothing.
 #[test]
 fn command_scopes() {
     let with_scopes = |scopes: Value| {
@@ -379,6 +379,10 @@ fn command_scopes() {
     assert_eq!(needed.first(), Some(&"demo:read"));
     assert!(needed.contains(&"net:api"), "{needed:?}");
     assert_eq!(needed.iter().filter(|s| **s == "demo:read").count(), 1, "no duplicates");
+    let mut optional_in_permissions = base("0.6");
+    optional_in_permissions["commands"][0]["permissions"] = json!(["net:api"]);
+    let m = load(&optional_in_permissions).unwrap();
+    assert!(!m.scopes_for(&m.commands[0]).contains(&"net:api"), "as upstream: audit only");
     refused_at(with_scopes(json!(["net:other"])), "/commands/0/x-ouroboros/scopes/0");
     refused_at(with_scopes(json!(["Bad Scope"])), "/commands/0/x-ouroboros/scopes/0");
     let mut unknown = base("0.6");

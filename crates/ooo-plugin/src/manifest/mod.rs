@@ -125,8 +125,8 @@ pub struct Command {
 }
 
 /// `commands[].x-ouroboros`: scopes this one command needs beyond the plugin's required
-/// ones (upstream's command `permissions` cannot name scopes with `_`, and an optional
-/// top-level scope gates nothing by itself).
+/// ones. An optional top-level scope gates nothing by itself, and upstream's command
+/// `permissions` only inform the audit (and cannot name scopes with `_`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CommandExtension {
     #[serde(default)]
@@ -232,13 +232,12 @@ impl Manifest {
     }
 
     /// Scopes that must be trusted to run `command`: the plugin's required scopes, then
-    /// the command's own `permissions` and `x-ouroboros.scopes` (a command that says it
-    /// uses a scope does not run without it, even when the scope is optional for the
-    /// plugin as a whole).
+    /// the command's `x-ouroboros.scopes`. The command's own `permissions` gate nothing,
+    /// as upstream (real manifests list optional scopes there that read-only commands
+    /// may use); a command that must not run without a scope says so in the extension.
     pub fn scopes_for<'a>(&'a self, command: &'a Command) -> Vec<&'a str> {
         let mut scopes = self.required_scopes();
-        let own = command.x_ouroboros.iter().flat_map(|x| &x.scopes);
-        for scope in command.permissions.iter().chain(own) {
+        for scope in command.x_ouroboros.iter().flat_map(|x| &x.scopes) {
             if !scopes.contains(&scope.as_str()) {
                 scopes.push(scope);
             }
