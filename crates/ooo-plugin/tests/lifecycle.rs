@@ -218,6 +218,45 @@ fn a_crash_between_lockfile_and_ledger_is_recorded_on_recovery() {
     assert_eq!(e.events("alpha").len(), 2);
 }
 
+/// The same crash on a first install (no previous tree, only a marker), and on a
+/// reinstall after a removal: the ledger still gets its event.
+#[test]
+fn a_crashed_first_install_is_recorded_on_recovery() {
+    let mut e = env();
+    let alpha = e.plugin("alpha-src", "alpha", "1.0.0", &[]);
+    let beta = e.plugin("beta-src", "beta", "1.0.0", &[]);
+    let m = e.manager();
+    let mut crashing = e.manager();
+    crashing.fail_at(FailPoint::CrashAfterLockfile);
+    crashing
+        .install(&mut e.ledger, &e.actor, "alpha", Some(alpha.to_str().unwrap()), None)
+        .unwrap_err();
+    assert!(e.events("alpha").is_empty());
+    m.install(&mut e.ledger, &e.actor, "beta", Some(beta.to_str().unwrap()), None).unwrap();
+    assert_eq!(e.events("alpha"), ["plugin.installed"], "recovered");
+    // Removed, then the same version crashes in again: recorded again.
+    m.remove(&mut e.ledger, &e.actor, "alpha", false).unwrap();
+    crashing
+        .install(&mut e.ledger, &e.actor, "alpha", Some(alpha.to_str().unwrap()), None)
+        .unwrap_err();
+    m.remove(&mut e.ledger, &e.actor, "beta", false).unwrap();
+    assert_eq!(e.events("alpha"), ["plugin.installed", "plugin.removed", "plugin.installed"]);
+    let leftovers: Vec<_> = fs::read_dir(e.home.root().join("plugins"))
+        .unwrap()
+        .map(|d| d.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // A first install whose lockfile write never happened leaves nothing behind.
+    let mut early = e.manager();
+    early.fail_at(FailPoint::AfterSwap);
+    let gamma = e.plugin("gamma-src", "gamma", "1.0.0", &[]);
+    early
+        .install(&mut e.ledger, &e.actor, "gamma", Some(gamma.to_str().unwrap()), None)
+        .unwrap_err();
+    assert!(!e.home.root().join("plugins/gamma").exists());
+}
+
 #[test]
 fn concurrent_installs_give_a_consistent_lockfile() {
     let e = env();

@@ -586,6 +586,10 @@ impl Manager {
             let had_live = live.exists();
             if had_live {
                 fs::rename(&live, &backup).map_err(io_err(&live))?;
+            } else {
+                // A first install leaves an empty marker instead, so recovery knows an
+                // install of this name was under way (see `recovery`).
+                fs::write(&backup, b"").map_err(io_err(&backup))?;
             }
             let rollback = |lockfile_written: bool| -> Result<(), ManagerError> {
                 if live.exists() {
@@ -593,6 +597,8 @@ impl Manager {
                 }
                 if had_live {
                     fs::rename(&backup, &live).map_err(io_err(&backup))?;
+                } else {
+                    let _ = fs::remove_file(&backup);
                 }
                 if lockfile_written {
                     lockfile.write(&guard, &entries)?;
@@ -649,6 +655,8 @@ impl Manager {
             }
             if had_live {
                 let _ = remove_tree(&backup);
+            } else {
+                let _ = fs::remove_file(&backup);
             }
             Ok(report)
         })();

@@ -1,9 +1,10 @@
 //! Repairing what an interrupted install left behind, under the lockfile lock: staging
 //! copies are deleted; a backup is put back when the swap happened but the lockfile
 //! write did not, and dropped when the lockfile already names the new tree (then the
-//! `plugin.installed`/`plugin.updated` event the crash may have cost is appended, so
-//! the ledger never lacks an install the lockfile has). Installing itself is in the
-//! parent module.
+//! `plugin.installed` event the crash may have cost is appended, marked `recovered`, so
+//! the ledger never lacks an install the lockfile has). A first install leaves an empty
+//! marker file in place of a backup: the same rules, with no previous tree to restore.
+//! Installing itself is in the parent module.
 
 use std::fs;
 
@@ -19,8 +20,9 @@ use crate::trust;
 impl Manager {
     /// Repair what an interrupted install left in `plugins/` (call holding the lock): a
     /// backup whose plugin has no live tree, or whose live tree does not match the
-    /// lockfile (the swap happened, the lockfile write did not), is put back; other
-    /// backups and every staging directory are deleted.
+    /// lockfile (the swap happened, the lockfile write did not), is put back (a marker
+    /// of a first install: the unrecorded tree is removed); other backups and every
+    /// staging directory are deleted.
     pub(super) fn recover(
         &self,
         ledger: &mut dyn Store,
@@ -44,15 +46,21 @@ impl Manager {
                     && recorded
                         .as_deref()
                         .is_some_and(|d| self.digest(&live, false).is_ok_and(|a| a == d));
+                let first_install = path.is_file();
                 if live_matches {
                     // The install finished on disk; if the process died before its
                     // ledger event, record it now so history matches the lockfile.
                     if let Some(entry) = entries.iter().find(|e| e.name == name) {
                         record_if_missing(ledger, actor, entry)?;
                     }
+                } else if live.exists() {
+                    remove_tree(&live).map_err(io_err(&live))?;
+                }
+                if first_install {
+                    fs::remove_file(&path).map_err(io_err(&path))?;
+                } else if live_matches {
                     remove_tree(&path).map_err(io_err(&path))?;
                 } else {
-                    remove_tree(&live).map_err(io_err(&live))?;
                     fs::rename(&path, &live).map_err(io_err(&path))?;
                 }
             }
@@ -85,11 +93,15 @@ fn record_if_missing(
         aggregate_id: Some(entry.name.clone()),
         ..Default::default()
     })?;
-    let latest = events
-        .iter()
-        .rev()
-        .find(|e| e.event_type == "plugin.installed" || e.event_type == "plugin.updated");
-    let recorded = latest.and_then(|e| serde_json::from_value(e.payload["subject"].clone()).ok());
+    // The latest install, update or removal: after a removal nothing is installed.
+    let latest = events.iter().rev().find(|e| {
+        e.event_type == "plugin.installed"
+            || e.event_type == "plugin.updated"
+            || e.event_type == "plugin.removed"
+    });
+    let recorded = latest
+        .filter(|e| e.event_type != "plugin.removed")
+        .and_then(|e| serde_json::from_value(e.payload["subject"].clone()).ok());
     if recorded.as_ref() == Some(&subject) {
         return Ok(());
     }
