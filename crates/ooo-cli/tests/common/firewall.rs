@@ -21,7 +21,7 @@ case "$cmd" in
   sleep) sleep 60 & echo $! > "$OUROBOROS_PLUGIN_STATE_DIR/grandchild"; echo $$ > "$OUROBOROS_PLUGIN_STATE_DIR/child"; wait ;;
   wipe) echo wiped ;;
   daemon) (sleep 30; echo late) & echo started ;;
-  trapint) trap 'echo caught; exit 130' INT; echo ready > "$OUROBOROS_PLUGIN_STATE_DIR/ready"; while :; do sleep 0.1; done ;;
+  trapint) sleep 60 & echo $! > "$OUROBOROS_PLUGIN_STATE_DIR/straggler"; trap 'echo caught; exit 130' INT; echo ready > "$OUROBOROS_PLUGIN_STATE_DIR/ready"; while :; do sleep 0.1; done ;;
 esac
 "#;
 

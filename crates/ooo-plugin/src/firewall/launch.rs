@@ -133,15 +133,29 @@ fn kill_group(pid: u32, sig: i32) {
     }
 }
 
-/// SIGTERM to the group, then SIGKILL to whatever is left after `grace`.
+/// SIGTERM to the group (with SIGCONT, so a stopped member can act on it), then SIGKILL
+/// to whatever is left after `grace`. Members that became our children (ooo as a
+/// subreaper or PID 1) are reaped while waiting, so their zombies do not count.
 fn end_group(pid: u32, grace: Duration) {
-    kill_group(pid, libc::SIGTERM);
+    terminate_group(pid);
     let deadline = Instant::now() + grace;
-    // SAFETY: signal 0 only checks whether the group still has members.
-    while unsafe { libc::kill(-(pid as i32), 0) } == 0 && Instant::now() < deadline {
+    loop {
+        // SAFETY: waitpid on our own children in that group, without blocking.
+        while unsafe { libc::waitpid(-(pid as i32), std::ptr::null_mut(), libc::WNOHANG) } > 0 {}
+        // SAFETY: signal 0 only checks whether the group still has members.
+        let alive = unsafe { libc::kill(-(pid as i32), 0) } == 0;
+        if !alive || Instant::now() >= deadline {
+            break;
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
     kill_group(pid, libc::SIGKILL);
+}
+
+/// SIGTERM, then SIGCONT: a stopped process only acts on SIGTERM once continued.
+fn terminate_group(pid: u32) {
+    kill_group(pid, libc::SIGTERM);
+    kill_group(pid, libc::SIGCONT);
 }
 
 /// Start the process and wait for it, enforcing the timeout and cancellation. With a
@@ -254,7 +268,7 @@ pub fn launch(
                 forced = Some(Ended::TimedOut);
             }
             if forced.is_some() {
-                kill_group(pid, libc::SIGTERM);
+                terminate_group(pid);
                 term_sent = Some(Instant::now());
             }
         } else if term_sent.is_some_and(|t| t.elapsed() >= spec.grace) {
@@ -292,7 +306,7 @@ pub fn launch(
             };
         }
         if !escalated && Instant::now() >= deadline {
-            kill_group(pid, libc::SIGTERM);
+            terminate_group(pid);
             std::thread::sleep(Duration::from_millis(200));
             kill_group(pid, libc::SIGKILL);
             escalated = true;
