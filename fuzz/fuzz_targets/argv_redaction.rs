@@ -1,5 +1,5 @@
-//! Any argv (NUL-separated words) through redaction: never panics, never grows a secret
-//! back, and the redacted argv has as many words as the original.
+//! Any argv (NUL-separated words) through redaction: never panics, keeps one word per
+//! word, and is idempotent (redacting the result changes nothing more).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

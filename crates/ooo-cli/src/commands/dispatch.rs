@@ -29,7 +29,6 @@ fn ask(question: &str) -> Option<bool> {
     Some(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
 }
 
-/// The closest known name, if any is close.
 /// The closest of `names` to `word`, when close enough to be a typo (a shared prefix,
 /// or a swapped or mistyped letter).
 fn closest(word: &str, names: impl IntoIterator<Item = String>) -> Option<String> {
@@ -46,6 +45,7 @@ fn closest(word: &str, names: impl IntoIterator<Item = String>) -> Option<String
         .map(|(_, n)| n)
 }
 
+/// The closest built-in command, installed plugin or namespace to `word`, if any is close.
 fn suggest(word: &str, manager: &Manager) -> Option<String> {
     let mut names: Vec<String> =
         Cli::command().get_subcommands().map(|c| c.get_name().to_owned()).collect();

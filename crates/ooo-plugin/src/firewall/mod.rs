@@ -460,8 +460,14 @@ pub fn invoke(
             format!(
                 "{name}'s installed files changed since they were trusted ({actual}, installed {}); check with `ooo plugin verify {name}`, then reinstall with `ooo plugin install {name} --from {}{}` and trust it again",
                 entry.artifact_digest,
-                entry.source_identity,
-                entry.requested_ref.as_ref().map(|r| format!(" --ref {r}")).unwrap_or_default()
+                shlex::try_quote(&entry.source_identity).unwrap_or_default(),
+                // The commit that was trusted, not whatever a branch points at now.
+                entry
+                    .git_sha
+                    .as_ref()
+                    .or(entry.requested_ref.as_ref())
+                    .map(|r| format!(" --ref {r}"))
+                    .unwrap_or_default()
             ),
         );
     }

@@ -16,7 +16,7 @@ const DEFAULT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../target/npm/node_modules/@octokit/openapi/generated/api.github.com.json"
 );
-const INSTALL: &str = "npm install --prefix target/npm @octokit/openapi";
+const INSTALL: &str = "npm install --prefix target/npm @octokit/openapi@23.0.2";
 const SCHEMAS: &str = "#/components/schemas/";
 
 type Key = (String, String, u16); // (path template, lowercase method, status)
