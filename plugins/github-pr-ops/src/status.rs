@@ -20,6 +20,8 @@ pub fn status(
     let repository = review::repository(client, repo)?;
     let path = format!("/repos/{}/{}/pulls?state=open&per_page=100", repo.owner, repo.name);
     let pulls = client.get_all(&path, None)?;
+    // A progress line only where someone watches it.
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut rows = Vec::new();
     for (i, pull) in pulls.iter().enumerate() {
         let number =
@@ -27,7 +29,9 @@ pub fn status(
                 path: path.clone(),
                 detail: "a pull request without a number".into(),
             })?;
-        eprint!("\rgithub-pr-ops: checking {}/{}", i + 1, pulls.len());
+        if progress {
+            eprint!("\rgithub-pr-ops: checking {}/{}", i + 1, pulls.len());
+        }
         let pr = PullRef { repo: repo.clone(), number, host: None };
         let title = pull.get("title").and_then(Value::as_str).unwrap_or_default();
         rows.push(match review::gather(client, &pr, Some(&repository)) {
@@ -53,7 +57,7 @@ pub fn status(
             }),
         });
     }
-    if !pulls.is_empty() {
+    if progress && !pulls.is_empty() {
         eprintln!();
     }
     Ok(json!({"repository": repo.to_string(), "policy": policy_name, "pull_requests": rows}))
