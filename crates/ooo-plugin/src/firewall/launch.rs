@@ -134,22 +134,78 @@ fn kill_group(pid: u32, sig: i32) {
 }
 
 /// SIGTERM to the group (with SIGCONT, so a stopped member can act on it), then SIGKILL
-/// to whatever is left after `grace`. Members that became our children (ooo as a
-/// subreaper or PID 1) are reaped while waiting, so their zombies do not count.
+/// to whatever is left after `grace`. The leader is still unreaped (a zombie) here, and
+/// zombies do not count as alive.
 fn end_group(pid: u32, grace: Duration) {
     terminate_group(pid);
     let deadline = Instant::now() + grace;
-    loop {
-        // SAFETY: waitpid on our own children in that group, without blocking.
-        while unsafe { libc::waitpid(-(pid as i32), std::ptr::null_mut(), libc::WNOHANG) } > 0 {}
-        // SAFETY: signal 0 only checks whether the group still has members.
-        let alive = unsafe { libc::kill(-(pid as i32), 0) } == 0;
-        if !alive || Instant::now() >= deadline {
-            break;
-        }
+    while group_alive(pid) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
     kill_group(pid, libc::SIGKILL);
+}
+
+/// Whether process group `pgid` has a member that is not a zombie (from `/proc`).
+fn group_alive(pgid: u32) -> bool {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        // Without /proc, assume so: the caller waits out the grace period.
+        return true;
+    };
+    procs.filter_map(Result::ok).any(|p| {
+        let Ok(stat) = std::fs::read_to_string(p.path().join("stat")) else { return false };
+        // After the command name: state, ppid, pgrp, ...
+        let Some((_, rest)) = stat.rsplit_once(')') else { return false };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next().unwrap_or("Z");
+        let pgrp = fields.nth(1).and_then(|g| g.parse::<u32>().ok());
+        pgrp == Some(pgid) && state != "Z" && state != "X"
+    })
+}
+
+/// Wait until `pid` exits without reaping it (`WNOWAIT`): until ooo reaps it, its pid,
+/// and with it the process group id, cannot be reused, so signalling the group stays
+/// safe. `None` when waiting failed.
+fn wait_exit(pid: u32) -> Option<std::process::ExitStatus> {
+    loop {
+        // SAFETY: an all-zero siginfo_t is a valid out-parameter.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid on our own child; WNOWAIT leaves it waitable for `reap`.
+        let r = unsafe {
+            libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT)
+        };
+        if r == 0 {
+            // SAFETY: filled in by a successful waitid(WEXITED).
+            let value = unsafe { info.si_status() };
+            // Back to the wait(2) status encoding ExitStatus understands.
+            let raw = match info.si_code {
+                libc::CLD_EXITED => (value & 0xff) << 8,
+                libc::CLD_DUMPED => value | 0x80,
+                _ => value,
+            };
+            return Some(std::process::ExitStatus::from_raw(raw));
+        }
+        if io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return None;
+        }
+    }
+}
+
+/// Reap the child (after its exit was seen), then any of our own children left in its
+/// group; the status `wait` reports wins over the one seen without reaping.
+fn reap(
+    child: &mut Child,
+    pid: u32,
+    seen: Option<std::process::ExitStatus>,
+) -> Option<std::process::ExitStatus> {
+    let status = match seen {
+        Some(_) => child.wait().ok().or(seen),
+        // The waiter failed: the child may still run; it was killed with its group above
+        // only when forced, so do not block on it here.
+        None => child.try_wait().ok().flatten(),
+    };
+    // SAFETY: waitpid on our own children in that group, without blocking.
+    while unsafe { libc::waitpid(-(pid as i32), std::ptr::null_mut(), libc::WNOHANG) } > 0 {}
+    status
 }
 
 /// SIGTERM, then SIGCONT: a stopped process only acts on SIGTERM once continued.
@@ -249,16 +305,17 @@ pub fn launch(
     let err = child.stderr.take().map(|s| tee(s, true));
     let mut forced: Option<Ended> = None;
     let mut term_sent: Option<Instant> = None;
-    // A waiter thread reaps the child and reports at once, so a short plugin is not
-    // charged a polling interval; this loop only wakes to enforce cancel and timeout.
-    let (reaped_tx, reaped) = std::sync::mpsc::channel();
+    // A waiter thread reports the exit at once, so a short plugin is not charged a
+    // polling interval; this loop only wakes to enforce cancel and timeout. The child
+    // is reaped only at the very end, after the last signal to its group.
+    let (exited_tx, exited) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = reaped_tx.send(child.wait());
+        let _ = exited_tx.send(wait_exit(pid));
     });
     let status = loop {
-        match reaped.recv_timeout(Duration::from_millis(20)) {
-            Ok(Ok(status)) => break Some(status),
-            Ok(Err(_)) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break None,
+        match exited.recv_timeout(Duration::from_millis(20)) {
+            Ok(status) => break status,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break None,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
         }
         if forced.is_none() {
@@ -297,6 +354,7 @@ pub fn launch(
         if escalated && Instant::now() >= deadline + Duration::from_secs(2) {
             // Something outside the group (it left with setsid) holds the pipe: stop
             // waiting; its output is not fingerprinted.
+            let status = reap(&mut child, pid, status);
             return Launched {
                 ended: ended_of(forced, status),
                 duration: started.elapsed(),
@@ -313,6 +371,7 @@ pub fn launch(
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+    let status = reap(&mut child, pid, status);
     let stdout = out.and_then(|h| h.join().ok());
     let stderr = err.and_then(|h| h.join().ok());
     Launched {
@@ -336,5 +395,45 @@ fn ended_of(forced: Option<Ended>, status: Option<std::process::ExitStatus>) -> 
         (None, None) => {
             Ended::StartFailed { not_found: false, message: "lost track of the process".into() }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The exit is seen without reaping: the status matches what `wait` reports later,
+    /// for an exit code and for a signal.
+    #[test]
+    fn exits_are_seen_without_reaping() {
+        let mut exited = Command::new("sh").args(["-c", "exit 3"]).spawn().unwrap();
+        let seen = wait_exit(exited.id()).unwrap();
+        assert_eq!(seen.code(), Some(3));
+        assert_eq!(exited.wait().unwrap().code(), Some(3), "still waitable after");
+        let mut killed = Command::new("sh").args(["-c", "kill -TERM $$"]).spawn().unwrap();
+        let seen = wait_exit(killed.id()).unwrap();
+        assert_eq!(seen.signal(), Some(libc::SIGTERM));
+        assert_eq!(killed.wait().unwrap().signal(), Some(libc::SIGTERM));
+    }
+
+    /// A group whose only member is an unreaped zombie is not alive.
+    #[test]
+    fn zombies_do_not_keep_a_group_alive() {
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30");
+        // SAFETY: setpgid in the child before exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setpgid(0, 0);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().unwrap();
+        let pid = child.id();
+        assert!(group_alive(pid));
+        kill_group(pid, libc::SIGKILL);
+        wait_exit(pid).unwrap();
+        assert!(!group_alive(pid), "only the zombie leader is left");
+        child.wait().unwrap();
     }
 }
