@@ -30,7 +30,8 @@ fn listings_suggestions_refusals_and_the_plugin_log() {
     with_filters(&t, || {
         let mut settings = insta::Settings::clone_current();
         // Durations vary run to run.
-        settings.add_filter(r"\b\d+ ms\b", "[N] ms");
+        // (with the padding before them: the column width follows the digits).
+        settings.add_filter(r" +\d+ ms\b", " [N] ms");
         settings.add_filter(r#""duration_ms":"\d+""#, r#""duration_ms":"[N]""#);
         settings.bind(|| {
             assert_snapshot!("plugin_commands", shown(&t, &["demo"]));

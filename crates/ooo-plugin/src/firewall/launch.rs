@@ -350,6 +350,8 @@ pub fn launch(
     // ooo wait forever: after a grace period they are terminated too.
     let deadline = Instant::now() + spec.grace;
     let mut escalated = false;
+    // The pipes usually close a moment after the exit: poll quickly first.
+    let mut pause = Duration::from_micros(100);
     while [&out, &err].iter().any(|h| h.as_ref().is_some_and(|h| !h.is_finished())) {
         if escalated && Instant::now() >= deadline + Duration::from_secs(2) {
             // Something outside the group (it left with setsid) holds the pipe: stop
@@ -369,7 +371,8 @@ pub fn launch(
             kill_group(pid, libc::SIGKILL);
             escalated = true;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(5));
     }
     let status = reap(&mut child, pid, status);
     let stdout = out.and_then(|h| h.join().ok());

@@ -293,8 +293,10 @@ impl Manager {
     }
 
     /// The manifest of an installed plugin.
+    /// The installed manifest, read without the schema pass (see
+    /// [`manifest::load_installed`]: the digest stands for the install-time validation).
     pub fn installed_manifest(&self, entry: &LockEntry) -> Result<Manifest, ManagerError> {
-        Ok(manifest::load(&self.live_dir(entry)?)?.0)
+        Ok(manifest::load_installed(&self.live_dir(entry)?)?.0)
     }
 
     /// The trust subject an installed entry stands for.
