@@ -412,3 +412,23 @@ fn leftover_children_do_not_hang_ooo() {
     assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
     assert!(String::from_utf8_lossy(&out.stdout).contains("started"));
 }
+
+/// Installed manifests are read without the schema pass; a manifest edited after the
+/// install (here with a key the schema refuses) is still caught by the digest re-check
+/// before anything runs.
+#[test]
+fn an_edited_installed_manifest_is_refused_before_running() {
+    let t = TestHome::new();
+    install(&t, "demo", "./run.sh", json!([]));
+    let path = t.home().join("plugins/demo/ouroboros.plugin.json");
+    let mut m: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    m["unexpected"] = json!(true);
+    m["commands"][0]["summary"] = json!("Say (edited)");
+    fs::write(&path, m.to_string()).unwrap();
+    let out = t.ooo().args(["demo", "say"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(last_invocation(&t)[0]["payload"]["result"]["status"], "trust_subject_changed");
+    assert!(ran(&t, "demo").is_empty());
+    let verify = t.ooo().args(["plugin", "verify", "demo"]).output().unwrap();
+    assert_eq!(verify.status.code(), Some(1));
+}
