@@ -12,17 +12,6 @@ use serde_json::json;
 use std::fs;
 use std::process::Stdio;
 
-/// stdout, then stderr, then the exit code, as one text to snapshot.
-fn shown(t: &TestHome, args: &[&str]) -> String {
-    let out = t.std_ooo().args(args).stdin(Stdio::null()).output().unwrap();
-    format!(
-        "{}--- stderr\n{}--- exit {}\n",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        out.status.code().unwrap_or(-1)
-    )
-}
-
 #[test]
 fn listings_suggestions_refusals_and_the_plugin_log() {
     let t = TestHome::new();
@@ -34,13 +23,13 @@ fn listings_suggestions_refusals_and_the_plugin_log() {
         settings.add_filter(r" +\d+ ms\b", " [N] ms");
         settings.add_filter(r#""duration_ms":"\d+""#, r#""duration_ms":"[N]""#);
         settings.bind(|| {
-            assert_snapshot!("plugin_commands", shown(&t, &["demo"]));
-            assert_snapshot!("unknown_command", shown(&t, &["demo", "sya"]));
-            assert_snapshot!("unknown_plugin", shown(&t, &["dem", "say"]));
-            assert_snapshot!("confirmation_refused", shown(&t, &["demo", "wipe"]));
-            assert_snapshot!("ran", shown(&t, &["demo", "say", "hi", "--password", "hunter2"]));
-            assert_snapshot!("plugin_log_human", shown(&t, &["plugin", "log", "demo"]));
-            assert_snapshot!("plugin_log_json", shown(&t, &["plugin", "log", "demo", "--json"]));
+            assert_snapshot!("plugin_commands", t.shown(&["demo"]));
+            assert_snapshot!("unknown_command", t.shown(&["demo", "sya"]));
+            assert_snapshot!("unknown_plugin", t.shown(&["dem", "say"]));
+            assert_snapshot!("confirmation_refused", t.shown(&["demo", "wipe"]));
+            assert_snapshot!("ran", t.shown(&["demo", "say", "hi", "--password", "hunter2"]));
+            assert_snapshot!("plugin_log_human", t.shown(&["plugin", "log", "demo"]));
+            assert_snapshot!("plugin_log_json", t.shown(&["plugin", "log", "demo", "--json"]));
         });
     });
 }

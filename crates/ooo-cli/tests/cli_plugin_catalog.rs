@@ -43,17 +43,6 @@ fn write_plugin(repo: &Path, name: &str, version: &str, extra_scope: bool) {
     fs::write(dir.join("hello.sh"), "#!/bin/sh\necho hello\n").unwrap();
 }
 
-/// stdout, stderr and the exit code of one run, as one text.
-fn shown(t: &TestHome, args: &[&str]) -> String {
-    let out = t.ooo().args(args).output().unwrap();
-    format!(
-        "{}--- stderr\n{}--- exit {}\n",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        out.status.code().unwrap_or(-1)
-    )
-}
-
 #[test]
 fn a_git_catalog_from_add_to_remove() {
     let t = TestHome::new();
@@ -68,33 +57,33 @@ fn a_git_catalog_from_add_to_remove() {
         let mut settings = insta::Settings::clone_current();
         settings.add_filter(r"\b[0-9a-f]{40}\b", "[GIT-SHA]");
         settings.bind(|| {
-            assert_snapshot!("catalog_add", shown(&t, &["plugin", "add", &url]));
-            assert_snapshot!("catalog_install", shown(&t, &["plugin", "install", "alpha"]));
-            shown(&t, &["plugin", "trust", "alpha", "--scope", "alpha:read"]);
+            assert_snapshot!("catalog_add", t.shown(&["plugin", "add", &url]));
+            assert_snapshot!("catalog_install", t.shown(&["plugin", "install", "alpha"]));
+            t.shown(&["plugin", "trust", "alpha", "--scope", "alpha:read"]);
             assert_snapshot!(
                 "catalog_inspect_json",
-                shown(&t, &["plugin", "inspect", "alpha", "--json"])
+                t.shown(&["plugin", "inspect", "alpha", "--json"])
             );
             write_plugin(&repo, "alpha", "1.1.0", true);
             git(&repo, &["commit", "-q", "-am", "v2"]);
             let before: serde_json::Value =
                 serde_json::from_str(&t.ok(&["plugin", "inspect", "alpha", "--json"])).unwrap();
-            assert_snapshot!("catalog_update", shown(&t, &["plugin", "update", "alpha"]));
+            assert_snapshot!("catalog_update", t.shown(&["plugin", "update", "alpha"]));
             let after: serde_json::Value =
                 serde_json::from_str(&t.ok(&["plugin", "inspect", "alpha", "--json"])).unwrap();
             // The filters hide digests and shas: check here that both really changed.
             assert_ne!(before["artifact_digest"], after["artifact_digest"]);
             assert_ne!(before["git_sha"], after["git_sha"]);
-            assert_snapshot!("catalog_verify_ok", shown(&t, &["plugin", "verify"]));
+            assert_snapshot!("catalog_verify_ok", t.shown(&["plugin", "verify"]));
             fs::write(t.home().join("plugins/alpha/hello.sh"), "#!/bin/sh\necho changed\n")
                 .unwrap();
-            let changed = shown(&t, &["plugin", "verify", "--json"]);
+            let changed = t.shown(&["plugin", "verify", "--json"]);
             let report: serde_json::Value =
                 serde_json::from_str(changed.lines().next().unwrap()).unwrap();
             assert_ne!(report["plugins"][0]["expected"], report["plugins"][0]["actual"]);
             assert_snapshot!("catalog_verify_changed_json", changed);
-            assert_snapshot!("catalog_remove", shown(&t, &["plugin", "remove", "alpha"]));
-            assert_snapshot!("catalog_list_after_remove", shown(&t, &["plugin", "list", "--json"]));
+            assert_snapshot!("catalog_remove", t.shown(&["plugin", "remove", "alpha"]));
+            assert_snapshot!("catalog_list_after_remove", t.shown(&["plugin", "list", "--json"]));
         });
     });
 }

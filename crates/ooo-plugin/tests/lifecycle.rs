@@ -69,6 +69,15 @@ impl Env {
         dir
     }
 
+    /// Staging copies, backups and markers left in `plugins/`.
+    fn leftovers(&self) -> Vec<String> {
+        fs::read_dir(self.home.root().join("plugins"))
+            .unwrap()
+            .map(|d| d.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with('.'))
+            .collect()
+    }
+
     fn lockfile(&self) -> String {
         fs::read_to_string(self.home.root().join("plugins.lock")).unwrap_or_default()
     }
@@ -207,12 +216,7 @@ fn a_crash_between_lockfile_and_ledger_is_recorded_on_recovery() {
         .unwrap();
     assert_eq!(last.payload["recovered"], true);
     assert_eq!(last.payload["subject"]["version"], "2.0.0");
-    let leftovers: Vec<_> = fs::read_dir(e.home.root().join("plugins"))
-        .unwrap()
-        .map(|d| d.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.starts_with('.'))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
     // Recovery runs once: the next operation adds nothing for alpha.
     m.remove(&mut e.ledger, &e.actor, "beta", false).unwrap();
     assert_eq!(e.events("alpha").len(), 2);
@@ -241,12 +245,7 @@ fn a_crashed_first_install_is_recorded_on_recovery() {
         .unwrap_err();
     m.remove(&mut e.ledger, &e.actor, "beta", false).unwrap();
     assert_eq!(e.events("alpha"), ["plugin.installed", "plugin.removed", "plugin.installed"]);
-    let leftovers: Vec<_> = fs::read_dir(e.home.root().join("plugins"))
-        .unwrap()
-        .map(|d| d.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.starts_with('.'))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
     // A first install whose lockfile write never happened leaves nothing behind.
     let mut early = e.manager();
     early.fail_at(FailPoint::AfterSwap);

@@ -54,6 +54,18 @@ impl TestHome {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Run `ooo args...` (stdin closed) and show stdout, stderr and the exit code as one
+    /// text, for snapshots.
+    pub fn shown(&self, args: &[&str]) -> String {
+        let out = self.std_ooo().args(args).stdin(std::process::Stdio::null()).output().unwrap();
+        format!(
+            "{}--- stderr\n{}--- exit {}\n",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            out.status.code().unwrap_or(-1)
+        )
+    }
+
     pub fn note(&self, text: &str, aggregate: Option<&str>) {
         let mut args = vec!["ledger", "note", text];
         if let Some(a) = aggregate {
