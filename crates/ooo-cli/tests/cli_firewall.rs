@@ -5,7 +5,8 @@ mod common;
 
 use common::TestHome;
 use common::firewall::{
-    SCRIPT, alive, check_schema, install, last_invocation, manifest, ran, types, wait_for,
+    SCRIPT, alive, check_schema, install, last_invocation, manifest, ran, spawn_on_terminal,
+    trust_all, types, wait_for,
 };
 use serde_json::{Value, json};
 use std::fs;
@@ -87,17 +88,7 @@ fn every_gate_refuses_without_running_the_plugin() {
     assert!(err.contains("ooo plugin trust demo --scope demo:run"), "{err}");
     check_schema(&last_invocation(&t));
     // Tampered after trust.
-    t.ok(&[
-        "plugin",
-        "trust",
-        "demo",
-        "--scope",
-        "demo:run",
-        "--scope",
-        "plugin:lifecycle:read",
-        "--scope",
-        "plugin:lifecycle:policy",
-    ]);
+    trust_all(&t, "demo");
     fs::write(t.home().join("plugins/demo/run.sh"), "#!/bin/sh\necho pwned > /tmp/pwned\n")
         .unwrap();
     let out = t.ooo().args(["demo", "say"]).output().unwrap();
@@ -323,21 +314,9 @@ fn confirmation_prompt_on_a_terminal() {
     }
     let t = TestHome::new();
     install(&t, "demo", "./run.sh", json!([]));
-    let bin = assert_cmd::cargo::cargo_bin("ooo");
     let run_with = |answer: &str| {
         use std::io::Write;
-        let mut cmd = std::process::Command::new("/usr/bin/script");
-        cmd.args([
-            "-qec",
-            &format!("{} demo wipe --token abc123secret", bin.display()),
-            "/dev/null",
-        ])
-        .env("OUROBOROS_HOME", t.home())
-        .env("USER", "tester")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
+        let mut child = spawn_on_terminal(&t, "demo wipe --token abc123secret");
         let mut stdin = child.stdin.take().unwrap();
         std::thread::sleep(Duration::from_millis(300));
         stdin.write_all(answer.as_bytes()).unwrap();
@@ -358,14 +337,7 @@ fn confirmation_prompt_on_a_terminal() {
     // --confirm answers for the user: no prompt, whatever is typed.
     let confirmed = {
         use std::io::Write;
-        let mut child = std::process::Command::new("/usr/bin/script")
-            .args(["-qec", &format!("{} --confirm demo wipe", bin.display()), "/dev/null"])
-            .env("OUROBOROS_HOME", t.home())
-            .env("USER", "tester")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_on_terminal(&t, "--confirm demo wipe");
         child.stdin.take().unwrap().write_all(b"n\n").unwrap();
         String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).to_string()
     };

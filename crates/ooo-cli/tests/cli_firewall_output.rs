@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::firewall::{alive, install, last_invocation, ran, types, wait_for};
+use common::firewall::{alive, install, last_invocation, ran, spawn_on_terminal, types, wait_for};
 use common::{TestHome, with_filters};
 use insta::assert_snapshot;
 use serde_json::json;
@@ -68,15 +68,7 @@ fn ctrl_c_on_a_terminal_is_a_cancellation() {
         {"name": "on_error", "entrypoint": {"type": "command", "command": "./hook-ok.sh"}, "failure_policy": "fail_open", "permissions": ["plugin:lifecycle:read"]}
     ]);
     install(&t, "demo", "./run.sh", hooks);
-    let bin = assert_cmd::cargo::cargo_bin("ooo");
-    let mut child = std::process::Command::new("/usr/bin/script")
-        .args(["-qec", &format!("{} demo trapint", bin.display()), "/dev/null"])
-        .env("OUROBOROS_HOME", t.home())
-        .env("USER", "tester")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_on_terminal(&t, "demo trapint");
     wait_for(&t.home().join("plugin-state/demo/ready"));
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"\x03").unwrap();

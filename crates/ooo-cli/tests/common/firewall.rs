@@ -73,18 +73,33 @@ pub fn install_manifest(t: &TestHome, name: &str, manifest: &Value) -> PathBuf {
         fs::set_permissions(dir.join(f), fs::Permissions::from_mode(0o755)).unwrap();
     }
     t.ok(&["plugin", "install", name, "--from", dir.to_str().unwrap()]);
-    t.ok(&[
-        "plugin",
-        "trust",
-        name,
-        "--scope",
-        "demo:run",
-        "--scope",
-        "plugin:lifecycle:read",
-        "--scope",
-        "plugin:lifecycle:policy",
-    ]);
+    trust_all(t, name);
     dir
+}
+
+/// Grant every scope the test plugin's manifest declares.
+pub fn trust_all(t: &TestHome, name: &str) {
+    let scopes = ["demo:run", "plugin:lifecycle:read", "plugin:lifecycle:policy"];
+    let mut args = vec!["plugin", "trust", name];
+    for scope in scopes {
+        args.extend(["--scope", scope]);
+    }
+    t.ok(&args);
+}
+
+/// `ooo <args>` on a pseudo-terminal (util-linux `script`), stdin and stdout piped;
+/// `args` is one shell command line. Callers skip when `/usr/bin/script` is missing.
+pub fn spawn_on_terminal(t: &TestHome, args: &str) -> std::process::Child {
+    let bin = assert_cmd::cargo::cargo_bin("ooo");
+    std::process::Command::new("/usr/bin/script")
+        .args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
+        .env("OUROBOROS_HOME", t.home())
+        .env("USER", "tester")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 pub fn ran(t: &TestHome, name: &str) -> Vec<String> {
