@@ -12,6 +12,10 @@ use crate::policy::{self, BadPolicy, Policy};
 /// State keys of saved policies start with this.
 const POLICY_PREFIX: &str = "policies/";
 
+fn policy_key(name: &str) -> String {
+    format!("{POLICY_PREFIX}{name}")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
     #[error(transparent)]
@@ -90,7 +94,7 @@ impl CoreLink {
             return Err(LinkError::BadPolicyName(name.into()));
         }
         let saved = match self.core.as_mut() {
-            Some(core) => core.state_get(&format!("{POLICY_PREFIX}{name}"))?,
+            Some(core) => core.state_get(&policy_key(name))?,
             None if name == policy::DEFAULT => Value::Null,
             None => return Err(LinkError::NoChannelForPolicy(name.into())),
         };
@@ -111,17 +115,17 @@ impl CoreLink {
             return Err(LinkError::BadPolicyName(name.into()));
         }
         let policy = Policy::parse(name, text)?;
-        self.core()?.state_put(&format!("{POLICY_PREFIX}{name}"), Value::String(text.into()))?;
+        self.core()?.state_put(&policy_key(name), Value::String(text.into()))?;
         Ok(policy)
     }
 
     pub fn saved_policy_text(&mut self, name: &str) -> Result<Option<String>, LinkError> {
-        let v = self.core()?.state_get(&format!("{POLICY_PREFIX}{name}"))?;
+        let v = self.core()?.state_get(&policy_key(name))?;
         Ok(v.as_str().map(str::to_owned))
     }
 
     pub fn delete_policy(&mut self, name: &str) -> Result<(), LinkError> {
-        Ok(self.core()?.state_delete(&format!("{POLICY_PREFIX}{name}"))?)
+        Ok(self.core()?.state_delete(&policy_key(name))?)
     }
 
     pub fn policy_names(&mut self) -> Result<Vec<String>, LinkError> {

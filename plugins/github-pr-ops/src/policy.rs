@@ -7,7 +7,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::facts::{ChecksState, Facts};
+use crate::facts::{Checks, ChecksState, Facts};
 
 /// The name of the built-in policy.
 pub const DEFAULT: &str = "default";
@@ -179,19 +179,13 @@ impl Policy {
             }
         }
         let checks = facts.checks.without(&self.ignored_checks);
-        let reported = |name: &String| {
-            checks.passing.contains(name)
-                || checks.failing.contains(name)
-                || checks.pending.contains(name)
-        };
-        let missing_required = self.required_checks.iter().any(|n| !reported(n));
         match checks.state() {
             ChecksState::Failure => add(Blocker::ChecksFailing),
             ChecksState::Pending if self.require_checks => add(Blocker::ChecksPending),
             ChecksState::None if self.require_checks => add(Blocker::ChecksPending),
             _ => {}
         }
-        if missing_required {
+        if !self.missing_required_checks(&checks).is_empty() {
             add(Blocker::ChecksPending);
         }
         if !facts.reviews.changes_requested.is_empty() && !self.allow_changes_requested {
@@ -209,6 +203,14 @@ impl Policy {
         out
     }
 
+    /// Required checks that have not reported at all (with the ignored ones removed).
+    fn missing_required_checks<'a>(&'a self, checks: &Checks) -> Vec<&'a str> {
+        let reported = |n: &String| {
+            checks.passing.contains(n) || checks.failing.contains(n) || checks.pending.contains(n)
+        };
+        self.required_checks.iter().filter(|n| !reported(n)).map(String::as_str).collect()
+    }
+
     pub fn to_json(&self) -> Value {
         json!({
             "allowed_bases": self.allowed_bases, "min_approvals": self.min_approvals,
@@ -224,16 +226,7 @@ impl Policy {
 pub fn explain(blocker: Blocker, facts: &Facts, policy: &Policy) -> String {
     let pr = &facts.pull_request;
     let checks = facts.checks.without(&policy.ignored_checks);
-    let missing: Vec<&str> = policy
-        .required_checks
-        .iter()
-        .filter(|n| {
-            !checks.passing.contains(n)
-                && !checks.failing.contains(n)
-                && !checks.pending.contains(n)
-        })
-        .map(String::as_str)
-        .collect();
+    let missing = policy.missing_required_checks(&checks);
     match blocker {
         Blocker::Closed => "the pull request is closed".into(),
         Blocker::Merged => "the pull request is already merged".into(),

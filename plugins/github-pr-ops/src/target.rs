@@ -146,7 +146,7 @@ impl PullRef {
     /// Refuse to ask an API about a pull request it does not host: github.com's pull
     /// requests live on api.github.com, an Enterprise server's on that server. The short
     /// form, and loopback test servers, go to whatever API is configured.
-    pub fn check_api(&self, api_host: &str, loopback: bool) -> Result<(), WrongApi> {
+    pub fn check_api(&self, api_host: &str) -> Result<(), WrongApi> {
         let Some(host) = &self.host else { return Ok(()) };
         let (expected_host, expected) = match host.as_str() {
             "github.com" | "www.github.com" => {
@@ -154,7 +154,7 @@ impl PullRef {
             }
             other => (other, format!("https://{other}/api/v3")),
         };
-        if loopback || api_host.eq_ignore_ascii_case(expected_host) {
+        if crate::github::is_loopback(api_host) || api_host.eq_ignore_ascii_case(expected_host) {
             return Ok(());
         }
         Err(WrongApi {
@@ -213,16 +213,16 @@ mod tests {
     fn the_api_must_host_the_pull_request() {
         let gh = PullRef::parse("https://github.com/o/r/pull/1").unwrap();
         assert_eq!(gh.host.as_deref(), Some("github.com"));
-        assert!(gh.check_api("api.github.com", false).is_ok());
-        let err = gh.check_api("ghe.corp", false).unwrap_err();
+        assert!(gh.check_api("api.github.com").is_ok());
+        let err = gh.check_api("ghe.corp").unwrap_err();
         assert_eq!(err.expected, "https://api.github.com");
         let ghe = PullRef::parse("https://GHE.corp:8443/o/r/pull/1").unwrap();
-        assert!(ghe.check_api("ghe.corp", false).is_ok());
-        let err = ghe.check_api("api.github.com", false).unwrap_err();
+        assert!(ghe.check_api("ghe.corp").is_ok());
+        let err = ghe.check_api("api.github.com").unwrap_err();
         assert!(err.to_string().contains("GITHUB_API_URL=https://ghe.corp/api/v3"), "{err}");
-        assert!(ghe.check_api("127.0.0.1", true).is_ok(), "test servers serve anything");
+        assert!(ghe.check_api("127.0.0.1").is_ok(), "test servers serve anything");
         let short = PullRef::parse("o/r#1").unwrap();
-        assert!(short.host.is_none() && short.check_api("ghe.corp", false).is_ok());
+        assert!(short.host.is_none() && short.check_api("ghe.corp").is_ok());
     }
 
     #[test]

@@ -24,10 +24,15 @@ impl Run {
 }
 
 fn plugin(gh: &FakeGitHub, args: &[&str]) -> Run {
+    plugin_on(&gh.url, args)
+}
+
+/// The plugin with `GITHUB_API_URL=api` and a token.
+fn plugin_on(api: &str, args: &[&str]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_github-pr-ops"))
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("GITHUB_API_URL", &gh.url)
+        .env("GITHUB_API_URL", api)
         .env("GITHUB_TOKEN", "test-token")
         .args(args)
         .output()
@@ -466,26 +471,15 @@ fn pagination_never_leaves_the_api() {
 #[test]
 fn a_pull_request_on_another_host_is_refused_before_any_request() {
     let gh = FakeGitHub::ready();
-    let out = Command::new(env!("CARGO_BIN_EXE_github-pr-ops"))
-        .env_clear()
-        .env("GITHUB_API_URL", "https://api.github.com")
-        .args([
-            "merge",
-            "https://ghe.corp.example/octo-org/octo-repo/pull/42",
-            "--policy",
-            "default",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("GITHUB_API_URL=https://ghe.corp.example/api/v3"), "{stderr}");
-    let out = Command::new(env!("CARGO_BIN_EXE_github-pr-ops"))
-        .env_clear()
-        .env("GITHUB_API_URL", "http://api.github.com")
-        .args(["review", "octo-org/octo-repo#42"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "no token over plain http");
+    let ghe_pr = "https://ghe.corp.example/octo-org/octo-repo/pull/42";
+    let run = plugin_on("https://api.github.com", &["merge", ghe_pr, "--policy", "default"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("GITHUB_API_URL=https://ghe.corp.example/api/v3"),
+        "{}",
+        run.stderr
+    );
+    let run = plugin_on("http://api.github.com", &["review", "octo-org/octo-repo#42"]);
+    assert_eq!(run.code, 1, "no token over plain http");
     assert!(gh.log().is_empty());
 }
