@@ -10,7 +10,9 @@
 //! crates only.
 
 pub mod atomic;
+pub mod config;
 pub mod home;
 pub mod ledger;
+pub mod runtime;
 pub mod safety;
 pub mod seed;

@@ -106,6 +106,13 @@ fn scrub(arg: &str) -> String {
     embedded().replace_all(&step, REDACTED).into_owned()
 }
 
+/// Redact credentials inside free text (a prompt, a model's answer, a CLI's output line):
+/// the embedded shapes, `name=value` secrets and URL user info. Flags are not tracked
+/// across words here; use [`redact`] for an argv.
+pub fn redact_text(text: &str) -> String {
+    scrub(text)
+}
+
 /// Redact `argv` (the plugin's own arguments, without the entrypoint).
 pub fn redact(argv: &[String]) -> Redacted {
     let mut out = Vec::with_capacity(argv.len());

@@ -1,0 +1,231 @@
+//! `config.toml` in the home: the user's settings, parsed strictly. An unknown key, a
+//! bad value or a syntax error is an error naming the file, the line and what is valid;
+//! nothing is silently ignored. Today it holds the sandbox policy and the runtime
+//! settings (`[runtime]`: the default runtime, and one table per CLI or HTTP provider).
+//!
+//! What does not live here: what the settings mean to each subsystem (the runtime
+//! registry decides which runtime is the default; the firewall enforces the sandbox).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The file name inside the home.
+pub const CONFIG_FILE: &str = "config.toml";
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not valid: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl ConfigError {
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            ConfigError::Read { path, .. } => {
+                format!("check the permissions of {}", path.display())
+            }
+            ConfigError::Invalid { path, .. } => format!(
+                "fix the line named above in {}; the keys are documented in the README under \"Configuration\"",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `"require"`: refuse to run plugins without the full sandbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<SandboxSetting>,
+    #[serde(default, skip_serializing_if = "RuntimeSection::is_empty")]
+    pub runtime: RuntimeSection,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SandboxSetting {
+    Require,
+}
+
+/// `[runtime]`: `default = "<name>"` and one `[runtime.<name>]` table per runtime.
+/// Deserialized by hand (not `#[serde(flatten)]`, which buffers the input and so loses
+/// the line numbers of errors inside the tables).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RuntimeSection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    #[serde(flatten)]
+    pub entries: BTreeMap<String, RuntimeEntry>,
+}
+
+impl<'de> Deserialize<'de> for RuntimeSection {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RuntimeSection;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a table with `default` and [runtime.<name>] tables")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut section = RuntimeSection::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "default" {
+                        section.default = Some(map.next_value()?);
+                    } else {
+                        let entry: RuntimeEntry = map.next_value()?;
+                        section.entries.insert(key, entry);
+                    }
+                }
+                Ok(section)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+impl RuntimeSection {
+    pub fn is_empty(&self) -> bool {
+        self.default.is_none() && self.entries.is_empty()
+    }
+}
+
+/// What kind of HTTP API a `[runtime.<name>]` table with `kind` speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// The Anthropic Messages API.
+    Anthropic,
+    /// OpenAI-compatible Chat Completions (OpenAI, OpenRouter, Ollama, vLLM, llama.cpp
+    /// server, LM Studio).
+    Openai,
+}
+
+/// One `[runtime.<name>]` table. For the agent CLIs (`claude`, `codex`, `gemini`,
+/// `opencode`) `kind` is absent; any other name is an HTTP provider and needs `kind`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeEntry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ProviderKind>,
+    /// A CLI's executable, when not the one on PATH.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// The NAME of the environment variable holding the key (never the key itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+}
+
+impl Config {
+    /// The configuration at `path`; an absent file is the default configuration.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(source) => Err(ConfigError::Read { path: path.to_owned(), source }),
+        }
+    }
+
+    /// Parse `text` (named `path` in errors) and check what TOML alone cannot.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid { path: path.to_owned(), message };
+        let config: Config = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        config.check().map_err(invalid)?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        for (name, entry) in &self.runtime.entries {
+            let valid_name = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+            if !valid_name {
+                return Err(format!(
+                    "[runtime.{name}]: a runtime name is lowercase letters, digits, '-' and '_', starting with a letter"
+                ));
+            }
+            if let Some(var) = &entry.api_key_env
+                && (var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            {
+                return Err(format!(
+                    "[runtime.{name}] api_key_env = {var:?}: give the NAME of an environment variable (like ANTHROPIC_API_KEY), not a key"
+                ));
+            }
+            if let Some(url) = &entry.base_url
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                return Err(format!(
+                    "[runtime.{name}] base_url = {url:?}: must start with http:// or https://"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/h/config.toml"))
+    }
+
+    #[test]
+    fn runtime_tables_parse() {
+        let c = parse(
+            r#"
+sandbox = "require"
+[runtime]
+default = "local"
+[runtime.claude]
+path = "/opt/claude"
+model = "claude-sonnet-4-5"
+[runtime.local]
+kind = "openai"
+base_url = "http://localhost:11434/v1"
+model = "llama3.1"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.sandbox, Some(SandboxSetting::Require));
+        assert_eq!(c.runtime.default.as_deref(), Some("local"));
+        assert_eq!(c.runtime.entries["local"].kind, Some(ProviderKind::Openai));
+        assert_eq!(c.runtime.entries["claude"].path, Some(PathBuf::from("/opt/claude")));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_line() {
+        let err = parse("sandbox = \"required\"\n").unwrap_err().to_string();
+        assert!(
+            err.contains("/h/config.toml") && err.contains("line 1") && err.contains("require"),
+            "{err}"
+        );
+        let err = parse("[runtime.claude]\nmodle = \"x\"\n").unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("modle"), "{err}");
+        let err = parse("[runtime.x]\nkind = \"cohere\"\n").unwrap_err().to_string();
+        assert!(err.contains("anthropic") && err.contains("openai"), "{err}");
+        let err = parse("[runtime.x]\napi_key_env = \"sk-abc-def\"\n").unwrap_err().to_string();
+        assert!(err.contains("NAME of an environment variable"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_file_is_the_default() {
+        assert_eq!(Config::load(Path::new("/nonexistent/config.toml")).unwrap(), Config::default());
+    }
+}

@@ -1,0 +1,251 @@
+//! [`CliRuntime`]: any [`CliAdapter`] as an [`AgentRuntime`]. It resolves the binary,
+//! builds the child's environment from the allowlist, checks the nesting depth, starts
+//! the process through the [`Launcher`] and turns stdout into events with the adapter's
+//! parser. What does not live here: anything specific to one CLI.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ooo_core::runtime::{
+    AgentEvent, AgentRun, AgentRuntime, AgentTask, CancelHandle, RuntimeError, RuntimeErrorKind,
+};
+
+use super::discover::resolve_binary;
+use super::{CliAdapter, CliSettings, StreamEnd, StreamParser};
+use crate::env::{EnvMap, caller_env, child_depth, child_env};
+use crate::process::{DirectLauncher, Launcher, NextLine, ProcessSpec, RunningProcess, spawn};
+
+/// The transcript keeps at most this many bytes of raw lines; later lines are counted
+/// but not kept.
+pub const TRANSCRIPT_CAP_BYTES: usize = 8 * 1024 * 1024;
+
+/// An agent CLI driven through its adapter.
+pub struct CliRuntime {
+    adapter: Arc<dyn CliAdapter>,
+    settings: CliSettings,
+    launcher: Arc<dyn Launcher>,
+    caller: EnvMap,
+}
+
+impl CliRuntime {
+    /// A runtime for `adapter` with `settings`, launching directly, with this process's
+    /// environment as the caller's.
+    pub fn new(adapter: Arc<dyn CliAdapter>, settings: CliSettings) -> Self {
+        CliRuntime { adapter, settings, launcher: Arc::new(DirectLauncher), caller: caller_env() }
+    }
+
+    /// Launch through `launcher` (the sandbox) instead of directly.
+    pub fn with_launcher(mut self, launcher: Arc<dyn Launcher>) -> Self {
+        self.launcher = launcher;
+        self
+    }
+
+    /// Use `caller` as the caller's environment (tests, and callers that curate it).
+    pub fn with_caller_env(mut self, caller: EnvMap) -> Self {
+        self.caller = caller;
+        self
+    }
+
+    pub fn adapter(&self) -> &dyn CliAdapter {
+        self.adapter.as_ref()
+    }
+
+    pub fn settings(&self) -> &CliSettings {
+        &self.settings
+    }
+
+    /// The executable this runtime would start.
+    pub fn binary(&self) -> Result<PathBuf, RuntimeError> {
+        resolve_binary(self.adapter.as_ref(), &self.settings, &self.caller)
+    }
+
+    /// The exact process spec for `task` (what `start` runs), without running it.
+    pub fn process_spec(&self, task: &AgentTask) -> Result<ProcessSpec, RuntimeError> {
+        let name = self.adapter.name();
+        if let Some(handle) = &task.resume
+            && handle.runtime != name
+        {
+            return Err(RuntimeError::new(
+                RuntimeErrorKind::InvalidTask,
+                name,
+                format!("cannot resume a {} session with {name}", handle.runtime),
+                format!("resume it with --runtime {}", handle.runtime),
+            ));
+        }
+        let depth = child_depth(&self.caller, name)?;
+        let program = self.binary()?;
+        let command = self.adapter.command(task, &self.settings)?;
+        // The key variable a user named in the settings passes too, and nothing else.
+        let mut allow: Vec<&str> = self.adapter.env_allowlist().to_vec();
+        allow.extend(self.settings.api_key_env.as_deref());
+        let env = child_env(&self.caller, &allow, &command.env, depth);
+        Ok(ProcessSpec { program, args: command.args, env, cwd: task.cwd.clone() })
+    }
+}
+
+impl AgentRuntime for CliRuntime {
+    fn name(&self) -> &str {
+        self.adapter.name()
+    }
+
+    fn start(&self, task: AgentTask) -> Result<Box<dyn AgentRun>, RuntimeError> {
+        let name = self.adapter.name();
+        if !task.cwd.is_dir() {
+            return Err(RuntimeError::new(
+                RuntimeErrorKind::InvalidTask,
+                name,
+                format!("the working directory {} does not exist", task.cwd.display()),
+                "run from an existing repository or pass an existing directory",
+            ));
+        }
+        let spec = self.process_spec(&task)?;
+        let process = spawn(self.launcher.as_ref(), &spec, task.limits).map_err(|e| {
+            RuntimeError::new(
+                RuntimeErrorKind::Io,
+                name,
+                format!("could not start {}: {e}", spec.program.display()),
+                self.adapter.install_hint(),
+            )
+        })?;
+        Ok(Box::new(CliRun {
+            runtime: name.to_owned(),
+            process,
+            parser: self.adapter.parser(),
+            pending: VecDeque::new(),
+            transcript: Vec::new(),
+            transcript_bytes: 0,
+            state: RunState::Running,
+        }))
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum RunState {
+    Running,
+    /// The final event was queued; `None` follows once the queue is empty.
+    Finished,
+    /// An error was returned; nothing follows.
+    Failed,
+}
+
+struct CliRun {
+    runtime: String,
+    process: RunningProcess,
+    parser: Box<dyn StreamParser>,
+    pending: VecDeque<AgentEvent>,
+    transcript: Vec<String>,
+    transcript_bytes: usize,
+    state: RunState,
+}
+
+impl CliRun {
+    fn keep(&mut self, line: &str) {
+        if self.transcript_bytes + line.len() <= TRANSCRIPT_CAP_BYTES {
+            self.transcript_bytes += line.len();
+            self.transcript.push(line.to_owned());
+        }
+    }
+
+    fn fail(&mut self, err: RuntimeError) -> Result<Option<AgentEvent>, RuntimeError> {
+        self.state = RunState::Failed;
+        self.process.kill_tree();
+        Err(err)
+    }
+
+    fn stderr_summary(&self) -> String {
+        let tail = self.process.stderr_tail();
+        let tail: Vec<&String> = tail.iter().rev().take(5).collect();
+        if tail.is_empty() {
+            "nothing on stderr".to_owned()
+        } else {
+            let lines: Vec<&str> = tail.iter().rev().map(|s| s.as_str()).collect();
+            format!("stderr: {}", lines.join(" | "))
+        }
+    }
+
+    fn timeout_error(&self, kind: RuntimeErrorKind) -> RuntimeError {
+        let what = match kind {
+            RuntimeErrorKind::IdleTimeout => "printed nothing for longer than the idle limit",
+            RuntimeErrorKind::WallClockTimeout => "ran longer than the wall-clock limit",
+            _ => "was cancelled",
+        };
+        let hint = match kind {
+            RuntimeErrorKind::Cancelled => "nothing to fix: the run was cancelled on request",
+            _ => {
+                "the agent or its model may be stuck (a provider retrying, a prompt waiting for input); check the transcript in the journal, or raise the limit"
+            }
+        };
+        RuntimeError::new(
+            kind,
+            &self.runtime,
+            format!("the agent {what}; its processes were ended"),
+            hint,
+        )
+    }
+
+    fn end_of_output(&mut self) -> Result<Option<AgentEvent>, RuntimeError> {
+        let exit = self.process.wait_exit();
+        match self.parser.finish(exit) {
+            Ok(StreamEnd::Final(event)) => {
+                self.state = RunState::Finished;
+                self.pending.push_back(event);
+                Ok(self.pending.pop_front())
+            }
+            Ok(StreamEnd::Missing) => {
+                let code = exit.map_or("a signal".to_owned(), |c| format!("exit code {c}"));
+                let err = RuntimeError::new(
+                    RuntimeErrorKind::NoResult,
+                    &self.runtime,
+                    format!(
+                        "the CLI ended ({code}) without reporting a result; {}",
+                        self.stderr_summary()
+                    ),
+                    "run the same CLI by hand to see its error; a login or configuration problem is the usual cause",
+                );
+                self.fail(err)
+            }
+            Err(err) => self.fail(err),
+        }
+    }
+}
+
+impl AgentRun for CliRun {
+    fn next_event(&mut self) -> Result<Option<AgentEvent>, RuntimeError> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Ok(Some(event));
+            }
+            if self.state != RunState::Running {
+                return Ok(None);
+            }
+            match self.process.next_line() {
+                NextLine::Line(line) => {
+                    self.keep(&line);
+                    match self.parser.line(&line) {
+                        Ok(events) => self.pending.extend(events),
+                        Err(err) => return self.fail(err),
+                    }
+                }
+                NextLine::Eof => return self.end_of_output(),
+                NextLine::IdleTimeout => {
+                    return self.fail(self.timeout_error(RuntimeErrorKind::IdleTimeout));
+                }
+                NextLine::WallClockTimeout => {
+                    return self.fail(self.timeout_error(RuntimeErrorKind::WallClockTimeout));
+                }
+                NextLine::Cancelled => {
+                    return self.fail(self.timeout_error(RuntimeErrorKind::Cancelled));
+                }
+            }
+        }
+    }
+
+    fn canceller(&self) -> Arc<dyn CancelHandle> {
+        self.process.canceller()
+    }
+
+    fn transcript(&self) -> &[String] {
+        &self.transcript
+    }
+}

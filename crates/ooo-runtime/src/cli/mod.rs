@@ -1,0 +1,90 @@
+//! Agent CLIs as [`AgentRuntime`]s: what each CLI needs ([`CliAdapter`]: its command line,
+//! environment, permission table and stdout parser, one module per CLI) and the one
+//! driver that runs any of them ([`CliRuntime`]).
+//!
+//! What does not live here: spawning and killing processes ([`crate::process`]), the
+//! child environment allowlist mechanics ([`crate::env`]), and HTTP providers.
+
+pub mod claude;
+pub mod codex;
+pub mod discover;
+mod driver;
+pub mod gemini;
+pub mod opencode;
+mod provider;
+
+pub use driver::{CliRuntime, TRANSCRIPT_CAP_BYTES};
+pub use provider::CliProvider;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use ooo_core::runtime::{AgentEvent, AgentTask, RuntimeError};
+
+/// What a user configured for one CLI (from `config.toml`'s `[runtime.<name>]`, or
+/// defaults). Everything optional falls back to the CLI's own configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CliSettings {
+    /// The executable; `None` looks the CLI's usual name up on `PATH`.
+    pub path: Option<PathBuf>,
+    /// Default model when a task names none.
+    pub model: Option<String>,
+    /// The provider base URL to point the CLI at (a proxy, a local model, a test fake).
+    pub base_url: Option<String>,
+    /// The name of the environment variable holding the API key, when not the CLI's usual.
+    pub api_key_env: Option<String>,
+}
+
+/// One concrete invocation of a CLI, built by an adapter. The driver adds the
+/// environment allowlist, stdin `/dev/null`, a process group and the limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliCommand {
+    pub args: Vec<OsString>,
+    /// Variables set on top of the allowlisted caller environment (quietness switches,
+    /// base URLs from settings).
+    pub env: Vec<(String, String)>,
+}
+
+/// What a CLI's output said once it is over, beyond the events already emitted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEnd {
+    /// The CLI reported its result; the driver emits this last.
+    Final(AgentEvent),
+    /// It never did (exit without a result event).
+    Missing,
+}
+
+/// Turns one CLI's machine-readable stdout into normalised events, line by line.
+///
+/// Unknown event types are ignored (CLIs add them often); a line that is not JSON at all
+/// is reported as a problem the driver keeps in the transcript and otherwise skips. An
+/// error event of the CLI becomes a [`RuntimeError`] with a hint.
+pub trait StreamParser: Send {
+    /// Events for one complete line (without its newline).
+    fn line(&mut self, line: &str) -> Result<Vec<AgentEvent>, RuntimeError>;
+    /// Called once at end of output with the exit code (`None` when killed by a
+    /// signal). Returns the final event, or the error that explains the run's end.
+    fn finish(&mut self, exit_code: Option<i32>) -> Result<StreamEnd, RuntimeError>;
+}
+
+/// Everything ooo knows about one agent CLI.
+pub trait CliAdapter: Send + Sync + 'static {
+    /// `claude`, `codex`, `gemini` or `opencode`: the runtime name and default binary.
+    fn name(&self) -> &'static str;
+    /// Environment variable names (beyond the common allowlist) this CLI may see: its
+    /// keys, base URLs, config and session directories.
+    fn env_allowlist(&self) -> &'static [&'static str];
+    /// The arguments and extra environment for `task`.
+    fn command(&self, task: &AgentTask, settings: &CliSettings)
+    -> Result<CliCommand, RuntimeError>;
+    /// A parser for one run's stdout.
+    fn parser(&self) -> Box<dyn StreamParser>;
+    /// Arguments that print the version (`--version` for all four today).
+    fn version_args(&self) -> &'static [&'static str] {
+        &["--version"]
+    }
+    /// The oldest version the adapter was tested with, as `major.minor.patch`.
+    fn min_version(&self) -> &'static str;
+    /// The fix to print when the CLI is missing.
+    fn install_hint(&self) -> &'static str;
+}

@@ -1,0 +1,505 @@
+//! A runtime's child process: started through a [`Launcher`] (the one place a sandbox
+//! plugs in), read line by line under an idle and a wall-clock limit, and killed with
+//! everything it started.
+//!
+//! The child gets `/dev/null` as stdin (two of the four CLIs hang forever on an open
+//! pipe), its own process group, and exactly the environment it is given. Cancelling or
+//! timing out sends SIGTERM to the group and to every descendant found in `/proc` (a
+//! descendant that left the group with `setsid` is still found while its parent lives),
+//! then SIGKILL after a grace period; the call returns once they are gone. A process that
+//! escaped both (reparented to init after `setsid`) is out of reach here: the pid
+//! namespace of `ooo-sandbox` closes that gap.
+//!
+//! What does not live here: which program runs with which arguments (adapters), or what
+//! the lines mean (parsers).
+
+use std::collections::{BTreeSet, VecDeque};
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ooo_core::runtime::{CancelHandle, RunLimits};
+
+use crate::env::EnvMap;
+
+/// How long a terminated group gets before SIGKILL.
+pub const TERM_GRACE: Duration = Duration::from_millis(1500);
+
+/// The longest line kept whole; longer lines are cut (the parser then sees invalid JSON
+/// and skips it, and the transcript keeps the cut line).
+pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+
+/// How often a silent child is checked for having exited.
+const POLL_EXIT: Duration = Duration::from_millis(200);
+
+/// How long output may stay open after the child exited (a background descendant
+/// holding stdout) before it counts as ended.
+pub const EXITED_GRACE: Duration = Duration::from_millis(1000);
+
+/// Lines of stderr kept for error messages.
+const STDERR_TAIL_LINES: usize = 40;
+
+/// Everything needed to start one child.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessSpec {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    /// The complete environment (the caller's is cleared).
+    pub env: EnvMap,
+    pub cwd: PathBuf,
+}
+
+/// Turns a spec into a ready [`Command`]. The direct launcher runs the program as it
+/// is; the sandbox's launcher wraps it in namespaces and filters. Stdio, the process
+/// group and limits are set by [`spawn`] afterwards, the same for every launcher.
+pub trait Launcher: Send + Sync {
+    fn command(&self, spec: &ProcessSpec) -> std::io::Result<Command>;
+    /// A short name for the journal (`direct`, `sandbox`).
+    fn name(&self) -> &'static str;
+}
+
+/// Runs the program directly, with only its allowlisted environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DirectLauncher;
+
+impl Launcher for DirectLauncher {
+    fn command(&self, spec: &ProcessSpec) -> std::io::Result<Command> {
+        let mut cmd = Command::new(&spec.program);
+        cmd.args(&spec.args).env_clear().envs(&spec.env).current_dir(&spec.cwd);
+        Ok(cmd)
+    }
+
+    fn name(&self) -> &'static str {
+        "direct"
+    }
+}
+
+/// What reading the next line produced.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NextLine {
+    Line(String),
+    /// stdout closed: the child is exiting (or handed stdout to nobody).
+    Eof,
+    IdleTimeout,
+    WallClockTimeout,
+    Cancelled,
+}
+
+enum Feed {
+    Line(String),
+    Eof,
+    Cancel,
+}
+
+/// A started child, read line by line.
+pub struct RunningProcess {
+    child: Child,
+    pgid: i32,
+    feed: Receiver<Feed>,
+    canceller: Arc<ProcessCanceller>,
+    stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    started: Instant,
+    limits: RunLimits,
+    finished: bool,
+}
+
+/// Cancels a [`RunningProcess`] from any thread: wakes its reader and ends its tree.
+pub struct ProcessCanceller {
+    wake: Mutex<Sender<Feed>>,
+    pgid: i32,
+    root: u32,
+}
+
+impl CancelHandle for ProcessCanceller {
+    fn cancel(&self) {
+        if let Ok(wake) = self.wake.lock() {
+            let _ = wake.send(Feed::Cancel);
+        }
+        signal_tree(self.root, self.pgid, libc::SIGTERM);
+    }
+}
+
+/// Start `spec` through `launcher` with stdin `/dev/null`, stdout and stderr piped, in a
+/// new process group.
+pub fn spawn(
+    launcher: &dyn Launcher,
+    spec: &ProcessSpec,
+    limits: RunLimits,
+) -> std::io::Result<RunningProcess> {
+    use std::os::unix::process::CommandExt;
+
+    let mut cmd = launcher.command(spec)?;
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    let mut child = cmd.spawn()?;
+    let pid = child.id();
+    let (tx, feed) = mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout was piped");
+    let stderr = child.stderr.take().expect("stderr was piped");
+    let out_tx = tx.clone();
+    thread::Builder::new()
+        .name("runtime-stdout".into())
+        .spawn(move || read_lines(stdout, out_tx))?;
+    let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+    let tail = Arc::clone(&stderr_tail);
+    thread::Builder::new().name("runtime-stderr".into()).spawn(move || keep_tail(stderr, tail))?;
+    let canceller =
+        Arc::new(ProcessCanceller { wake: Mutex::new(tx), pgid: pid as i32, root: pid });
+    Ok(RunningProcess {
+        child,
+        pgid: pid as i32,
+        feed,
+        canceller,
+        stderr_tail,
+        started: Instant::now(),
+        limits,
+        finished: false,
+    })
+}
+
+fn read_lines(stdout: impl Read, tx: Sender<Feed>) {
+    let mut reader = BufReader::new(stdout);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.by_ref().take(MAX_LINE_BYTES as u64).read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                while matches!(buf.last(), Some(b'\n' | b'\r')) {
+                    buf.pop();
+                }
+                if buf.is_empty() {
+                    continue;
+                }
+                if tx.send(Feed::Line(String::from_utf8_lossy(&buf).into_owned())).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = tx.send(Feed::Eof);
+}
+
+fn keep_tail(stderr: impl Read, tail: Arc<Mutex<VecDeque<String>>>) {
+    for line in BufReader::new(stderr).lines() {
+        let Ok(line) = line else { break };
+        if let Ok(mut tail) = tail.lock() {
+            if tail.len() == STDERR_TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(line);
+        }
+    }
+}
+
+impl RunningProcess {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The handle that cancels this process from another thread.
+    pub fn canceller(&self) -> Arc<ProcessCanceller> {
+        Arc::clone(&self.canceller)
+    }
+
+    /// The next stdout line, or why there is none. On a timeout or a cancel the process
+    /// tree is already gone when this returns. When the child has exited but a
+    /// background descendant still holds stdout open, the output counts as ended
+    /// [`EXITED_GRACE`] after the exit.
+    pub fn next_line(&mut self) -> NextLine {
+        if self.finished {
+            return NextLine::Eof;
+        }
+        let idle_from = Instant::now();
+        let mut exited_at: Option<Instant> = None;
+        let outcome = loop {
+            let wall_left = self.limits.wall_clock.saturating_sub(self.started.elapsed());
+            let idle_left = self.limits.idle.saturating_sub(idle_from.elapsed());
+            if wall_left.is_zero() {
+                break NextLine::WallClockTimeout;
+            }
+            if idle_left.is_zero() {
+                break NextLine::IdleTimeout;
+            }
+            match self.feed.recv_timeout(idle_left.min(wall_left).min(POLL_EXIT)) {
+                Ok(Feed::Line(line)) => return NextLine::Line(line),
+                Ok(Feed::Eof) | Err(RecvTimeoutError::Disconnected) => return NextLine::Eof,
+                Ok(Feed::Cancel) => break NextLine::Cancelled,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            if exited_at.is_none() && matches!(self.child.try_wait(), Ok(Some(_))) {
+                exited_at = Some(Instant::now());
+            }
+            if exited_at.is_some_and(|t| t.elapsed() >= EXITED_GRACE) {
+                return NextLine::Eof;
+            }
+        };
+        self.kill_tree();
+        outcome
+    }
+
+    /// After [`NextLine::Eof`]: wait for the exit (bounded by the idle limit, then the
+    /// tree is killed) and return the exit code (`None` when ended by a signal). Any
+    /// descendant still in the group is ended too.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + self.limits.idle.min(Duration::from_secs(30));
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => {
+                    self.finished = true;
+                    // Background children of the CLI must not outlive the run.
+                    end_group(self.child.id(), self.pgid);
+                    return status.code();
+                }
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
+                _ => {
+                    self.kill_tree();
+                    return self.child.try_wait().ok().flatten().and_then(|s| s.code());
+                }
+            }
+        }
+    }
+
+    /// The last lines the child wrote on stderr.
+    pub fn stderr_tail(&self) -> Vec<String> {
+        self.stderr_tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    /// End the child and everything it started; returns when they are gone.
+    pub fn kill_tree(&mut self) {
+        if self.finished {
+            return;
+        }
+        let root = self.child.id();
+        signal_tree(root, self.pgid, libc::SIGTERM);
+        let deadline = Instant::now() + TERM_GRACE;
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) && !group_alive(self.pgid) {
+                break;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        signal_tree(root, self.pgid, libc::SIGKILL);
+        let _ = self.child.wait();
+        self.finished = true;
+        // Members that were still exiting: give them a moment, then they are init's.
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while group_alive(self.pgid) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for RunningProcess {
+    fn drop(&mut self) {
+        self.kill_tree();
+    }
+}
+
+/// SIGTERM then SIGKILL for whatever is left in the group after the leader exited.
+fn end_group(root: u32, pgid: i32) {
+    if !group_alive(pgid) {
+        return;
+    }
+    signal_tree(root, pgid, libc::SIGTERM);
+    let deadline = Instant::now() + TERM_GRACE;
+    while group_alive(pgid) && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    signal_tree(root, pgid, libc::SIGKILL);
+}
+
+/// Signal the process group and every live descendant of `root` (found through
+/// `/proc`, so members that moved to another group or session are reached too).
+fn signal_tree(root: u32, pgid: i32, sig: i32) {
+    let descendants = descendants_of(root);
+    // SAFETY: kill(2) with a negative pid signals a process group we created.
+    unsafe {
+        libc::kill(-pgid, sig);
+        if sig == libc::SIGTERM {
+            libc::kill(-pgid, libc::SIGCONT);
+        }
+    }
+    for pid in descendants {
+        // SAFETY: plain kill(2) on a pid read from /proc an instant ago.
+        unsafe {
+            libc::kill(pid as i32, sig);
+        }
+    }
+}
+
+/// Does the group have a member that is not a zombie?
+pub fn group_alive(pgid: i32) -> bool {
+    proc_stats().any(|s| s.pgrp == pgid && s.state != 'Z')
+}
+
+/// Live descendants of `root` (not `root` itself), from `/proc/*/stat`.
+pub fn descendants_of(root: u32) -> Vec<u32> {
+    let stats: Vec<ProcStat> = proc_stats().collect();
+    let mut found = BTreeSet::new();
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        for s in stats.iter().filter(|s| s.ppid == parent && s.state != 'Z') {
+            if found.insert(s.pid) {
+                frontier.push(s.pid);
+            }
+        }
+    }
+    found.into_iter().collect()
+}
+
+struct ProcStat {
+    pid: u32,
+    state: char,
+    ppid: u32,
+    pgrp: i32,
+}
+
+fn proc_stats() -> impl Iterator<Item = ProcStat> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            parse_stat(pid, &std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+        })
+}
+
+/// `/proc/PID/stat`: `pid (comm) state ppid pgrp ...`; comm may contain spaces and
+/// parentheses, so fields are read after the last `)`.
+fn parse_stat(pid: u32, text: &str) -> Option<ProcStat> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some(ProcStat { pid, state, ppid, pgrp })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str, limits: RunLimits) -> RunningProcess {
+        let spec = ProcessSpec {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            env: [("PATH".to_string(), "/usr/bin:/bin".to_string())].into_iter().collect(),
+            cwd: std::env::temp_dir(),
+        };
+        spawn(&DirectLauncher, &spec, limits).unwrap()
+    }
+
+    fn limits(idle_ms: u64, wall_ms: u64) -> RunLimits {
+        RunLimits {
+            idle: Duration::from_millis(idle_ms),
+            wall_clock: Duration::from_millis(wall_ms),
+        }
+    }
+
+    #[test]
+    fn reads_lines_then_eof_and_exit_code() {
+        let mut p =
+            sh("echo one; echo; printf 'two\\r\\n'; printf three; exit 7", limits(5000, 10000));
+        assert_eq!(p.next_line(), NextLine::Line("one".into()));
+        assert_eq!(p.next_line(), NextLine::Line("two".into()));
+        assert_eq!(p.next_line(), NextLine::Line("three".into()));
+        assert_eq!(p.next_line(), NextLine::Eof);
+        assert_eq!(p.wait_exit(), Some(7));
+    }
+
+    #[test]
+    fn stdin_is_dev_null() {
+        let mut p = sh("cat; echo after", limits(5000, 10000));
+        assert_eq!(p.next_line(), NextLine::Line("after".into()));
+    }
+
+    #[test]
+    fn environment_is_exactly_the_spec() {
+        let mut p = sh("env | sort", limits(5000, 10000));
+        let mut lines = Vec::new();
+        while let NextLine::Line(l) = p.next_line() {
+            lines.push(l);
+        }
+        assert!(lines.iter().any(|l| l == "PATH=/usr/bin:/bin"), "{lines:?}");
+        assert!(!lines.iter().any(|l| l.starts_with("CARGO")), "{lines:?}");
+    }
+
+    #[test]
+    fn idle_timeout_kills_the_tree() {
+        let mut p = sh("echo hi; sleep 30 & sleep 30; echo never", limits(300, 10000));
+        let pgid = p.pgid;
+        assert_eq!(p.next_line(), NextLine::Line("hi".into()));
+        let t = Instant::now();
+        assert_eq!(p.next_line(), NextLine::IdleTimeout);
+        assert!(t.elapsed() < Duration::from_secs(5));
+        assert!(!group_alive(pgid));
+    }
+
+    #[test]
+    fn wall_clock_timeout_even_when_chatty() {
+        let mut p = sh("while true; do echo tick; sleep 0.05; done", limits(5000, 400));
+        let mut outcome = NextLine::Eof;
+        for _ in 0..1000 {
+            outcome = p.next_line();
+            if outcome != NextLine::Line("tick".into()) {
+                break;
+            }
+        }
+        assert_eq!(outcome, NextLine::WallClockTimeout);
+    }
+
+    #[test]
+    fn cancel_from_another_thread_ends_a_setsid_descendant() {
+        let mut p = sh("setsid sleep 60 & echo started; wait", limits(60_000, 60_000));
+        assert_eq!(p.next_line(), NextLine::Line("started".into()));
+        thread::sleep(Duration::from_millis(100));
+        let escaped = descendants_of(p.pid());
+        assert!(!escaped.is_empty());
+        let c = p.canceller();
+        let t = Instant::now();
+        thread::spawn(move || c.cancel());
+        assert_eq!(p.next_line(), NextLine::Cancelled);
+        assert!(t.elapsed() < Duration::from_secs(5));
+        thread::sleep(Duration::from_millis(100));
+        for pid in escaped {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            assert!(
+                stat.is_empty() || parse_stat(pid, &stat).unwrap().state == 'Z',
+                "{pid} still runs: {stat}"
+            );
+        }
+    }
+
+    #[test]
+    fn exit_ends_background_children_left_in_the_group() {
+        let mut p = sh("sleep 60 & echo bye", limits(5000, 10000));
+        let pgid = p.pgid;
+        assert_eq!(p.next_line(), NextLine::Line("bye".into()));
+        // The background sleep holds stdout open; the exit of the shell still ends output.
+        assert_eq!(p.next_line(), NextLine::Eof);
+        assert_eq!(p.wait_exit(), Some(0));
+        assert!(!group_alive(pgid));
+    }
+
+    #[test]
+    fn stderr_tail_is_kept() {
+        let mut p = sh("echo oops >&2; exit 1", limits(5000, 10000));
+        assert_eq!(p.next_line(), NextLine::Eof);
+        assert_eq!(p.wait_exit(), Some(1));
+        thread::sleep(Duration::from_millis(50));
+        assert_eq!(p.stderr_tail(), vec!["oops".to_string()]);
+    }
+
+    #[test]
+    fn stat_parsing_survives_odd_command_names() {
+        let s = parse_stat(42, "42 (a) b (c)) S 7 42 42 0 -1").unwrap();
+        assert_eq!((s.state, s.ppid, s.pgrp), ('S', 7, 42));
+        assert!(parse_stat(1, "garbage").is_none());
+    }
+}
