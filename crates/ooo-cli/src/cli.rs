@@ -30,6 +30,9 @@ pub enum Command {
     /// Manage plugins: separately installed programs, pinned, trusted and audited.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Agent CLIs and model providers: which are here, which is the default, do they work.
+    #[command(subcommand)]
+    Runtime(RuntimeCommand),
     /// Print a shell completion script to standard output.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -199,6 +202,31 @@ pub enum PluginCommand {
     /// Recompute installed digests; exit 1 if any installed tree changed.
     Verify {
         name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RuntimeCommand {
+    /// The agent CLIs found (PATH or config.toml) with versions, the HTTP providers
+    /// configured, and which one is the default and why.
+    List {
+        /// Show the default as `--runtime NAME` would choose it.
+        #[arg(long, value_name = "NAME")]
+        runtime: Option<String>,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A live round trip: ask the runtime for a fixed reply and report the latency.
+    Check {
+        /// The runtime to check (default: the selected default runtime).
+        name: Option<String>,
+        /// Give up after this many seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 120)]
+        timeout: u64,
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },

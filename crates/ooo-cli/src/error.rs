@@ -1,8 +1,10 @@
 //! Failures as the user sees them: one `error:` line saying what is wrong, and a `hint:`
 //! line naming the fix to try. Library errors are translated here, nowhere else.
 
+use ooo_core::config::ConfigError;
 use ooo_core::home::HomeError;
 use ooo_core::ledger::LedgerError;
+use ooo_core::runtime::RuntimeError;
 use ooo_core::seed::{LoadError, SeedStoreError};
 use ooo_plugin::digest::DigestError;
 use ooo_plugin::manager::ManagerError;
@@ -169,5 +171,19 @@ impl From<ManagerError> for CliError {
             ManagerError::Git(_) => CliError::new(e.to_string()).hint("check the URL and that you can `git clone` it yourself"),
             other => CliError::new(other.to_string()),
         }
+    }
+}
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> Self {
+        let hint = e.hint();
+        CliError::new(e.to_string()).hint(hint)
+    }
+}
+
+impl From<RuntimeError> for CliError {
+    fn from(e: RuntimeError) -> Self {
+        let err = CliError::new(format!("{}: {}", e.runtime, e.message));
+        if e.hint.is_empty() { err } else { err.hint(e.hint) }
     }
 }

@@ -10,16 +10,26 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("crates/ooo-core", &[]),
     ("crates/ooo-plugin-sdk", &[]),
     ("crates/ooo-mcp", &["ooo-core"]),
-    ("crates/ooo-runtime", &["ooo-core"]),
+    ("crates/ooo-runtime", &["ooo-core", "ooo-fake-model"]),
+    ("crates/ooo-fake-model", &[]),
     ("crates/ooo-plugin", &["ooo-core", "ooo-mcp"]),
     ("programs/", &["ooo-core", "ooo-runtime"]),
     ("plugins/", &["ooo-plugin-sdk"]),
     ("crates/ooo-cli", &["*"]),
 ];
 
+/// Test-support crates: allowed only as dev-dependencies, never in what ships.
+const DEV_ONLY: &[&str] = &["ooo-fake-model"];
+
 /// Crates and folders that must not know any external domain.
-const DOMAIN_FREE: &[&str] =
-    &["crates/ooo-core", "crates/ooo-plugin", "crates/ooo-mcp", "programs"];
+const DOMAIN_FREE: &[&str] = &[
+    "crates/ooo-core",
+    "crates/ooo-plugin",
+    "crates/ooo-mcp",
+    "crates/ooo-runtime",
+    "crates/ooo-fake-model",
+    "programs",
+];
 
 /// Words that mark domain knowledge (matched case-insensitively).
 const DOMAIN_WORDS: &[&str] = &[
@@ -44,6 +54,8 @@ struct Member {
     path: String,
     /// Names of workspace crates it depends on (any kind of dependency).
     workspace_deps: Vec<String>,
+    /// The subset it depends on as normal or build dependencies (what ships).
+    shipped_deps: Vec<String>,
 }
 
 fn workspace_root() -> PathBuf {
@@ -77,6 +89,13 @@ fn members() -> Vec<Member> {
                     .filter(|d| d.get("path").is_some())
                     .map(|d| d["name"].as_str().unwrap().to_owned())
                     .collect(),
+                shipped_deps: p["dependencies"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|d| d.get("path").is_some() && d["kind"].as_str() != Some("dev"))
+                    .map(|d| d["name"].as_str().unwrap().to_owned())
+                    .collect(),
             }
         })
         .collect()
@@ -96,6 +115,9 @@ fn layer_violations(members: &[Member]) -> Vec<String> {
             if !allowed.contains(&"*") && !allowed.contains(&dep.as_str()) {
                 problems.push(format!("{} (layer {layer}) must not depend on {dep}", m.name));
             }
+        }
+        for dep in m.shipped_deps.iter().filter(|d| DEV_ONLY.contains(&d.as_str())) {
+            problems.push(format!("{} may use {dep} only as a dev-dependency", m.name));
         }
     }
     problems
@@ -147,24 +169,39 @@ fn layer_check_catches_wrong_arrows_and_unplaced_crates() {
             name: "ooo-core".into(),
             path: "crates/ooo-core".into(),
             workspace_deps: vec!["ooo-plugin".into()],
+            shipped_deps: vec!["ooo-plugin".into()],
         },
         Member {
             name: "gh".into(),
             path: "plugins/gh".into(),
             workspace_deps: vec!["ooo-core".into()],
+            shipped_deps: vec!["ooo-core".into()],
         },
         Member {
             name: "auto".into(),
             path: "programs/auto".into(),
             workspace_deps: vec!["ooo-runtime".into()],
+            shipped_deps: vec![],
         },
-        Member { name: "stray".into(), path: "stray".into(), workspace_deps: vec![] },
+        Member {
+            name: "ooo-runtime".into(),
+            path: "crates/ooo-runtime".into(),
+            workspace_deps: vec!["ooo-fake-model".into()],
+            shipped_deps: vec!["ooo-fake-model".into()],
+        },
+        Member {
+            name: "stray".into(),
+            path: "stray".into(),
+            workspace_deps: vec![],
+            shipped_deps: vec![],
+        },
     ];
     let problems = layer_violations(&fake);
-    assert_eq!(problems.len(), 3, "{problems:#?}");
+    assert_eq!(problems.len(), 4, "{problems:#?}");
     assert!(problems[0].contains("ooo-core (layer crates/ooo-core) must not depend on ooo-plugin"));
     assert!(problems[1].contains("gh (layer plugins/) must not depend on ooo-core"));
-    assert!(problems[2].contains("stray (stray) has no layer"));
+    assert!(problems[2].contains("ooo-runtime may use ooo-fake-model only as a dev-dependency"));
+    assert!(problems[3].contains("stray (stray) has no layer"));
 }
 
 #[test]

@@ -121,13 +121,13 @@ mod tests {
             ("PATH", "/bin"),
             ("ANTHROPIC_API_KEY", "sk-ant-123456789"),
             ("AWS_SECRET_ACCESS_KEY", "nope-nope-nope"),
-            ("GITHUB_TOKEN", "ghp_xxxxxxxxxxxxxxxxxxxxxxxx"),
+            ("DEPLOY_TOKEN", "dt_xxxxxxxxxxxxxxxxxxxxxxxx"),
         ]);
         let out = child_env(&caller, &["ANTHROPIC_API_KEY"], &[], 1);
         assert_eq!(out.get("PATH").map(String::as_str), Some("/bin"));
         assert_eq!(out.get("ANTHROPIC_API_KEY").map(String::as_str), Some("sk-ant-123456789"));
         assert!(!out.contains_key("AWS_SECRET_ACCESS_KEY"));
-        assert!(!out.contains_key("GITHUB_TOKEN"));
+        assert!(!out.contains_key("DEPLOY_TOKEN"));
         assert_eq!(out.get(DEPTH_ENV).map(String::as_str), Some("1"));
     }
 

@@ -15,5 +15,6 @@ pub mod env;
 pub mod http;
 pub mod journal;
 pub mod process;
+pub mod registry;
 pub mod scripted;
 pub mod structured;

@@ -103,6 +103,8 @@ pub struct RunningProcess {
     feed: Receiver<Feed>,
     canceller: Arc<ProcessCanceller>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    /// Set when stderr reached its end (the reader thread is done).
+    stderr_done: Arc<std::sync::atomic::AtomicBool>,
     started: Instant,
     limits: RunLimits,
     finished: bool,
@@ -145,8 +147,12 @@ pub fn spawn(
         .name("runtime-stdout".into())
         .spawn(move || read_lines(stdout, out_tx))?;
     let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
-    let tail = Arc::clone(&stderr_tail);
-    thread::Builder::new().name("runtime-stderr".into()).spawn(move || keep_tail(stderr, tail))?;
+    let stderr_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (tail, done) = (Arc::clone(&stderr_tail), Arc::clone(&stderr_done));
+    thread::Builder::new().name("runtime-stderr".into()).spawn(move || {
+        keep_tail(stderr, tail);
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+    })?;
     let canceller =
         Arc::new(ProcessCanceller { wake: Mutex::new(tx), pgid: pid as i32, root: pid });
     Ok(RunningProcess {
@@ -155,6 +161,7 @@ pub fn spawn(
         feed,
         canceller,
         stderr_tail,
+        stderr_done,
         started: Instant::now(),
         limits,
         finished: false,
@@ -264,8 +271,17 @@ impl RunningProcess {
         }
     }
 
-    /// The last lines the child wrote on stderr.
+    /// The last lines the child wrote on stderr. After the exit, waits briefly for the
+    /// reader to reach the end, so the last lines are not lost to a race.
     pub fn stderr_tail(&self) -> Vec<String> {
+        if self.finished {
+            let deadline = Instant::now() + Duration::from_millis(250);
+            while !self.stderr_done.load(std::sync::atomic::Ordering::SeqCst)
+                && Instant::now() < deadline
+            {
+                thread::sleep(Duration::from_millis(2));
+            }
+        }
         self.stderr_tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default()
     }
 
@@ -492,7 +508,6 @@ mod tests {
         let mut p = sh("echo oops >&2; exit 1", limits(5000, 10000));
         assert_eq!(p.next_line(), NextLine::Eof);
         assert_eq!(p.wait_exit(), Some(1));
-        thread::sleep(Duration::from_millis(50));
         assert_eq!(p.stderr_tail(), vec!["oops".to_string()]);
     }
 

@@ -4,6 +4,7 @@
 mod dispatch;
 mod ledger;
 mod plugin;
+mod runtime;
 mod seed;
 
 use std::process::ExitCode;
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Ledger(cmd) => ledger::run(cmd),
         Command::Seed(cmd) => seed::run(cmd),
         Command::Plugin(cmd) => plugin::run(cmd),
+        Command::Runtime(cmd) => runtime::run(cmd),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "ooo", &mut script);

@@ -56,9 +56,12 @@ pub enum StreamEnd {
 
 /// Turns one CLI's machine-readable stdout into normalised events, line by line.
 ///
-/// Unknown event types are ignored (CLIs add them often); a line that is not JSON at all
-/// is reported as a problem the driver keeps in the transcript and otherwise skips. An
-/// error event of the CLI becomes a [`RuntimeError`] with a hint.
+/// Unknown event types are ignored (CLIs add them often), and so is a line that is not
+/// JSON at all (CLIs print warnings on stdout too): `line` returns no events for it, and
+/// the driver keeps every raw line in the transcript anyway. An error event of the CLI
+/// becomes a [`RuntimeError`] with a hint, returned by `finish`: CLIs also print errors
+/// for retries that then succeed, so the run's last word (its result or an error)
+/// decides. The four CLI parsers never return an error from `line`.
 pub trait StreamParser: Send {
     /// Events for one complete line (without its newline).
     fn line(&mut self, line: &str) -> Result<Vec<AgentEvent>, RuntimeError>;
