@@ -40,13 +40,16 @@ fn fenced_blocks(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// Opening brackets tried as the start of the embedded value. Each try scans to the end
+/// of the text, so an answer full of unmatched brackets would otherwise cost quadratic
+/// time; a model's JSON is among the first few brackets of its answer.
+const MAX_STARTS: usize = 32;
+
 /// The first `{...}` or `[...]` that parses, scanning with a string-aware depth count.
 fn first_balanced(text: &str) -> Option<Value> {
     let bytes = text.as_bytes();
-    for (start, &b) in bytes.iter().enumerate() {
-        if b != b'{' && b != b'[' {
-            continue;
-        }
+    let starts = bytes.iter().enumerate().filter(|(_, b)| **b == b'{' || **b == b'[');
+    for (start, _) in starts.take(MAX_STARTS) {
         if let Some(end) = balanced_end(&bytes[start..])
             && let Ok(v) = serde_json::from_str(&text[start..start + end])
         {
@@ -153,6 +156,15 @@ mod tests {
         assert_eq!(extract_json("here {\"a\":\"}{\"} and more"), Some(json!({"a":"}{"})));
         assert_eq!(extract_json("list: [1,2] ok"), Some(json!([1, 2])));
         assert_eq!(extract_json("no json here { broken"), None);
+    }
+
+    #[test]
+    fn unmatched_brackets_cost_linear_time() {
+        // 200k unmatched brackets: at most MAX_STARTS scans, not one per bracket.
+        let text = "[".repeat(200_000);
+        assert_eq!(extract_json(&text), None);
+        let text = format!("{}{{\"a\":1}}", "x".repeat(100_000));
+        assert_eq!(extract_json(&text), Some(json!({"a":1})));
     }
 
     #[test]

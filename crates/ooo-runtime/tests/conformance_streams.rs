@@ -65,7 +65,7 @@ fn parse_lines<'a>(adapter: &dyn CliAdapter, lines: impl IntoIterator<Item = &'a
     let mut parser = adapter.parser();
     let mut events = Vec::new();
     for line in lines {
-        events.extend(parser.line(line).expect("CLI error events are kept for finish"));
+        events.extend(parser.line(line).expect("no captured line ends a run early"));
     }
     Outcome { events, end: parser.finish(Some(0)) }
 }
@@ -623,7 +623,8 @@ proptest! {
         for adapter in adapters() {
             let mut parser = adapter.parser();
             for line in &lines {
-                prop_assert!(parser.line(line).is_ok());
+                // An error is allowed (a hopeless retry); a panic is not.
+                let _ = parser.line(line);
             }
             let _ = parser.finish(exit);
         }
@@ -650,7 +651,7 @@ proptest! {
                     for l in &lines[..at.index(lines.len())] {
                         prop_assert!(parser.line(l).is_ok());
                     }
-                    prop_assert!(parser.line(mangled).is_ok());
+                    let _ = parser.line(mangled);
                     let _ = parser.finish(Some(1));
                 }
             }

@@ -118,7 +118,7 @@ impl Rig {
         let mut env = base_env(dir.path());
         let mut settings =
             CliSettings { path: Some(bin), model: Some(MODEL.into()), ..CliSettings::default() };
-        configure(cli, dir.path(), &fake.base_url(), &mut env, &mut settings);
+        configure(cli, dir.path(), fake.base_url(), &mut env, &mut settings);
         let adapter = cli_adapter(cli.name()).unwrap();
         let runtime = CliRuntime::new(adapter, settings).with_caller_env(env);
         Some(Rig { cli, fake, dir, runtime })

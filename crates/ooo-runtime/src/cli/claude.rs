@@ -16,7 +16,9 @@
 //! successful Write/Edit/MultiEdit/NotebookEdit is also a file change; `result` carries
 //! the run's usage and cost and ends the run (`is_error` with an API failure is an error).
 //! `stream_event` lines (`--include-partial-messages`) are ignored: the complete
-//! `assistant` message follows each partial one.
+//! `assistant` message follows each partial one. Claude Code retries failed calls for
+//! minutes (`system/api_retry`), a refused key (401) included: a second retry of a 401,
+//! 403 or 404 ends the run at once with that error (see `retry`).
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -59,8 +61,9 @@ impl CliAdapter for Claude {
         &self,
         task: &AgentTask,
         settings: &CliSettings,
+        caller: &crate::env::EnvMap,
     ) -> Result<CliCommand, RuntimeError> {
-        build_command(task, settings, &|name| std::env::var(name).ok())
+        build_command(task, settings, &|name| caller.get(name).cloned())
     }
 
     fn parser(&self) -> Box<dyn StreamParser> {
@@ -237,6 +240,10 @@ struct SystemLine {
     subtype: String,
     session_id: Option<String>,
     model: Option<String>,
+    /// `api_retry`: which retry this is, and what the failed call got.
+    attempt: Option<u32>,
+    error_status: Option<u16>,
+    error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -371,6 +378,7 @@ impl StreamParser for ClaudeParser {
     fn line(&mut self, line: &str) -> Result<Vec<AgentEvent>, RuntimeError> {
         let Ok(parsed) = serde_json::from_str::<Line>(line) else { return Ok(Vec::new()) };
         Ok(match parsed {
+            Line::System(system) if system.subtype == "api_retry" => retry(system)?,
             Line::System(system) => self.system(system),
             Line::Assistant(message) => self.assistant(message),
             Line::User(message) => self.user(message),
@@ -467,6 +475,24 @@ impl ClaudeParser {
         });
         events
     }
+}
+
+/// Claude Code retries a failed call up to 10 times over several minutes, a refused key
+/// too. A refusal (401/403) or a missing model (404) that a retry did not cure will not
+/// get better: at the second retry the run fails (the first one may refresh a login).
+fn retry(line: SystemLine) -> Result<Vec<AgentEvent>, RuntimeError> {
+    let code = line.error.as_deref();
+    let hopeless = matches!(line.error_status, Some(401 | 403 | 404))
+        || matches!(code, Some("authentication_failed" | "model_not_found"));
+    if !hopeless || line.attempt.unwrap_or(0) < 2 {
+        return Ok(Vec::new());
+    }
+    let status = line.error_status.map_or_else(String::new, |s| format!("{s} "));
+    let message = format!(
+        "API Error: {status}({}) on every attempt; claude would keep retrying for minutes",
+        code.unwrap_or("unknown")
+    );
+    Err(api_error(message, line.error_status, code))
 }
 
 /// The file a file tool call writes, for the tools that write one.
@@ -695,6 +721,26 @@ mod tests {
         }
         let (_, end) = parse(&[r#"{"type":"result","is_error":true,"api_error_status":403}"#]);
         assert!(end.unwrap_err().hint.contains("claude /login"));
+    }
+
+    #[test]
+    fn retrying_a_refused_key_fails_at_the_second_retry() {
+        let retry = |attempt: u32, status: u16, code: &str| {
+            format!(
+                r#"{{"type":"system","subtype":"api_retry","attempt":{attempt},"max_retries":10,"retry_delay_ms":539,"error_status":{status},"error":"{code}","session_id":"s"}}"#
+            )
+        };
+        let mut parser = Claude.parser();
+        assert_eq!(parser.line(&retry(1, 401, "authentication_failed")).unwrap(), []);
+        let err = parser.line(&retry(2, 401, "authentication_failed")).unwrap_err();
+        assert_eq!((err.kind, err.status), (RuntimeErrorKind::Auth, Some(401)));
+        assert!(err.hint.contains("claude /login"));
+        let err = Claude.parser().line(&retry(3, 404, "model_not_found")).unwrap_err();
+        assert_eq!(err.kind, RuntimeErrorKind::NotFound);
+        // Overload and rate limits are worth Claude Code's own retries.
+        for (status, code) in [(529, "overloaded"), (429, "rate_limit"), (500, "server_error")] {
+            assert_eq!(Claude.parser().line(&retry(5, status, code)).unwrap(), []);
+        }
     }
 
     #[test]

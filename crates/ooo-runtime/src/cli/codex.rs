@@ -61,6 +61,7 @@ impl CliAdapter for Codex {
         &self,
         task: &AgentTask,
         settings: &CliSettings,
+        _caller: &crate::env::EnvMap,
     ) -> Result<CliCommand, RuntimeError> {
         let resume = resume_id(task)?;
         let mut args: Vec<OsString> =
@@ -512,7 +513,8 @@ mod tests {
             (SandboxClass::WorkspaceWrite, "workspace-write"),
             (SandboxClass::Unrestricted, "danger-full-access"),
         ] {
-            let cmd = Codex.command(&task(class), &CliSettings::default()).unwrap();
+            let cmd =
+                Codex.command(&task(class), &CliSettings::default(), &Default::default()).unwrap();
             assert_eq!(
                 args(&cmd),
                 [
@@ -546,7 +548,7 @@ mod tests {
             api_key_env: Some("MY_KEY".into()),
             ..CliSettings::default()
         };
-        let cmd = Codex.command(&t, &settings).unwrap();
+        let cmd = Codex.command(&t, &settings, &Default::default()).unwrap();
         assert_eq!(
             args(&cmd),
             [
@@ -599,7 +601,7 @@ mod tests {
     fn foreign_resume_handle_is_refused() {
         let mut t = task(SandboxClass::ReadOnly);
         t.resume = Some(ResumeHandle { runtime: "gemini".into(), session_id: "x".into() });
-        let err = Codex.command(&t, &CliSettings::default()).unwrap_err();
+        let err = Codex.command(&t, &CliSettings::default(), &Default::default()).unwrap_err();
         assert_eq!(err.kind, RuntimeErrorKind::InvalidTask);
     }
 

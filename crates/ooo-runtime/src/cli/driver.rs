@@ -75,7 +75,7 @@ impl CliRuntime {
         }
         let depth = child_depth(&self.caller, name)?;
         let program = self.binary()?;
-        let command = self.adapter.command(task, &self.settings)?;
+        let command = self.adapter.command(task, &self.settings, &self.caller)?;
         // The key variable a user named in the settings passes too, and nothing else.
         let mut allow: Vec<&str> = self.adapter.env_allowlist().to_vec();
         allow.extend(self.settings.api_key_env.as_deref());

@@ -62,8 +62,9 @@ impl CliAdapter for Gemini {
         &self,
         task: &AgentTask,
         settings: &CliSettings,
+        caller: &crate::env::EnvMap,
     ) -> Result<CliCommand, RuntimeError> {
-        build_command(task, settings, &|name| std::env::var(name).ok())
+        build_command(task, settings, &|name| caller.get(name).cloned())
     }
 
     fn parser(&self) -> Box<dyn StreamParser> {

@@ -61,7 +61,8 @@ pub enum StreamEnd {
 /// the driver keeps every raw line in the transcript anyway. An error event of the CLI
 /// becomes a [`RuntimeError`] with a hint, returned by `finish`: CLIs also print errors
 /// for retries that then succeed, so the run's last word (its result or an error)
-/// decides. The four CLI parsers never return an error from `line`.
+/// decides. `line` fails only when the run can no longer succeed but the CLI would keep
+/// going (Claude Code retrying a refused key for minutes): the driver then ends it.
 pub trait StreamParser: Send {
     /// Events for one complete line (without its newline).
     fn line(&mut self, line: &str) -> Result<Vec<AgentEvent>, RuntimeError>;
@@ -77,9 +78,14 @@ pub trait CliAdapter: Send + Sync + 'static {
     /// Environment variable names (beyond the common allowlist) this CLI may see: its
     /// keys, base URLs, config and session directories.
     fn env_allowlist(&self) -> &'static [&'static str];
-    /// The arguments and extra environment for `task`.
-    fn command(&self, task: &AgentTask, settings: &CliSettings)
-    -> Result<CliCommand, RuntimeError>;
+    /// The arguments and extra environment for `task`. `caller` is the caller's
+    /// environment, for settings that name a variable (`api_key_env`).
+    fn command(
+        &self,
+        task: &AgentTask,
+        settings: &CliSettings,
+        caller: &crate::env::EnvMap,
+    ) -> Result<CliCommand, RuntimeError>;
     /// A parser for one run's stdout.
     fn parser(&self) -> Box<dyn StreamParser>;
     /// Arguments that print the version (`--version` for all four today).

@@ -68,6 +68,7 @@ impl CliAdapter for OpenCode {
         &self,
         task: &AgentTask,
         settings: &CliSettings,
+        _caller: &crate::env::EnvMap,
     ) -> Result<CliCommand, RuntimeError> {
         let resume = resume_id(task)?;
         let model = task.model.as_ref().or(settings.model.as_ref());
@@ -519,7 +520,9 @@ mod tests {
                 r#"{"edit":"allow","bash":"allow","webfetch":"allow","external_directory":"allow"}"#,
             ),
         ] {
-            let cmd = OpenCode.command(&task(class), &CliSettings::default()).unwrap();
+            let cmd = OpenCode
+                .command(&task(class), &CliSettings::default(), &Default::default())
+                .unwrap();
             assert_eq!(args(&cmd), ["run", "--format", "json", "fix", "the", "bug"]);
             assert_eq!(env(&cmd, "OPENCODE_PERMISSION"), Some(permission));
             assert_eq!(env(&cmd, "OPENCODE_DISABLE_AUTOUPDATE"), Some("1"));
@@ -540,7 +543,7 @@ mod tests {
             api_key_env: Some("MY_KEY".into()),
             ..CliSettings::default()
         };
-        let cmd = OpenCode.command(&t, &settings).unwrap();
+        let cmd = OpenCode.command(&t, &settings, &Default::default()).unwrap();
         assert_eq!(
             args(&cmd),
             [
@@ -568,22 +571,26 @@ mod tests {
     #[test]
     fn settings_that_need_a_provider_and_bad_models_are_refused() {
         let settings = CliSettings { api_key_env: Some("K".into()), ..CliSettings::default() };
-        let cmd = OpenCode.command(&task(SandboxClass::ReadOnly), &settings).unwrap();
+        let cmd = OpenCode
+            .command(&task(SandboxClass::ReadOnly), &settings, &Default::default())
+            .unwrap();
         assert_eq!(env(&cmd, "OPENCODE_CONFIG_CONTENT"), None);
         let settings = CliSettings { base_url: Some("http://x".into()), ..CliSettings::default() };
-        let err = OpenCode.command(&task(SandboxClass::ReadOnly), &settings).unwrap_err();
+        let err = OpenCode
+            .command(&task(SandboxClass::ReadOnly), &settings, &Default::default())
+            .unwrap_err();
         assert_eq!(err.kind, RuntimeErrorKind::InvalidTask);
         assert!(err.hint.contains("opencode.json"));
         let mut t = task(SandboxClass::ReadOnly);
         t.model = Some("gpt-5".into());
         assert_eq!(
-            OpenCode.command(&t, &CliSettings::default()).unwrap_err().kind,
+            OpenCode.command(&t, &CliSettings::default(), &Default::default()).unwrap_err().kind,
             RuntimeErrorKind::InvalidTask
         );
         let mut t = task(SandboxClass::ReadOnly);
         t.resume = Some(ResumeHandle { runtime: "claude".into(), session_id: "x".into() });
         assert_eq!(
-            OpenCode.command(&t, &CliSettings::default()).unwrap_err().kind,
+            OpenCode.command(&t, &CliSettings::default(), &Default::default()).unwrap_err().kind,
             RuntimeErrorKind::InvalidTask
         );
     }
