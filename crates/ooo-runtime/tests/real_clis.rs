@@ -14,8 +14,11 @@ use ooo_core::runtime::{
     AgentEvent, AgentRun, AgentRuntime, AgentTask, FinalResult, RunLimits, RuntimeError,
     RuntimeErrorKind,
 };
+use ooo_core::runtime::{
+    CompletionOutput, CompletionRequest, LlmProvider, Message, StructuredOutput,
+};
 use ooo_fake_model::{FakeModel, Reply};
-use ooo_runtime::cli::{CliRuntime, CliSettings};
+use ooo_runtime::cli::{CliProvider, CliRuntime, CliSettings};
 use ooo_runtime::env::EnvMap;
 use ooo_runtime::registry::cli_adapter;
 use serde_json::json;
@@ -472,4 +475,55 @@ fn idle_timeout_ends_a_stalled_run() {
         assert!(t.elapsed() < Duration::from_secs(30));
         rig.assert_no_process_left();
     });
+}
+
+#[test]
+fn every_cli_answers_structured_completions() {
+    for cli in [Cli::Claude, Cli::Codex, Cli::Gemini, Cli::OpenCode] {
+        let Some(rig) = Rig::new(cli) else { continue };
+        aside_titles(&rig);
+        rig.fake
+            .push(Reply::text("Here you go:\n```json\n{\"verdict\": \"ok\", \"score\": 0.9}\n```"));
+        rig.fake.push(Reply::text("no json at all"));
+        let provider = CliProvider::new(rig.runtime).with_scratch_parent(rig.dir.path().to_owned());
+        let mut request = CompletionRequest::new(vec![
+            Message::system("You grade work."),
+            Message::user("Grade this."),
+        ]);
+        request.structured = Some(StructuredOutput {
+            name: "grade".into(),
+            schema: json!({"type": "object", "required": ["verdict", "score"],
+                "properties": {"verdict": {"type": "string"}, "score": {"type": "number"}}}),
+        });
+        let completion =
+            provider.complete(&request).unwrap_or_else(|e| panic!("{}: {e:?}", cli.name()));
+        assert_eq!(
+            completion.output,
+            CompletionOutput::Json(json!({"verdict": "ok", "score": 0.9})),
+            "{}",
+            cli.name()
+        );
+        assert!(completion.usage.total_tokens() > 0, "{}: no usage", cli.name());
+        let err = provider.complete(&request).unwrap_err();
+        assert_eq!(err.kind, RuntimeErrorKind::SchemaMismatch, "{}: {err:?}", cli.name());
+        let sent = rig
+            .fake
+            .generations()
+            .iter()
+            .map(|r| r.body.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            sent.contains("You grade work.") && sent.contains("JSON Schema"),
+            "{}: the prompt lost its parts",
+            cli.name()
+        );
+        // Read-only: the scratch directories are gone, nothing was written.
+        let left: Vec<_> = std::fs::read_dir(rig.dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains("completion"))
+            .collect();
+        assert!(left.is_empty(), "{}: scratch left: {left:?}", cli.name());
+    }
 }
