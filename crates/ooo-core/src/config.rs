@@ -128,6 +128,18 @@ pub struct RuntimeEntry {
     /// The NAME of the environment variable holding the key (never the key itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_env: Option<String>,
+    /// How an OpenAI-compatible provider is asked for JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_mode: Option<JsonModeSetting>,
+}
+
+/// `json_mode`: `native` sends `response_format` (a server that refuses it is asked
+/// again by instruction); `instructions` never sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JsonModeSetting {
+    Native,
+    Instructions,
 }
 
 impl Config {

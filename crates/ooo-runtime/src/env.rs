@@ -54,9 +54,13 @@ pub fn caller_env() -> EnvMap {
 }
 
 /// The depth a child of a caller with environment `caller` runs at, or the refusal
-/// when that is above [`MAX_DEPTH`]. A missing or unreadable value counts as depth 0.
+/// when that is above [`MAX_DEPTH`]. A missing value is depth 0; an unreadable one fails
+/// closed (it counts as the limit), since a loop could otherwise reset it.
 pub fn child_depth(caller: &EnvMap, runtime: &str) -> Result<u32, RuntimeError> {
-    let current = caller.get(DEPTH_ENV).and_then(|v| v.trim().parse::<u32>().ok()).unwrap_or(0);
+    let current = match caller.get(DEPTH_ENV).map(|v| v.trim()) {
+        None | Some("") => 0,
+        Some(v) => v.parse::<u32>().unwrap_or(MAX_DEPTH),
+    };
     let child = current.saturating_add(1);
     if child > MAX_DEPTH {
         return Err(RuntimeError::new(
@@ -144,7 +148,9 @@ mod tests {
         assert_eq!(child_depth(&env(&[(DEPTH_ENV, "4")]), "x").unwrap(), 5);
         let err = child_depth(&env(&[(DEPTH_ENV, "5")]), "x").unwrap_err();
         assert_eq!(err.kind, RuntimeErrorKind::DepthExceeded);
-        assert_eq!(child_depth(&env(&[(DEPTH_ENV, "garbage")]), "x").unwrap(), 1);
+        let err = child_depth(&env(&[(DEPTH_ENV, "garbage")]), "x").unwrap_err();
+        assert_eq!(err.kind, RuntimeErrorKind::DepthExceeded);
+        assert_eq!(child_depth(&env(&[(DEPTH_ENV, "")]), "x").unwrap(), 1);
     }
 
     #[test]

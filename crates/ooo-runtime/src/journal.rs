@@ -112,6 +112,15 @@ impl JournalSink for MemoryJournal {
     }
 }
 
+/// Called when a record could not be written. The run or call it describes has already
+/// happened, so its result is still returned; the handler makes the failure visible
+/// (the binary prints a warning).
+pub type JournalErrorHandler = Arc<dyn Fn(&RuntimeError) + Send + Sync>;
+
+fn ignore_errors() -> JournalErrorHandler {
+    Arc::new(|_| {})
+}
+
 /// What the journal says about the runtime itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RuntimeInfo {
@@ -180,6 +189,7 @@ pub struct JournaledRuntime {
     inner: Arc<dyn AgentRuntime>,
     sink: Arc<dyn JournalSink>,
     info: RuntimeInfo,
+    on_error: JournalErrorHandler,
 }
 
 impl JournaledRuntime {
@@ -188,7 +198,13 @@ impl JournaledRuntime {
         sink: Arc<dyn JournalSink>,
         info: RuntimeInfo,
     ) -> Self {
-        JournaledRuntime { inner, sink, info }
+        JournaledRuntime { inner, sink, info, on_error: ignore_errors() }
+    }
+
+    /// Report records that could not be written to `handler`.
+    pub fn on_journal_error(mut self, handler: JournalErrorHandler) -> Self {
+        self.on_error = handler;
+        self
     }
 }
 
@@ -220,6 +236,7 @@ impl AgentRuntime for JournaledRuntime {
         self.sink.record(event_types::RUN_STARTED, started_payload, true)?;
         let mut record = RunRecord {
             sink: Arc::clone(&self.sink),
+            on_error: Arc::clone(&self.on_error),
             redactor,
             run_id,
             runtime: self.inner.name().to_owned(),
@@ -235,7 +252,7 @@ impl AgentRuntime for JournaledRuntime {
         match self.inner.start(task) {
             Ok(inner) => Ok(Box::new(JournaledRun { inner, record })),
             Err(err) => {
-                record.finish(Outcome::Error(&err), &[]);
+                record.finish(Outcome::Error(&err), &[], 0);
                 Err(err)
             }
         }
@@ -254,6 +271,7 @@ enum Outcome<'a> {
 
 struct RunRecord {
     sink: Arc<dyn JournalSink>,
+    on_error: JournalErrorHandler,
     redactor: Redactor,
     run_id: String,
     runtime: String,
@@ -283,7 +301,7 @@ impl RunRecord {
         }
     }
 
-    fn finish(&mut self, outcome: Outcome<'_>, transcript: &[String]) {
+    fn finish(&mut self, outcome: Outcome<'_>, transcript: &[String], dropped: u64) {
         if self.written {
             return;
         }
@@ -313,15 +331,16 @@ impl RunRecord {
             "cost_usd": self.usage.cost_usd,
             "output_sha256": sha256_hex(output.as_bytes()),
             "output_preview": self.redactor.preview(output),
-            "transcript_lines": transcript.len(),
+            "transcript_lines": transcript.len() as u64 + dropped,
             "transcript_sha256": sha256_hex(joined.as_bytes()),
         });
         if !success {
             payload["transcript_tail"] = Value::from(self.tail(transcript));
         }
-        // The run has already happened; a journal failure must not hide its result. It
-        // is reported on stderr by the caller's next ledger use (verify), not here.
-        let _ = self.sink.record(event_types::RUN_FINISHED, payload, true);
+        // The run has already happened: a journal failure must not hide its result.
+        if let Err(err) = self.sink.record(event_types::RUN_FINISHED, payload, true) {
+            (self.on_error)(&err);
+        }
     }
 
     fn tail(&self, transcript: &[String]) -> Vec<String> {
@@ -356,13 +375,21 @@ impl AgentRun for JournaledRun {
                 self.record.observe(&event);
                 if let AgentEvent::Final(f) = &event {
                     let outcome = Outcome::Final { success: f.success, text: &f.text };
-                    self.record.finish(outcome, self.inner.transcript());
+                    self.record.finish(
+                        outcome,
+                        self.inner.transcript(),
+                        self.inner.transcript_dropped(),
+                    );
                 }
                 Ok(Some(event))
             }
             Ok(None) => Ok(None),
             Err(err) => {
-                self.record.finish(Outcome::Error(&err), self.inner.transcript());
+                self.record.finish(
+                    Outcome::Error(&err),
+                    self.inner.transcript(),
+                    self.inner.transcript_dropped(),
+                );
                 Err(err)
             }
         }
@@ -375,6 +402,10 @@ impl AgentRun for JournaledRun {
     fn transcript(&self) -> &[String] {
         self.inner.transcript()
     }
+
+    fn transcript_dropped(&self) -> u64 {
+        self.inner.transcript_dropped()
+    }
 }
 
 impl Drop for JournaledRun {
@@ -382,7 +413,7 @@ impl Drop for JournaledRun {
         if !self.record.written {
             self.inner.canceller().cancel();
             let transcript = self.inner.transcript().to_vec();
-            self.record.finish(Outcome::Abandoned, &transcript);
+            self.record.finish(Outcome::Abandoned, &transcript, self.inner.transcript_dropped());
         }
     }
 }
@@ -392,11 +423,18 @@ pub struct JournaledProvider {
     inner: Arc<dyn LlmProvider>,
     sink: Arc<dyn JournalSink>,
     info: RuntimeInfo,
+    on_error: JournalErrorHandler,
 }
 
 impl JournaledProvider {
     pub fn new(inner: Arc<dyn LlmProvider>, sink: Arc<dyn JournalSink>, info: RuntimeInfo) -> Self {
-        JournaledProvider { inner, sink, info }
+        JournaledProvider { inner, sink, info, on_error: ignore_errors() }
+    }
+
+    /// Report records that could not be written to `handler`.
+    pub fn on_journal_error(mut self, handler: JournalErrorHandler) -> Self {
+        self.on_error = handler;
+        self
     }
 }
 
@@ -446,7 +484,11 @@ impl LlmProvider for JournaledProvider {
             "output_sha256": sha256_hex(output.as_bytes()),
             "output_preview": redactor.preview(&output),
         });
-        self.sink.record(event_types::LLM_CALLED, payload, false)?;
+        // The call has happened (and may have cost money): its answer is returned even
+        // when the record fails.
+        if let Err(err) = self.sink.record(event_types::LLM_CALLED, payload, false) {
+            (self.on_error)(&err);
+        }
         result
     }
 }
@@ -547,6 +589,40 @@ mod tests {
         assert_eq!(ty, event_types::LLM_CALLED);
         assert_eq!(payload["model_returned"], "m2");
         assert_eq!(payload["output_preview"], "hello");
+    }
+
+    struct FailingSink;
+
+    impl JournalSink for FailingSink {
+        fn record(&self, event_type: &str, _: Value, _: bool) -> Result<(), RuntimeError> {
+            if event_type == event_types::RUN_STARTED {
+                return Ok(());
+            }
+            Err(RuntimeError::new(RuntimeErrorKind::Io, "journal", "disk full", ""))
+        }
+    }
+
+    #[test]
+    fn a_failed_record_is_reported_and_the_result_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let handler: JournalErrorHandler = {
+            let seen = Arc::clone(&seen);
+            Arc::new(move |e: &RuntimeError| seen.lock().unwrap().push(e.message.clone()))
+        };
+        let rt = Arc::new(ScriptedRuntime::new());
+        rt.push(Script::succeed("ok"));
+        let jr = JournaledRuntime::new(rt, Arc::new(FailingSink), RuntimeInfo::default())
+            .on_journal_error(handler.clone());
+        let mut run = jr.start(AgentTask::new("x", dir.path())).unwrap();
+        assert!(drain(run.as_mut()).is_none());
+        let p = Arc::new(ScriptedProvider::new());
+        p.push_text("answer");
+        let jp = JournaledProvider::new(p, Arc::new(FailingSink), RuntimeInfo::default())
+            .on_journal_error(handler);
+        let c = jp.complete(&CompletionRequest::new(vec![Message::user("q")])).unwrap();
+        assert_eq!(c.output, CompletionOutput::Text("answer".into()));
+        assert_eq!(*seen.lock().unwrap(), vec!["disk full".to_string(), "disk full".to_string()]);
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! What does not live here: which program runs with which arguments (adapters), or what
 //! the lines mean (parsers).
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
@@ -43,6 +43,9 @@ pub const EXITED_GRACE: Duration = Duration::from_millis(1000);
 
 /// Lines of stderr kept for error messages.
 const STDERR_TAIL_LINES: usize = 40;
+
+/// Bytes of one stderr line kept.
+const STDERR_LINE_BYTES: usize = 4096;
 
 /// Everything needed to start one child.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +91,8 @@ pub enum NextLine {
     IdleTimeout,
     WallClockTimeout,
     Cancelled,
+    /// The caller's deadline passed (the process is still running).
+    Deadline,
 }
 
 enum Feed {
@@ -112,17 +117,29 @@ pub struct RunningProcess {
 
 /// Cancels a [`RunningProcess`] from any thread: wakes its reader and ends its tree.
 pub struct ProcessCanceller {
-    wake: Mutex<Sender<Feed>>,
-    pgid: i32,
-    root: u32,
+    /// `None` once the process is over: cancelling then does nothing (its pids may
+    /// already belong to other processes).
+    wake: Mutex<Option<Sender<Feed>>>,
+}
+
+impl ProcessCanceller {
+    fn mark_done(&self) {
+        if let Ok(mut wake) = self.wake.lock() {
+            wake.take();
+        }
+    }
 }
 
 impl CancelHandle for ProcessCanceller {
+    /// Wakes the reader, which ends the tree: it snapshots every descendant before the
+    /// first signal, so a descendant orphaned by that signal is still reached. (A signal
+    /// sent from here first would orphan it before the snapshot.)
     fn cancel(&self) {
-        if let Ok(wake) = self.wake.lock() {
-            let _ = wake.send(Feed::Cancel);
+        if let Ok(wake) = self.wake.lock()
+            && let Some(sender) = wake.as_ref()
+        {
+            let _ = sender.send(Feed::Cancel);
         }
-        signal_tree(self.root, self.pgid, libc::SIGTERM);
     }
 }
 
@@ -153,8 +170,7 @@ pub fn spawn(
         keep_tail(stderr, tail);
         done.store(true, std::sync::atomic::Ordering::SeqCst);
     })?;
-    let canceller =
-        Arc::new(ProcessCanceller { wake: Mutex::new(tx), pgid: pid as i32, root: pid });
+    let canceller = Arc::new(ProcessCanceller { wake: Mutex::new(Some(tx)) });
     Ok(RunningProcess {
         child,
         pgid: pid as i32,
@@ -191,14 +207,29 @@ fn read_lines(stdout: impl Read, tx: Sender<Feed>) {
     let _ = tx.send(Feed::Eof);
 }
 
+/// Keep the last lines of stderr. Reads bytes (a CLI may print anything), keeps at most
+/// [`STDERR_LINE_BYTES`] of a line, and drains to the end whatever it reads, so the
+/// child never blocks on or dies of a closed stderr.
 fn keep_tail(stderr: impl Read, tail: Arc<Mutex<VecDeque<String>>>) {
-    for line in BufReader::new(stderr).lines() {
-        let Ok(line) = line else { break };
+    let mut reader = BufReader::new(stderr);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+        while matches!(buf.last(), Some(b'\n' | b'\r')) {
+            buf.pop();
+        }
+        buf.truncate(STDERR_LINE_BYTES);
         if let Ok(mut tail) = tail.lock() {
             if tail.len() == STDERR_TAIL_LINES {
                 tail.pop_front();
             }
-            tail.push_back(line);
+            tail.push_back(String::from_utf8_lossy(&buf).into_owned());
         }
     }
 }
@@ -218,6 +249,12 @@ impl RunningProcess {
     /// background descendant still holds stdout open, the output counts as ended
     /// [`EXITED_GRACE`] after the exit.
     pub fn next_line(&mut self) -> NextLine {
+        self.next_line_until(None)
+    }
+
+    /// [`RunningProcess::next_line`], giving up at `deadline` with [`NextLine::Deadline`]
+    /// (and the process left running: the caller decides).
+    pub fn next_line_until(&mut self, deadline: Option<Instant>) -> NextLine {
         if self.finished {
             return NextLine::Eof;
         }
@@ -232,7 +269,13 @@ impl RunningProcess {
             if idle_left.is_zero() {
                 break NextLine::IdleTimeout;
             }
-            match self.feed.recv_timeout(idle_left.min(wall_left).min(POLL_EXIT)) {
+            let deadline_left =
+                deadline.map_or(POLL_EXIT, |d| d.saturating_duration_since(Instant::now()));
+            if deadline_left.is_zero() {
+                return NextLine::Deadline;
+            }
+            match self.feed.recv_timeout(idle_left.min(wall_left).min(POLL_EXIT).min(deadline_left))
+            {
                 Ok(Feed::Line(line)) => return NextLine::Line(line),
                 Ok(Feed::Eof) | Err(RecvTimeoutError::Disconnected) => return NextLine::Eof,
                 Ok(Feed::Cancel) => break NextLine::Cancelled,
@@ -257,6 +300,7 @@ impl RunningProcess {
         loop {
             match self.child.try_wait() {
                 Ok(Some(status)) => {
+                    self.canceller.mark_done();
                     self.finished = true;
                     // Background children of the CLI must not outlive the run.
                     end_group(self.child.id(), self.pgid);
@@ -290,21 +334,26 @@ impl RunningProcess {
         if self.finished {
             return;
         }
-        let root = self.child.id();
-        signal_tree(root, self.pgid, libc::SIGTERM);
+        self.canceller.mark_done();
+        // Remember every descendant now: once the root is reaped, its children belong
+        // to init and can no longer be found from the root.
+        let mut tree = Tree::new(self.child.id(), self.pgid);
+        tree.signal(libc::SIGTERM);
         let deadline = Instant::now() + TERM_GRACE;
         while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) && !group_alive(self.pgid) {
+            tree.refresh();
+            if matches!(self.child.try_wait(), Ok(Some(_))) && !tree.alive() {
                 break;
             }
             thread::sleep(Duration::from_millis(10));
         }
-        signal_tree(root, self.pgid, libc::SIGKILL);
+        tree.refresh();
+        tree.signal(libc::SIGKILL);
         let _ = self.child.wait();
         self.finished = true;
         // Members that were still exiting: give them a moment, then they are init's.
         let deadline = Instant::now() + Duration::from_millis(500);
-        while group_alive(self.pgid) && Instant::now() < deadline {
+        while tree.alive() && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(5));
         }
     }
@@ -318,34 +367,86 @@ impl Drop for RunningProcess {
 
 /// SIGTERM then SIGKILL for whatever is left in the group after the leader exited.
 fn end_group(root: u32, pgid: i32) {
-    if !group_alive(pgid) {
+    let mut tree = Tree::new(root, pgid);
+    if !tree.alive() {
         return;
     }
-    signal_tree(root, pgid, libc::SIGTERM);
+    tree.signal(libc::SIGTERM);
     let deadline = Instant::now() + TERM_GRACE;
-    while group_alive(pgid) && Instant::now() < deadline {
+    while tree.alive() && Instant::now() < deadline {
+        tree.refresh();
         thread::sleep(Duration::from_millis(10));
     }
-    signal_tree(root, pgid, libc::SIGKILL);
+    tree.refresh();
+    tree.signal(libc::SIGKILL);
 }
 
-/// Signal the process group and every live descendant of `root` (found through
-/// `/proc`, so members that moved to another group or session are reached too).
-fn signal_tree(root: u32, pgid: i32, sig: i32) {
-    let descendants = descendants_of(root);
-    // SAFETY: kill(2) with a negative pid signals a process group we created.
-    unsafe {
-        libc::kill(-pgid, sig);
-        if sig == libc::SIGTERM {
-            libc::kill(-pgid, libc::SIGCONT);
+/// A child's process group and every descendant seen so far, each remembered with its
+/// start time so a pid reused by an unrelated process is never signalled.
+struct Tree {
+    root: u32,
+    pgid: i32,
+    known: BTreeMap<u32, u64>,
+}
+
+impl Tree {
+    fn new(root: u32, pgid: i32) -> Self {
+        let mut tree = Tree { root, pgid, known: BTreeMap::new() };
+        tree.refresh();
+        tree
+    }
+
+    /// Add the live descendants of the root and of every process already known (members
+    /// that moved to another group or session are reached too).
+    fn refresh(&mut self) {
+        let stats: Vec<ProcStat> = proc_stats().collect();
+        let mut frontier: Vec<u32> =
+            std::iter::once(self.root).chain(self.known.keys().copied()).collect();
+        while let Some(parent) = frontier.pop() {
+            for s in stats.iter().filter(|s| s.ppid == parent && s.state != 'Z') {
+                if self.known.insert(s.pid, s.start_time).is_none() {
+                    frontier.push(s.pid);
+                }
+            }
         }
     }
-    for pid in descendants {
-        // SAFETY: plain kill(2) on a pid read from /proc an instant ago.
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) with a negative pid signals the process group we created.
         unsafe {
-            libc::kill(pid as i32, sig);
+            libc::kill(-self.pgid, sig);
+            if sig == libc::SIGTERM {
+                libc::kill(-self.pgid, libc::SIGCONT);
+            }
+        }
+        for (&pid, &start) in &self.known {
+            if start_time_of(pid) == Some(start) {
+                // SAFETY: kill(2) on a pid whose start time shows it is the same process.
+                unsafe {
+                    libc::kill(pid as i32, sig);
+                    if sig == libc::SIGTERM {
+                        libc::kill(pid as i32, libc::SIGCONT);
+                    }
+                }
+            }
         }
     }
+
+    /// Is any member of the group, or any known descendant, still running?
+    fn alive(&self) -> bool {
+        group_alive(self.pgid)
+            || self.known.iter().any(|(&pid, &start)| {
+                std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .ok()
+                    .and_then(|t| parse_stat(pid, &t))
+                    .is_some_and(|s| s.start_time == start && s.state != 'Z')
+            })
+    }
+}
+
+fn start_time_of(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(pid, &text).filter(|s| s.state != 'Z').map(|s| s.start_time)
 }
 
 /// Does the group have a member that is not a zombie?
@@ -373,6 +474,8 @@ struct ProcStat {
     state: char,
     ppid: u32,
     pgrp: i32,
+    /// Clock ticks after boot (field 22): with the pid, it names one process for good.
+    start_time: u64,
 }
 
 fn proc_stats() -> impl Iterator<Item = ProcStat> {
@@ -394,7 +497,9 @@ fn parse_stat(pid: u32, text: &str) -> Option<ProcStat> {
     let state = fields.next()?.chars().next()?;
     let ppid = fields.next()?.parse().ok()?;
     let pgrp = fields.next()?.parse().ok()?;
-    Some(ProcStat { pid, state, ppid, pgrp })
+    // Fields 6 to 21 lie between pgrp (5) and starttime (22).
+    let start_time = fields.nth(16)?.parse().ok()?;
+    Some(ProcStat { pid, state, ppid, pgrp, start_time })
 }
 
 #[cfg(test)]
@@ -493,6 +598,42 @@ mod tests {
     }
 
     #[test]
+    fn cancel_ends_a_setsid_descendant_that_ignores_sigterm() {
+        let mut p = sh(
+            "setsid sh -c 'trap \"\" TERM; echo $$ > /dev/null; sleep 30' & echo started; wait",
+            limits(60_000, 60_000),
+        );
+        assert_eq!(p.next_line(), NextLine::Line("started".into()));
+        thread::sleep(Duration::from_millis(200));
+        let escaped = descendants_of(p.pid());
+        assert!(!escaped.is_empty());
+        p.canceller().cancel();
+        assert_eq!(p.next_line(), NextLine::Cancelled);
+        for pid in escaped {
+            assert_eq!(start_time_of(pid), None, "{pid} survived the cancel");
+        }
+    }
+
+    #[test]
+    fn cancel_after_the_end_does_nothing() {
+        let mut p = sh("exit 0", limits(5000, 10000));
+        assert_eq!(p.next_line(), NextLine::Eof);
+        assert_eq!(p.wait_exit(), Some(0));
+        let c = p.canceller();
+        c.cancel();
+        assert!(c.wake.lock().unwrap().is_none());
+    }
+
+    #[test]
+    fn stderr_that_is_not_utf8_does_not_break_the_child() {
+        let mut p = sh("printf '\\377bad\\n' >&2; echo fine >&2; echo out", limits(5000, 10000));
+        assert_eq!(p.next_line(), NextLine::Line("out".into()));
+        assert_eq!(p.next_line(), NextLine::Eof);
+        assert_eq!(p.wait_exit(), Some(0));
+        assert_eq!(p.stderr_tail(), vec!["\u{fffd}bad".to_string(), "fine".to_string()]);
+    }
+
+    #[test]
     fn exit_ends_background_children_left_in_the_group() {
         let mut p = sh("sleep 60 & echo bye", limits(5000, 10000));
         let pgid = p.pgid;
@@ -513,8 +654,9 @@ mod tests {
 
     #[test]
     fn stat_parsing_survives_odd_command_names() {
-        let s = parse_stat(42, "42 (a) b (c)) S 7 42 42 0 -1").unwrap();
-        assert_eq!((s.state, s.ppid, s.pgrp), ('S', 7, 42));
+        let line = "42 (a) b (c)) S 7 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 987654 1 2";
+        let s = parse_stat(42, line).unwrap();
+        assert_eq!((s.state, s.ppid, s.pgrp, s.start_time), ('S', 7, 42, 987654));
         assert!(parse_stat(1, "garbage").is_none());
     }
 }

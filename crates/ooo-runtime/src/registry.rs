@@ -13,14 +13,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ooo_core::config::{Config, ProviderKind, RuntimeEntry};
-use ooo_core::runtime::{LlmProvider, RuntimeError, RuntimeErrorKind};
+use ooo_core::config::{Config, JsonModeSetting, ProviderKind, RuntimeEntry};
+use ooo_core::runtime::{LlmProvider, RunLimits, RuntimeError, RuntimeErrorKind};
 use serde::Serialize;
 
 use crate::cli::discover::{check_version, read_version, resolve_binary};
 use crate::cli::{CliAdapter, CliProvider, CliRuntime, CliSettings};
 use crate::env::{EnvMap, child_env};
-use crate::http::{AnthropicProvider, HttpProviderSettings, OpenAiCompatibleProvider};
+use crate::http::{
+    AnthropicProvider, HttpProviderSettings, JsonMode, OpenAiCompatibleProvider, RetryPolicy,
+};
 
 /// The environment variable that picks the runtime (after `--runtime`).
 pub const RUNTIME_ENV: &str = "OUROBOROS_RUNTIME";
@@ -208,7 +210,8 @@ impl Registry {
         let model = pick(entry.and_then(|e| e.model.as_ref()), builtin.map(|b| b.4))
             .ok_or_else(|| missing_setting(name, "model"))?;
         let api_key_env = pick(entry.and_then(|e| e.api_key_env.as_ref()), builtin.map(|b| b.3));
-        Ok(HttpSpec { name: name.to_owned(), kind, base_url, model, api_key_env })
+        let json_mode = entry.and_then(|e| e.json_mode);
+        Ok(HttpSpec { name: name.to_owned(), kind, base_url, model, api_key_env, json_mode })
     }
 
     /// The runtime to use: `flag`, else `OUROBOROS_RUNTIME`, else the configured
@@ -263,17 +266,38 @@ impl Registry {
 
     /// `name` as a completion provider: an HTTP provider, or a CLI through [`CliProvider`].
     pub fn provider(&self, name: &str) -> Result<Arc<dyn LlmProvider>, RuntimeError> {
-        if CLI_NAMES.contains(&name) {
-            return Ok(Arc::new(CliProvider::new(self.cli_runtime(name)?)));
-        }
-        Ok(self.http_provider(&self.http_spec(name)?))
+        self.provider_bounded(name, None)
     }
 
-    fn http_provider(&self, spec: &HttpSpec) -> Arc<dyn LlmProvider> {
+    /// [`Registry::provider`], with every call bounded by `limit` in all (no retries for
+    /// HTTP providers, one attempt within the limit): for checks that must answer in time.
+    pub fn provider_bounded(
+        &self,
+        name: &str,
+        limit: Option<Duration>,
+    ) -> Result<Arc<dyn LlmProvider>, RuntimeError> {
+        if CLI_NAMES.contains(&name) {
+            let mut provider = CliProvider::new(self.cli_runtime(name)?);
+            if let Some(limit) = limit {
+                provider = provider.with_limits(RunLimits { idle: limit, wall_clock: limit });
+            }
+            return Ok(Arc::new(provider));
+        }
+        Ok(self.http_provider(&self.http_spec(name)?, limit))
+    }
+
+    fn http_provider(&self, spec: &HttpSpec, limit: Option<Duration>) -> Arc<dyn LlmProvider> {
         let mut settings = HttpProviderSettings::new(&spec.base_url, &spec.model);
         if let Some(var) = &spec.api_key_env {
             settings = settings.with_key_env(var);
         }
+        if let Some(limit) = limit {
+            settings = settings.with_timeout(limit).with_retry(RetryPolicy::none());
+        }
+        let json_mode = match spec.json_mode {
+            Some(JsonModeSetting::Instructions) => JsonMode::Instructions,
+            Some(JsonModeSetting::Native) | None => JsonMode::Native,
+        };
         match spec.kind {
             ProviderKind::Anthropic => Arc::new(
                 AnthropicProvider::new(settings)
@@ -283,7 +307,8 @@ impl Registry {
             ProviderKind::Openai => Arc::new(
                 OpenAiCompatibleProvider::new(settings)
                     .with_name(&spec.name)
-                    .with_caller_env(self.caller.clone()),
+                    .with_caller_env(self.caller.clone())
+                    .with_json_mode(json_mode),
             ),
         }
     }
@@ -297,6 +322,7 @@ pub struct HttpSpec {
     pub base_url: String,
     pub model: String,
     pub api_key_env: Option<String>,
+    pub json_mode: Option<JsonModeSetting>,
 }
 
 fn unknown_runtime(name: &str) -> RuntimeError {

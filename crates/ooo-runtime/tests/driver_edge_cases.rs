@@ -121,6 +121,28 @@ fn a_cli_that_never_exits_hits_the_idle_limit_and_is_gone() {
 }
 
 #[test]
+fn a_result_followed_by_a_hang_is_still_the_result() {
+    let cli = FakeCli::new(&format!("echo '{INIT}'; echo '{RESULT}'; sleep 60"));
+    let rt = cli.runtime(caller(&[])).with_result_grace(Duration::from_millis(300));
+    let t = Instant::now();
+    let (events, err) = drain(rt.start(cli.task(30_000)).unwrap().as_mut());
+    assert!(err.is_none(), "{err:?}");
+    assert!(matches!(events.last(), Some(AgentEvent::Final(f)) if f.success && f.text == "DONE"));
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    assert!(no_process_under(cli.dir.path()));
+}
+
+#[test]
+fn non_utf8_stderr_does_not_break_a_run() {
+    let cli = FakeCli::new(&format!(
+        "printf '\\377\\376\\n' >&2; echo '{INIT}'; echo 'more' >&2; echo '{RESULT}'"
+    ));
+    let (events, err) = run(&cli, 5000);
+    assert!(err.is_none(), "{err:?}");
+    assert!(matches!(events.last(), Some(AgentEvent::Final(f)) if f.success));
+}
+
+#[test]
 fn a_cli_killed_by_a_signal_is_reported() {
     let cli = FakeCli::new(&format!("echo '{INIT}'; kill -9 $$"));
     let (_, err) = run(&cli, 5000);

@@ -191,6 +191,24 @@ fn structured_output_falls_back_to_instructions_and_extraction() {
 }
 
 #[test]
+fn a_server_refusing_response_format_is_asked_again_by_instruction() {
+    let fake = FakeModel::start();
+    fake.push(Reply::error(400, "'response_format' of type 'json_schema' is not supported"));
+    fake.push(Reply::text("{\"n\": 5}"));
+    let done = openai(&fake).complete(&ask_json()).unwrap();
+    assert_eq!(json_output(&done), &json!({"n": 5}));
+    let sent = fake.generations();
+    assert_eq!(sent.len(), 2);
+    assert!(sent[0].body.get("response_format").is_some());
+    assert!(sent[1].body.get("response_format").is_none());
+    // Any other 400 is the caller's error, not retried.
+    fake.push(Reply::error(400, "messages: too long"));
+    let err = failure(&openai(&fake), &ask_json());
+    assert_eq!(err.kind, RuntimeErrorKind::BadRequest);
+    assert_eq!(fake.generations().len(), 3);
+}
+
+#[test]
 fn json_that_does_not_match_the_schema_is_a_schema_mismatch() {
     let fake = FakeModel::start();
     fake.push(Reply::tool_call("count", json!({"n": "three"})));

@@ -352,6 +352,26 @@ fn tool_call_writes_a_real_file() {
 }
 
 #[test]
+fn read_only_refuses_a_write() {
+    every_cli(|rig| {
+        aside_titles(&rig);
+        let target = rig.work().join("forbidden.txt");
+        rig.fake.push(rig.cli.write_reply(&target, "no"));
+        rig.fake.fallback(Reply::text("DONE: could not write"));
+        let mut task = rig.task("create forbidden.txt");
+        task.sandbox = ooo_core::runtime::SandboxClass::ReadOnly;
+        let (events, err) = rig.run(task);
+        assert_eq!(rig.fake.remaining(), 0, "{}: the write was never asked for", rig.cli.name());
+        assert!(
+            !target.exists(),
+            "{}: read_only wrote a file\n{events:#?}\n{err:?}",
+            rig.cli.name()
+        );
+        rig.assert_no_process_left();
+    });
+}
+
+#[test]
 fn api_error_is_a_typed_error() {
     every_cli(|rig| {
         aside_titles(&rig);

@@ -12,14 +12,16 @@ use ooo_core::runtime::{
     RunLimits, RuntimeError, SandboxClass, Usage,
 };
 use ooo_runtime::env::{caller_env, secret_values};
-use ooo_runtime::journal::{JournaledProvider, JournaledRuntime, LedgerJournal, RuntimeInfo};
+use ooo_runtime::journal::{
+    JournalErrorHandler, JournaledProvider, JournaledRuntime, LedgerJournal, RuntimeInfo,
+};
 use ooo_runtime::registry::{CLI_NAMES, Candidate, Registry, Selection};
 use serde_json::json;
 
 use super::{home, open_ledger};
 use crate::cli::RuntimeCommand;
 use crate::error::CliError;
-use crate::output::piped;
+use crate::output::{piped, stderr_line};
 
 /// The reply `check` asks for.
 pub const CHECK_REPLY: &str = "OOO-RUNTIME-OK";
@@ -99,6 +101,27 @@ struct CheckReport {
 
 fn check(name: Option<&str>, timeout: Duration, json: bool) -> Result<ExitCode, CliError> {
     let registry = registry()?;
+    let name = check_target(&registry, name)?;
+    let candidate = registry.probe(&name)?;
+    if let (false, Some(problem)) = (candidate.available, &candidate.problem) {
+        let err = CliError::new(format!("{name}: {problem}"));
+        return Err(match &candidate.hint {
+            Some(h) => err.hint(h),
+            None => err,
+        });
+    }
+    let report = round_trip(&registry, &name, candidate.version, timeout)?;
+    print_report(&report, json)?;
+    if report.ok {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(CliError::new(format!("{name} replied {:?} instead of {CHECK_REPLY}", report.reply))
+            .hint("the model answered but did not follow the instruction; try another model ([runtime.<name>] model in config.toml)"))
+    }
+}
+
+/// The runtime named, or the default one; an unknown name is refused with the list.
+fn check_target(registry: &Registry, name: Option<&str>) -> Result<String, CliError> {
     let name = match name {
         Some(n) => n.to_owned(),
         None => registry.select(None, &registry.list())?.name,
@@ -109,58 +132,61 @@ fn check(name: Option<&str>, timeout: Duration, json: bool) -> Result<ExitCode, 
             .err()
             .map_or_else(|| CliError::new("unknown runtime"), Into::into));
     }
+    Ok(name)
+}
+
+/// Ask `name` for the fixed reply, journaled under a new `runtime_check` aggregate.
+fn round_trip(
+    registry: &Registry,
+    name: &str,
+    version: Option<String>,
+    timeout: Duration,
+) -> Result<CheckReport, CliError> {
     let aggregate = AggregateRef::new("runtime_check", &ulid::Ulid::new().to_string())?;
     let journal =
         Arc::new(LedgerJournal::new(Box::new(open_ledger()?), aggregate, Actor::program("ooo")?));
-    let candidate = registry.probe(&name)?;
-    if let (false, Some(problem)) = (candidate.available, &candidate.problem) {
-        let err = CliError::new(format!("{name}: {problem}"));
-        return Err(match &candidate.hint {
-            Some(h) => err.hint(h),
-            None => err,
-        });
-    }
     let info = RuntimeInfo {
-        version: candidate.version.clone(),
+        version,
         launcher: Some("direct".into()),
         secrets: secret_values(&caller_env()),
     };
+    let warn: JournalErrorHandler =
+        Arc::new(|e: &RuntimeError| stderr_line(&format!("warning: not journaled: {}", e.message)));
     let started = Instant::now();
-    let outcome = if CLI_NAMES.contains(&name.as_str()) {
-        let runtime = JournaledRuntime::new(Arc::new(registry.cli_runtime(&name)?), journal, info);
+    let outcome = if CLI_NAMES.contains(&name) {
+        let runtime = JournaledRuntime::new(Arc::new(registry.cli_runtime(name)?), journal, info)
+            .on_journal_error(warn);
         check_agent(&runtime, timeout)
     } else {
-        let provider = JournaledProvider::new(registry.provider(&name)?, journal, info);
+        let provider =
+            JournaledProvider::new(registry.provider_bounded(name, Some(timeout))?, journal, info)
+                .on_journal_error(warn);
         check_provider(&provider)
     };
     let latency_ms = started.elapsed().as_millis() as u64;
-    let (reply, model, usage) = outcome.map_err(CliError::from)?;
-    let report = CheckReport {
+    let (reply, model, usage) = outcome?;
+    Ok(CheckReport {
         ok: reply.contains(CHECK_REPLY),
-        runtime: name.clone(),
+        runtime: name.to_owned(),
         latency_ms,
         reply,
         model,
         usage,
-    };
+    })
+}
+
+fn print_report(report: &CheckReport, json: bool) -> Result<(), CliError> {
     if json {
-        piped(|out| Ok(writeln!(out, "{}", json!(report))?))?;
-    } else {
-        let verdict = if report.ok { "ok" } else { "answered, but not with the expected reply" };
-        let line = format!(
-            "{}: {verdict} in {} ms ({})\n",
-            report.runtime,
-            report.latency_ms,
-            report.model.as_deref().unwrap_or("model not reported")
-        );
-        piped(|out| Ok(out.write_all(line.as_bytes())?))?;
+        return piped(|out| Ok(writeln!(out, "{}", json!(report))?)).map(|_| ());
     }
-    if report.ok {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        Err(CliError::new(format!("{name} replied {:?} instead of {CHECK_REPLY}", report.reply))
-            .hint("the model answered but did not follow the instruction; try another model ([runtime.<name>] model in config.toml)"))
-    }
+    let verdict = if report.ok { "ok" } else { "answered, but not with the expected reply" };
+    let line = format!(
+        "{}: {verdict} in {} ms ({})\n",
+        report.runtime,
+        report.latency_ms,
+        report.model.as_deref().unwrap_or("model not reported")
+    );
+    piped(|out| Ok(out.write_all(line.as_bytes())?)).map(|_| ())
 }
 
 fn check_prompt() -> String {

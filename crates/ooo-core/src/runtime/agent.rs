@@ -202,8 +202,13 @@ pub trait AgentRun: Send {
     fn next_event(&mut self) -> Result<Option<AgentEvent>, RuntimeError>;
     /// A handle to cancel this run from another thread.
     fn canceller(&self) -> Arc<dyn CancelHandle>;
-    /// The raw lines the runtime printed so far (for the journal), oldest first.
+    /// The raw lines the runtime printed so far (for the journal), oldest first. A
+    /// runtime may drop the oldest lines of a very long run to bound memory.
     fn transcript(&self) -> &[String];
+    /// How many of the oldest lines were dropped from [`AgentRun::transcript`].
+    fn transcript_dropped(&self) -> u64 {
+        0
+    }
 }
 
 /// A tool-using agent runtime (an agent CLI, or a scripted one in tests).

@@ -81,13 +81,30 @@ impl CliAdapter for Claude {
     }
 }
 
-/// The permission mode for each sandbox class, and the variables it needs.
-fn permissions(sandbox: SandboxClass) -> (&'static str, &'static [(&'static str, &'static str)]) {
+/// What one sandbox class turns into for Claude Code.
+struct Permissions {
+    mode: &'static str,
+    /// Arguments after the mode.
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+}
+
+/// The permission table. `read_only` is `dontAsk` (a tool not pre-approved is refused,
+/// not asked for) plus `--restricted` (no command-running tools, and the repository's
+/// own `.claude/settings.json` cannot pre-approve any) and the editing tools denied
+/// outright, since deny rules beat allow rules.
+fn permissions(sandbox: SandboxClass) -> Permissions {
     match sandbox {
-        SandboxClass::ReadOnly => ("dontAsk", &[]),
-        SandboxClass::WorkspaceWrite => ("acceptEdits", &[]),
+        SandboxClass::ReadOnly => Permissions {
+            mode: "dontAsk",
+            args: &["--restricted", "--disallowedTools", "Edit,MultiEdit,Write,NotebookEdit"],
+            env: &[],
+        },
+        SandboxClass::WorkspaceWrite => Permissions { mode: "acceptEdits", args: &[], env: &[] },
         // As root, Claude Code refuses bypass unless told it runs in a sandbox.
-        SandboxClass::Unrestricted => ("bypassPermissions", &[("IS_SANDBOX", "1")]),
+        SandboxClass::Unrestricted => {
+            Permissions { mode: "bypassPermissions", args: &[], env: &[("IS_SANDBOX", "1")] }
+        }
     }
 }
 
@@ -98,11 +115,13 @@ fn build_command(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<CliCommand, RuntimeError> {
     let resume = resume_id(task)?;
-    let (mode, mode_env) = permissions(task.sandbox);
+    let permissions = permissions(task.sandbox);
+    let mode_env = permissions.env;
     let mut args: Vec<OsString> = vec!["-p".into(), "--output-format".into(), "stream-json".into()];
     args.push("--verbose".into());
     args.push("--permission-mode".into());
-    args.push(mode.into());
+    args.push(permissions.mode.into());
+    args.extend(permissions.args.iter().map(OsString::from));
     if let Some(model) = task.model.as_ref().or(settings.model.as_ref()) {
         args.push("--model".into());
         args.push(model.into());
@@ -387,6 +406,10 @@ impl StreamParser for ClaudeParser {
         })
     }
 
+    fn reported_end(&self) -> bool {
+        self.end.is_some()
+    }
+
     fn finish(&mut self, _exit_code: Option<i32>) -> Result<StreamEnd, RuntimeError> {
         match self.end.take() {
             Some(Ok(result)) => Ok(StreamEnd::Final(AgentEvent::Final(result))),
@@ -556,25 +579,20 @@ mod tests {
 
     #[test]
     fn command_per_sandbox_class() {
-        let expect = |mode: &str| {
-            vec![
-                "-p",
-                "--output-format",
-                "stream-json",
-                "--verbose",
-                "--permission-mode",
-                mode,
-                "--",
-                "fix the bug",
-            ]
-            .into_iter()
-            .map(String::from)
-            .collect::<Vec<_>>()
+        let expect = |mode: &[&str]| {
+            ["-p", "--output-format", "stream-json", "--verbose", "--permission-mode"]
+                .iter()
+                .chain(mode)
+                .chain(&["--", "fix the bug"])
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
         };
+        let read_only: &[&str] =
+            &["dontAsk", "--restricted", "--disallowedTools", "Edit,MultiEdit,Write,NotebookEdit"];
         for (class, mode) in [
-            (SandboxClass::ReadOnly, "dontAsk"),
-            (SandboxClass::WorkspaceWrite, "acceptEdits"),
-            (SandboxClass::Unrestricted, "bypassPermissions"),
+            (SandboxClass::ReadOnly, read_only),
+            (SandboxClass::WorkspaceWrite, &["acceptEdits"][..]),
+            (SandboxClass::Unrestricted, &["bypassPermissions"][..]),
         ] {
             let cmd = build_command(&task(class), &CliSettings::default(), &no_env).unwrap();
             assert_eq!(args(&cmd), expect(mode), "{class}");

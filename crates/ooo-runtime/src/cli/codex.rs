@@ -360,6 +360,8 @@ struct CodexParser {
     total: TokenCount,
     /// The last word on how the run went: a completed turn, or an error.
     end: Option<Result<FinalResult, RuntimeError>>,
+    /// `turn.completed` or `turn.failed` came (`error` lines alone may be retried).
+    turn_ended: bool,
 }
 
 impl StreamParser for CodexParser {
@@ -369,8 +371,12 @@ impl StreamParser for CodexParser {
             Line::ThreadStarted { thread_id } => self.thread_started(thread_id),
             Line::ItemStarted { item } => self.item_started(item),
             Line::ItemCompleted { item } => self.item_completed(item),
-            Line::TurnCompleted { usage } => self.turn_completed(usage.unwrap_or_default()),
+            Line::TurnCompleted { usage } => {
+                self.turn_ended = true;
+                self.turn_completed(usage.unwrap_or_default())
+            }
             Line::TurnFailed { error } => {
+                self.turn_ended = true;
                 let message = error.map_or_else(|| "the turn failed".to_owned(), |e| e.message);
                 self.end = Some(Err(run_error(&message)));
                 Vec::new()
@@ -381,6 +387,10 @@ impl StreamParser for CodexParser {
             }
             Line::Other => Vec::new(),
         })
+    }
+
+    fn reported_end(&self) -> bool {
+        self.turn_ended
     }
 
     fn finish(&mut self, _exit_code: Option<i32>) -> Result<StreamEnd, RuntimeError> {

@@ -2,13 +2,13 @@
 //! tasks (the driver) or deciding which runtime is the default (the registry).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ooo_core::runtime::{RuntimeError, RuntimeErrorKind};
+use ooo_core::runtime::{RunLimits, RuntimeError, RuntimeErrorKind};
 
 use super::{CliAdapter, CliSettings};
 use crate::env::EnvMap;
+use crate::process::{DirectLauncher, NextLine, ProcessSpec, spawn};
 
 /// The executable for `adapter`: the configured path, else its name on the caller's
 /// `PATH`.
@@ -63,8 +63,9 @@ pub fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
     })
 }
 
-/// Run `binary --version` (stdin `/dev/null`, environment `env`, at most `timeout`) and
-/// return the version text it printed.
+/// Run `binary --version` (stdin `/dev/null`, environment `env`, at most `timeout`,
+/// through the same process handling as a run: its own group, ended with everything it
+/// started) and return the first line it printed.
 pub fn read_version(
     adapter: &dyn CliAdapter,
     binary: &Path,
@@ -72,40 +73,40 @@ pub fn read_version(
     timeout: Duration,
 ) -> Result<String, RuntimeError> {
     let name = adapter.name();
-    let io_err = |e: std::io::Error| {
+    let spec = ProcessSpec {
+        program: binary.to_owned(),
+        args: adapter.version_args().iter().map(Into::into).collect(),
+        env: env.clone(),
+        cwd: std::env::temp_dir(),
+    };
+    let limits = RunLimits { idle: timeout, wall_clock: timeout };
+    let mut process = spawn(&DirectLauncher, &spec, limits).map_err(|e| {
         RuntimeError::new(
             RuntimeErrorKind::Io,
             name,
             format!("could not run {} --version: {e}", binary.display()),
             adapter.install_hint(),
         )
-    };
-    let mut child = Command::new(binary)
-        .args(adapter.version_args())
-        .env_clear()
-        .envs(env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(io_err)?;
-    let deadline = Instant::now() + timeout;
-    while child.try_wait().map_err(io_err)?.is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(RuntimeError::new(
-                RuntimeErrorKind::Io,
-                name,
-                format!("{} --version did not answer within {timeout:?}", binary.display()),
-                adapter.install_hint(),
-            ));
+    })?;
+    let mut first = None;
+    loop {
+        match process.next_line() {
+            NextLine::Line(line) => {
+                first.get_or_insert(line);
+            }
+            NextLine::Eof => break,
+            _ => {
+                return Err(RuntimeError::new(
+                    RuntimeErrorKind::Io,
+                    name,
+                    format!("{} --version did not answer within {timeout:?}", binary.display()),
+                    adapter.install_hint(),
+                ));
+            }
         }
-        std::thread::sleep(Duration::from_millis(10));
     }
-    let out = child.wait_with_output().map_err(io_err)?;
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    Ok(text.lines().next().unwrap_or("").to_owned())
+    process.wait_exit();
+    Ok(first.unwrap_or_default().trim().to_owned())
 }
 
 /// Refuse a version older than the adapter's minimum.
@@ -144,6 +145,26 @@ mod tests {
         assert_eq!(parse_version("0.61.0"), Some((0, 61, 0)));
         assert_eq!(parse_version("v1.18.33-beta"), Some((1, 18, 33)));
         assert_eq!(parse_version("no version"), None);
+    }
+
+    #[test]
+    fn a_version_probe_that_hangs_is_bounded_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let cli = dir.path().join("slow");
+        std::fs::write(&cli, "#!/bin/sh\nsleep 60 &\nsleep 60\n").unwrap();
+        std::fs::set_permissions(&cli, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let adapter = crate::registry::cli_adapter("claude").unwrap();
+        let env: EnvMap = [("PATH".to_string(), "/usr/bin:/bin".to_string())].into_iter().collect();
+        let err =
+            read_version(adapter.as_ref(), &cli, &env, Duration::from_millis(300)).unwrap_err();
+        assert!(err.message.contains("did not answer"), "{err:?}");
+        let needle = cli.display().to_string();
+        let left = std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmd).contains(&needle)
+        });
+        assert!(!left);
     }
 
     #[test]

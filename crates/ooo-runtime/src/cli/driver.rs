@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ooo_core::runtime::{
     AgentEvent, AgentRun, AgentRuntime, AgentTask, CancelHandle, RuntimeError, RuntimeErrorKind,
@@ -16,9 +17,13 @@ use super::{CliAdapter, CliSettings, StreamEnd, StreamParser};
 use crate::env::{EnvMap, caller_env, child_depth, child_env};
 use crate::process::{DirectLauncher, Launcher, NextLine, ProcessSpec, RunningProcess, spawn};
 
-/// The transcript keeps at most this many bytes of raw lines; later lines are counted
-/// but not kept.
+/// The transcript keeps at most about this many bytes of raw lines: past it, the oldest
+/// half is dropped (and counted), so the end of a long run, where its error is, stays.
 pub const TRANSCRIPT_CAP_BYTES: usize = 8 * 1024 * 1024;
+
+/// How long a CLI may keep running after it reported how the run ended, before it is
+/// ended (a CLI waiting on a lingering child after its result).
+pub const RESULT_GRACE: Duration = Duration::from_secs(10);
 
 /// An agent CLI driven through its adapter.
 pub struct CliRuntime {
@@ -26,13 +31,26 @@ pub struct CliRuntime {
     settings: CliSettings,
     launcher: Arc<dyn Launcher>,
     caller: EnvMap,
+    result_grace: Duration,
 }
 
 impl CliRuntime {
     /// A runtime for `adapter` with `settings`, launching directly, with this process's
     /// environment as the caller's.
     pub fn new(adapter: Arc<dyn CliAdapter>, settings: CliSettings) -> Self {
-        CliRuntime { adapter, settings, launcher: Arc::new(DirectLauncher), caller: caller_env() }
+        CliRuntime {
+            adapter,
+            settings,
+            launcher: Arc::new(DirectLauncher),
+            caller: caller_env(),
+            result_grace: RESULT_GRACE,
+        }
+    }
+
+    /// How long the CLI may linger after reporting its result (default [`RESULT_GRACE`]).
+    pub fn with_result_grace(mut self, grace: Duration) -> Self {
+        self.result_grace = grace;
+        self
     }
 
     /// Launch through `launcher` (the sandbox) instead of directly.
@@ -115,6 +133,9 @@ impl AgentRuntime for CliRuntime {
             pending: VecDeque::new(),
             transcript: Vec::new(),
             transcript_bytes: 0,
+            transcript_dropped: 0,
+            end_deadline: None,
+            result_grace: self.result_grace,
             state: RunState::Running,
         }))
     }
@@ -136,14 +157,24 @@ struct CliRun {
     pending: VecDeque<AgentEvent>,
     transcript: Vec<String>,
     transcript_bytes: usize,
+    /// Lines dropped from the front of the transcript to respect the cap.
+    transcript_dropped: u64,
+    /// Set once the parser saw the run's end: the CLI must exit before this.
+    end_deadline: Option<Instant>,
+    result_grace: Duration,
     state: RunState,
 }
 
 impl CliRun {
     fn keep(&mut self, line: &str) {
-        if self.transcript_bytes + line.len() <= TRANSCRIPT_CAP_BYTES {
-            self.transcript_bytes += line.len();
-            self.transcript.push(line.to_owned());
+        self.transcript_bytes += line.len();
+        self.transcript.push(line.to_owned());
+        if self.transcript_bytes > TRANSCRIPT_CAP_BYTES {
+            let drop = self.transcript.len().div_ceil(2);
+            let freed: usize = self.transcript[..drop].iter().map(String::len).sum();
+            self.transcript.drain(..drop);
+            self.transcript_bytes -= freed;
+            self.transcript_dropped += drop as u64;
         }
     }
 
@@ -219,15 +250,25 @@ impl AgentRun for CliRun {
             if self.state != RunState::Running {
                 return Ok(None);
             }
-            match self.process.next_line() {
+            match self.process.next_line_until(self.end_deadline) {
                 NextLine::Line(line) => {
                     self.keep(&line);
                     match self.parser.line(&line) {
                         Ok(events) => self.pending.extend(events),
                         Err(err) => return self.fail(err),
                     }
+                    self.end_deadline = match (self.parser.reported_end(), self.end_deadline) {
+                        (true, None) => Some(Instant::now() + self.result_grace),
+                        (true, deadline) => deadline,
+                        (false, _) => None,
+                    };
                 }
                 NextLine::Eof => return self.end_of_output(),
+                NextLine::Deadline => {
+                    // The result is in; the CLI lingers. End it and report the result.
+                    self.process.kill_tree();
+                    return self.end_of_output();
+                }
                 NextLine::IdleTimeout => {
                     return self.fail(self.timeout_error(RuntimeErrorKind::IdleTimeout));
                 }
@@ -247,5 +288,9 @@ impl AgentRun for CliRun {
 
     fn transcript(&self) -> &[String] {
         &self.transcript
+    }
+
+    fn transcript_dropped(&self) -> u64 {
+        self.transcript_dropped
     }
 }

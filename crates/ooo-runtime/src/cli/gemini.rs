@@ -304,6 +304,8 @@ struct GeminiParser {
     edits: HashMap<String, (FileChangeKind, PathBuf)>,
     /// The last word on how the run went: the result, or an error.
     end: Option<Result<FinalResult, RuntimeError>>,
+    /// A `result` line came (the CLI's last word; `error` lines may be retried).
+    result_seen: bool,
 }
 
 impl StreamParser for GeminiParser {
@@ -327,6 +329,10 @@ impl StreamParser for GeminiParser {
             Line::Result { status, error, stats } => self.result(&status, error, stats),
             Line::Other => Vec::new(),
         })
+    }
+
+    fn reported_end(&self) -> bool {
+        self.result_seen
     }
 
     fn finish(&mut self, _exit_code: Option<i32>) -> Result<StreamEnd, RuntimeError> {
@@ -400,6 +406,7 @@ impl GeminiParser {
         stats: Option<Stats>,
     ) -> Vec<AgentEvent> {
         let usage = stats.as_ref().map(Stats::usage).filter(|u| u.total_tokens() > 0);
+        self.result_seen = true;
         self.end = Some(if status == "success" {
             let resume = self
                 .session

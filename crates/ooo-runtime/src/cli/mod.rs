@@ -66,6 +66,10 @@ pub enum StreamEnd {
 pub trait StreamParser: Send {
     /// Events for one complete line (without its newline).
     fn line(&mut self, line: &str) -> Result<Vec<AgentEvent>, RuntimeError>;
+    /// Has the stream reported how the run ended (a result, or a failed turn)? The
+    /// driver then gives the CLI a short grace to exit and ends it if it lingers, so a
+    /// CLI that reports its result and hangs is not mistaken for an idle one.
+    fn reported_end(&self) -> bool;
     /// Called once at end of output with the exit code (`None` when killed by a
     /// signal). Returns the final event, or the error that explains the run's end.
     fn finish(&mut self, exit_code: Option<i32>) -> Result<StreamEnd, RuntimeError>;

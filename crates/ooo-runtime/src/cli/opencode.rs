@@ -420,6 +420,10 @@ impl StreamParser for OpenCodeParser {
         Ok(events)
     }
 
+    fn reported_end(&self) -> bool {
+        matches!(self.end, Some(Ok(_)))
+    }
+
     fn finish(&mut self, _exit_code: Option<i32>) -> Result<StreamEnd, RuntimeError> {
         match self.end.take() {
             Some(Ok(result)) => Ok(StreamEnd::Final(AgentEvent::Final(result))),

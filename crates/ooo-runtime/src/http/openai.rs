@@ -73,7 +73,7 @@ impl OpenAiCompatibleProvider {
         }
     }
 
-    fn request_body(&self, request: &CompletionRequest, model: &str) -> Value {
+    fn request_body(&self, request: &CompletionRequest, model: &str, mode: JsonMode) -> Value {
         let mut messages: Vec<Value> = request
             .messages
             .iter()
@@ -90,7 +90,7 @@ impl OpenAiCompatibleProvider {
         if let Some(max_tokens) = request.max_tokens {
             body[self.max_tokens_field()] = json!(max_tokens);
         }
-        match (&request.structured, self.json_mode) {
+        match (&request.structured, mode) {
             (Some(wanted), JsonMode::Native) => {
                 body["response_format"] = json!({
                     "type": "json_schema",
@@ -135,14 +135,19 @@ impl LlmProvider for OpenAiCompatibleProvider {
 
     fn complete(&self, request: &CompletionRequest) -> Result<Completion, RuntimeError> {
         let model = request.model.as_deref().unwrap_or(&self.client.settings().model);
-        let call = Call {
-            path: "/chat/completions",
-            headers: Vec::new(),
-            auth: |key| ("authorization", format!("Bearer {key}")),
-            body: self.request_body(request, model),
-            model,
+        let streamed = match self.stream(request, model, self.json_mode) {
+            // A server without `response_format` support (llama.cpp, older Ollama, or a
+            // schema OpenAI's strict mode refuses) says so with a 400: ask again by
+            // instruction, once.
+            Err(err)
+                if self.json_mode == JsonMode::Native
+                    && request.structured.is_some()
+                    && refuses_response_format(&err) =>
+            {
+                self.stream(request, model, JsonMode::Instructions)?
+            }
+            other => other?,
         };
-        let streamed = self.client.stream::<ChatStream>(&call)?;
         let output = match &request.structured {
             Some(wanted) => {
                 if streamed.text.trim().is_empty() && !streamed.refusal.is_empty() {
@@ -157,6 +162,31 @@ impl LlmProvider for OpenAiCompatibleProvider {
         let model = streamed.model.unwrap_or_else(|| model.to_owned());
         Ok(Completion { output, raw_text: streamed.text, usage: streamed.usage, model })
     }
+}
+
+impl OpenAiCompatibleProvider {
+    fn stream(
+        &self,
+        request: &CompletionRequest,
+        model: &str,
+        mode: JsonMode,
+    ) -> Result<Streamed, RuntimeError> {
+        let call = Call {
+            path: "/chat/completions",
+            headers: Vec::new(),
+            auth: |key| ("authorization", format!("Bearer {key}")),
+            body: self.request_body(request, model, mode),
+            model,
+        };
+        self.client.stream::<ChatStream>(&call)
+    }
+}
+
+/// A 400 that blames the structured-output request itself.
+fn refuses_response_format(err: &RuntimeError) -> bool {
+    let message = err.message.to_ascii_lowercase();
+    err.kind == RuntimeErrorKind::BadRequest
+        && ["response_format", "json_schema", "schema"].iter().any(|w| message.contains(w))
 }
 
 fn refused(provider: &str, refusal: &str) -> RuntimeError {
@@ -204,11 +234,14 @@ impl ChatStream {
     }
 }
 
-/// OpenAI usage; OpenRouter adds the cost in dollars.
+/// OpenAI usage; OpenRouter adds the cost in dollars. `prompt_tokens` includes the
+/// cached part; [`Usage::input_tokens`] is the input not read from cache, as for every
+/// other runtime.
 fn usage(usage: &Value) -> Usage {
     let count = |pointer: &str| usage.pointer(pointer).and_then(Value::as_u64).unwrap_or(0);
+    let cached = count("/prompt_tokens_details/cached_tokens");
     Usage {
-        input_tokens: count("/prompt_tokens"),
+        input_tokens: count("/prompt_tokens").saturating_sub(cached),
         output_tokens: count("/completion_tokens"),
         cache_read_tokens: count("/prompt_tokens_details/cached_tokens"),
         cache_write_tokens: 0,
@@ -290,8 +323,11 @@ mod tests {
 
     #[test]
     fn native_json_mode_sends_a_strict_json_schema() {
-        let body = provider("http://localhost:11434/v1", JsonMode::Native)
-            .request_body(&structured_request(), "m");
+        let body = provider("http://localhost:11434/v1", JsonMode::Native).request_body(
+            &structured_request(),
+            "m",
+            JsonMode::Native,
+        );
         assert_eq!(body["response_format"]["type"], "json_schema");
         assert_eq!(body["response_format"]["json_schema"]["strict"], true);
         assert_eq!(body["response_format"]["json_schema"]["name"], "answer");
@@ -302,8 +338,11 @@ mod tests {
 
     #[test]
     fn instructions_mode_appends_to_the_last_user_message() {
-        let body = provider("http://x/v1", JsonMode::Instructions)
-            .request_body(&structured_request(), "m");
+        let body = provider("http://x/v1", JsonMode::Instructions).request_body(
+            &structured_request(),
+            "m",
+            JsonMode::Instructions,
+        );
         assert!(body.get("response_format").is_none());
         let content = body["messages"][1]["content"].as_str().unwrap();
         assert!(content.starts_with("u\n\n") && content.contains("JSON Schema"), "{content}");
@@ -311,8 +350,11 @@ mod tests {
 
     #[test]
     fn openai_itself_gets_max_completion_tokens() {
-        let body = provider("https://api.openai.com/v1", JsonMode::Native)
-            .request_body(&structured_request(), "m");
+        let body = provider("https://api.openai.com/v1", JsonMode::Native).request_body(
+            &structured_request(),
+            "m",
+            JsonMode::Native,
+        );
         assert_eq!(
             (body.get("max_tokens"), body["max_completion_tokens"].as_u64()),
             (None, Some(50))
@@ -333,7 +375,7 @@ mod tests {
         let u = streamed.usage;
         assert_eq!(
             (u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cost_usd),
-            (5, 2, 1, Some(0.25))
+            (4, 2, 1, Some(0.25))
         );
     }
 
