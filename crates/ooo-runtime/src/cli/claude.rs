@@ -76,6 +76,10 @@ impl CliAdapter for Claude {
         "2.1.197"
     }
 
+    fn tested_package(&self) -> &'static str {
+        "@anthropic-ai/claude-code@2.1.332"
+    }
+
     fn install_hint(&self) -> &'static str {
         "npm install -g @anthropic-ai/claude-code@2.1.332, or set [runtime.claude] path in config.toml"
     }

@@ -94,6 +94,10 @@ impl CliAdapter for Codex {
         "0.171.0"
     }
 
+    fn tested_package(&self) -> &'static str {
+        "@openai/codex@0.171.0"
+    }
+
     fn install_hint(&self) -> &'static str {
         "npm install -g @openai/codex@0.171.0, or set [runtime.codex] path in config.toml"
     }

@@ -75,6 +75,10 @@ impl CliAdapter for Gemini {
         "0.61.0"
     }
 
+    fn tested_package(&self) -> &'static str {
+        "@google/gemini-cli@0.61.0"
+    }
+
     fn install_hint(&self) -> &'static str {
         "npm install -g @google/gemini-cli@0.61.0, or set [runtime.gemini] path in config.toml"
     }

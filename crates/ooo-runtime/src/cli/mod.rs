@@ -100,4 +100,7 @@ pub trait CliAdapter: Send + Sync + 'static {
     fn min_version(&self) -> &'static str;
     /// The fix to print when the CLI is missing.
     fn install_hint(&self) -> &'static str;
+    /// The npm package at the version ooo is tested with (`@openai/codex@0.171.0`). The
+    /// install hint, `.ci/run` and the README name the same one (a test checks).
+    fn tested_package(&self) -> &'static str;
 }

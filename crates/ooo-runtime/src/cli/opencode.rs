@@ -118,6 +118,10 @@ impl CliAdapter for OpenCode {
         "1.18.33"
     }
 
+    fn tested_package(&self) -> &'static str {
+        "opencode-ai@1.18.33"
+    }
+
     fn install_hint(&self) -> &'static str {
         "npm install -g opencode-ai@1.18.33, or set [runtime.opencode] path in config.toml"
     }
