@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
         .filter(|line| !line.is_empty())
         .collect();
     for name in CLI_NAMES {
-        let mut parser = cli_adapter(name).expect("a known CLI").parser();
+        let mut parser = cli_adapter(name).expect("a known CLI").parser(&ooo_core::runtime::AgentTask::new("", "."));
         for line in &lines {
             let _ = parser.line(line);
         }

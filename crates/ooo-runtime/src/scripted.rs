@@ -260,10 +260,7 @@ impl AgentRun for ScriptedRun {
             Some((success, text)) => self.emit(AgentEvent::Final(FinalResult {
                 success,
                 text,
-                resume: Some(ResumeHandle {
-                    runtime: SCRIPTED.to_owned(),
-                    session_id: self.session_id.clone(),
-                }),
+                resume: Some(ResumeHandle::new(SCRIPTED, self.session_id.clone())),
             })),
             None => Err(RuntimeError::new(
                 RuntimeErrorKind::NoResult,
@@ -396,12 +393,12 @@ mod tests {
         let rt = ScriptedRuntime::new();
         rt.push(Script::succeed("again"));
         let mut task = AgentTask::new("more", dir.path());
-        task.resume = Some(ResumeHandle { runtime: SCRIPTED.into(), session_id: "s-9".into() });
+        task.resume = Some(ResumeHandle::new(SCRIPTED, "s-9"));
         let (events, _) = drain(rt.start(task.clone()).unwrap().as_mut());
         assert!(
             matches!(&events[0], AgentEvent::SessionStarted { session_id, .. } if session_id == "s-9")
         );
-        task.resume = Some(ResumeHandle { runtime: "claude".into(), session_id: "x".into() });
+        task.resume = Some(ResumeHandle::new("claude", "x"));
         let err = rt.start(task).err().unwrap();
         assert_eq!(err.kind, RuntimeErrorKind::InvalidTask);
     }

@@ -62,7 +62,7 @@ struct Outcome {
 }
 
 fn parse_lines<'a>(adapter: &dyn CliAdapter, lines: impl IntoIterator<Item = &'a str>) -> Outcome {
-    let mut parser = adapter.parser();
+    let mut parser = adapter.parser(&ooo_core::runtime::AgentTask::new("", "."));
     let mut events = Vec::new();
     for line in lines {
         events.extend(parser.line(line).expect("no captured line ends a run early"));
@@ -621,7 +621,7 @@ proptest! {
             lines.push(line.to_string());
         }
         for adapter in adapters() {
-            let mut parser = adapter.parser();
+            let mut parser = adapter.parser(&ooo_core::runtime::AgentTask::new("", "."));
             for line in &lines {
                 // An error is allowed (a hopeless retry); a panic is not.
                 let _ = parser.line(line);
@@ -647,7 +647,7 @@ proptest! {
             let spliced = format!("{}\"{}\"{}", &line[..i], splice.join("\":\""), &line[i..]);
             for mangled in [&line[..i], &line[i..], spliced.as_str()] {
                 for adapter in adapters() {
-                    let mut parser = adapter.parser();
+                    let mut parser = adapter.parser(&ooo_core::runtime::AgentTask::new("", "."));
                     for l in &lines[..at.index(lines.len())] {
                         prop_assert!(parser.line(l).is_ok());
                     }

@@ -72,12 +72,23 @@ mod secs {
 }
 
 /// Where a session can be picked up again: the runtime that owns it and its native id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResumeHandle {
     /// Adapter name (`claude`, `codex`, `gemini`, `opencode`, `scripted`).
     pub runtime: String,
     /// The CLI's own session or thread id.
     pub session_id: String,
+    /// What the adapter needs to continue the session accurately, opaque to everyone
+    /// else (codex: the thread's cumulative token counts, so a resumed run reports only
+    /// its own usage). Store it with the handle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<serde_json::Value>,
+}
+
+impl ResumeHandle {
+    pub fn new(runtime: impl Into<String>, session_id: impl Into<String>) -> Self {
+        ResumeHandle { runtime: runtime.into(), session_id: session_id.into(), state: None }
+    }
 }
 
 /// One task for an agent.

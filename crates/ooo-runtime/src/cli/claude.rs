@@ -66,7 +66,7 @@ impl CliAdapter for Claude {
         build_command(task, settings, &|name| caller.get(name).cloned())
     }
 
-    fn parser(&self) -> Box<dyn StreamParser> {
+    fn parser(&self, _task: &AgentTask) -> Box<dyn StreamParser> {
         Box::<ClaudeParser>::default()
     }
 
@@ -486,7 +486,7 @@ impl ClaudeParser {
         let resume = line
             .session_id
             .or_else(|| self.session.clone())
-            .map(|session_id| ResumeHandle { runtime: NAME.into(), session_id });
+            .map(|session_id| ResumeHandle::new(NAME, session_id));
         let text = line.result.unwrap_or_default();
         let api_failure = line.api_error_status.is_some()
             || self.api_error_code.is_some()
@@ -576,7 +576,7 @@ mod tests {
     }
 
     fn parse(lines: &[&str]) -> (Vec<AgentEvent>, Result<StreamEnd, RuntimeError>) {
-        let mut parser = Claude.parser();
+        let mut parser = Claude.parser(&AgentTask::new("", "."));
         let events = lines.iter().flat_map(|l| parser.line(l).unwrap()).collect();
         (events, parser.finish(Some(0)))
     }
@@ -609,7 +609,7 @@ mod tests {
     #[test]
     fn command_with_resume_model_system_prompt_and_settings() {
         let mut t = task(SandboxClass::WorkspaceWrite);
-        t.resume = Some(ResumeHandle { runtime: "claude".into(), session_id: "abc-1".into() });
+        t.resume = Some(ResumeHandle::new("claude", "abc-1"));
         t.system_prompt = Some("Be brief.".into());
         let settings = CliSettings {
             model: Some("claude-sonnet-4-5".into()),
@@ -656,11 +656,11 @@ mod tests {
     #[test]
     fn foreign_or_bad_resume_handle_and_missing_key_are_refused() {
         let mut t = task(SandboxClass::WorkspaceWrite);
-        t.resume = Some(ResumeHandle { runtime: "codex".into(), session_id: "x".into() });
+        t.resume = Some(ResumeHandle::new("codex", "x"));
         let err = build_command(&t, &CliSettings::default(), &no_env).unwrap_err();
         assert_eq!(err.kind, RuntimeErrorKind::InvalidTask);
         assert!(err.hint.contains("--runtime codex"));
-        t.resume = Some(ResumeHandle { runtime: "claude".into(), session_id: "--help".into() });
+        t.resume = Some(ResumeHandle::new("claude", "--help"));
         let err = build_command(&t, &CliSettings::default(), &no_env).unwrap_err();
         assert_eq!(err.kind, RuntimeErrorKind::InvalidTask);
 
@@ -708,10 +708,7 @@ mod tests {
         assert_eq!(events.last(), Some(&AgentEvent::Usage(usage)));
         let Ok(StreamEnd::Final(AgentEvent::Final(result))) = end else { panic!("{end:?}") };
         assert!(result.success);
-        assert_eq!(
-            result.resume,
-            Some(ResumeHandle { runtime: "claude".into(), session_id: "s1".into() })
-        );
+        assert_eq!(result.resume, Some(ResumeHandle::new("claude", "s1")));
     }
 
     #[test]
@@ -752,16 +749,22 @@ mod tests {
                 r#"{{"type":"system","subtype":"api_retry","attempt":{attempt},"max_retries":10,"retry_delay_ms":539,"error_status":{status},"error":"{code}","session_id":"s"}}"#
             )
         };
-        let mut parser = Claude.parser();
+        let mut parser = Claude.parser(&AgentTask::new("", "."));
         assert_eq!(parser.line(&retry(1, 401, "authentication_failed")).unwrap(), []);
         let err = parser.line(&retry(2, 401, "authentication_failed")).unwrap_err();
         assert_eq!((err.kind, err.status), (RuntimeErrorKind::Auth, Some(401)));
         assert!(err.hint.contains("claude /login"));
-        let err = Claude.parser().line(&retry(3, 404, "model_not_found")).unwrap_err();
+        let err = Claude
+            .parser(&AgentTask::new("", "."))
+            .line(&retry(3, 404, "model_not_found"))
+            .unwrap_err();
         assert_eq!(err.kind, RuntimeErrorKind::NotFound);
         // Overload and rate limits are worth Claude Code's own retries.
         for (status, code) in [(529, "overloaded"), (429, "rate_limit"), (500, "server_error")] {
-            assert_eq!(Claude.parser().line(&retry(5, status, code)).unwrap(), []);
+            assert_eq!(
+                Claude.parser(&AgentTask::new("", ".")).line(&retry(5, status, code)).unwrap(),
+                []
+            );
         }
     }
 

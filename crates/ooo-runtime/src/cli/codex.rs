@@ -21,9 +21,10 @@
 //! Stream: `thread.started` gives the thread id; `item.*` carry `agent_message` (text),
 //! `command_execution` and `mcp_tool_call` (tool call and result), `file_change` (one
 //! change per path); `turn.completed` carries usage, cumulative over the thread, so each
-//! is reported as the difference to the previous one. A resumed thread's first
-//! `turn.completed` still includes the earlier runs' tokens: Codex reports no per-turn
-//! figure. `error` lines are also printed for retries ("Reconnecting..."), so one only
+//! is reported as the difference to the previous one. The resume handle carries the
+//! thread's totals, so a resumed run starts from them and reports only its own tokens
+//! (a handle without them, such as one typed by hand, counts the earlier runs again).
+//! `error` lines are also printed for retries ("Reconnecting..."), so one only
 //! fails the run if no `turn.completed` follows; `turn.failed` always does.
 
 use std::collections::HashSet;
@@ -86,8 +87,18 @@ impl CliAdapter for Codex {
         Ok(CliCommand { args, env: Vec::new() })
     }
 
-    fn parser(&self) -> Box<dyn StreamParser> {
-        Box::<CodexParser>::default()
+    /// A resumed thread starts from the totals its handle carries, so its first
+    /// `turn.completed` (cumulative over the thread) reports only this run's tokens.
+    fn parser(&self, task: &AgentTask) -> Box<dyn StreamParser> {
+        let total = task
+            .resume
+            .as_ref()
+            .and_then(|h| h.state.as_ref())
+            .and_then(|state| {
+                serde_json::from_value::<TokenCount>(state["thread_tokens"].clone()).ok()
+            })
+            .unwrap_or_default();
+        Box::new(CodexParser { total, ..CodexParser::default() })
     }
 
     fn min_version(&self) -> &'static str {
@@ -324,7 +335,7 @@ struct Change {
 }
 
 /// Token counts as Codex prints them (input includes the cached part).
-#[derive(Deserialize, Default, Clone, Copy)]
+#[derive(Deserialize, serde::Serialize, Default, Clone, Copy)]
 struct TokenCount {
     #[serde(default)]
     input_tokens: u64,
@@ -466,8 +477,10 @@ impl CodexParser {
     fn turn_completed(&mut self, total: TokenCount) -> Vec<AgentEvent> {
         let usage = total.since(self.total);
         self.total = total;
-        let resume =
-            self.thread.clone().map(|session_id| ResumeHandle { runtime: NAME.into(), session_id });
+        let resume = self.thread.clone().map(|session_id| ResumeHandle {
+            state: Some(serde_json::json!({ "thread_tokens": total })),
+            ..ResumeHandle::new(NAME, session_id)
+        });
         let text = self.last_message.clone();
         // A completed turn outweighs the retry errors printed before it.
         self.end = Some(Ok(FinalResult { success: true, text, resume }));
@@ -515,7 +528,7 @@ mod tests {
     }
 
     fn parse(lines: &[&str]) -> (Vec<AgentEvent>, Result<StreamEnd, RuntimeError>) {
-        let mut parser = Codex.parser();
+        let mut parser = Codex.parser(&AgentTask::new("", "."));
         let events = lines.iter().flat_map(|l| parser.line(l).unwrap()).collect();
         (events, parser.finish(Some(0)))
     }
@@ -554,7 +567,7 @@ mod tests {
     #[test]
     fn command_with_resume_model_system_prompt_and_provider() {
         let mut t = task(SandboxClass::WorkspaceWrite);
-        t.resume = Some(ResumeHandle { runtime: "codex".into(), session_id: "01a2-b3".into() });
+        t.resume = Some(ResumeHandle::new("codex", "01a2-b3"));
         t.system_prompt = Some("Be brief.".into());
         let settings = CliSettings {
             model: Some("gpt-5.5".into()),
@@ -612,9 +625,31 @@ mod tests {
     }
 
     #[test]
+    fn a_resumed_thread_reports_only_its_own_tokens() {
+        let turn = |input: u64, output: u64| {
+            format!(
+                r#"{{"type":"turn.completed","usage":{{"input_tokens":{input},"cached_input_tokens":0,"output_tokens":{output}}}}}"#
+            )
+        };
+        let mut first = Codex.parser(&AgentTask::new("", "."));
+        first.line(r#"{"type":"thread.started","thread_id":"t-1"}"#).unwrap();
+        first.line(&turn(200, 40)).unwrap();
+        let StreamEnd::Final(AgentEvent::Final(done)) = first.finish(Some(0)).unwrap() else {
+            panic!("no final event")
+        };
+        let mut task = AgentTask::new("", ".");
+        task.resume = done.resume;
+        let mut resumed = Codex.parser(&task);
+        resumed.line(r#"{"type":"thread.started","thread_id":"t-1"}"#).unwrap();
+        let events = resumed.line(&turn(400, 80)).unwrap();
+        let [AgentEvent::Usage(usage)] = events.as_slice() else { panic!("{events:?}") };
+        assert_eq!((usage.input_tokens, usage.output_tokens), (200, 40));
+    }
+
+    #[test]
     fn foreign_resume_handle_is_refused() {
         let mut t = task(SandboxClass::ReadOnly);
-        t.resume = Some(ResumeHandle { runtime: "gemini".into(), session_id: "x".into() });
+        t.resume = Some(ResumeHandle::new("gemini", "x"));
         let err = Codex.command(&t, &CliSettings::default(), &Default::default()).unwrap_err();
         assert_eq!(err.kind, RuntimeErrorKind::InvalidTask);
     }

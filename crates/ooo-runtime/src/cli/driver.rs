@@ -129,7 +129,7 @@ impl AgentRuntime for CliRuntime {
         Ok(Box::new(CliRun {
             runtime: name.to_owned(),
             process,
-            parser: self.adapter.parser(),
+            parser: self.adapter.parser(&task),
             pending: VecDeque::new(),
             transcript: Vec::new(),
             transcript_bytes: 0,

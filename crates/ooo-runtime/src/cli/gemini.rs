@@ -67,7 +67,7 @@ impl CliAdapter for Gemini {
         build_command(task, settings, &|name| caller.get(name).cloned())
     }
 
-    fn parser(&self) -> Box<dyn StreamParser> {
+    fn parser(&self, _task: &AgentTask) -> Box<dyn StreamParser> {
         Box::<GeminiParser>::default()
     }
 
@@ -412,10 +412,7 @@ impl GeminiParser {
         let usage = stats.as_ref().map(Stats::usage).filter(|u| u.total_tokens() > 0);
         self.result_seen = true;
         self.end = Some(if status == "success" {
-            let resume = self
-                .session
-                .clone()
-                .map(|session_id| ResumeHandle { runtime: NAME.into(), session_id });
+            let resume = self.session.clone().map(|session_id| ResumeHandle::new(NAME, session_id));
             Ok(FinalResult { success: true, text: self.text.clone(), resume })
         } else {
             let message = error.map(|e| e.message).filter(|m| !m.is_empty());
@@ -444,7 +441,7 @@ mod tests {
     }
 
     fn parse(lines: &[&str]) -> (Vec<AgentEvent>, Result<StreamEnd, RuntimeError>) {
-        let mut parser = Gemini.parser();
+        let mut parser = Gemini.parser(&AgentTask::new("", "."));
         let events = lines.iter().flat_map(|l| parser.line(l).unwrap()).collect();
         (events, parser.finish(Some(0)))
     }
@@ -475,7 +472,7 @@ mod tests {
     #[test]
     fn command_with_resume_model_system_prompt_and_settings() {
         let mut t = task(SandboxClass::WorkspaceWrite);
-        t.resume = Some(ResumeHandle { runtime: "gemini".into(), session_id: "86bf-5de".into() });
+        t.resume = Some(ResumeHandle::new("gemini", "86bf-5de"));
         t.system_prompt = Some("Be brief.".into());
         t.prompt = "-x= y".into();
         let settings = CliSettings {
@@ -508,7 +505,7 @@ mod tests {
     #[test]
     fn foreign_resume_handle_and_missing_key_are_refused() {
         let mut t = task(SandboxClass::ReadOnly);
-        t.resume = Some(ResumeHandle { runtime: "opencode".into(), session_id: "ses_1".into() });
+        t.resume = Some(ResumeHandle::new("opencode", "ses_1"));
         let err = build_command(&t, &CliSettings::default(), &no_env).unwrap_err();
         assert_eq!(err.kind, RuntimeErrorKind::InvalidTask);
         let settings = CliSettings { api_key_env: Some("K".into()), ..CliSettings::default() };

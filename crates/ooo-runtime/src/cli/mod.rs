@@ -90,8 +90,9 @@ pub trait CliAdapter: Send + Sync + 'static {
         settings: &CliSettings,
         caller: &crate::env::EnvMap,
     ) -> Result<CliCommand, RuntimeError>;
-    /// A parser for one run's stdout.
-    fn parser(&self) -> Box<dyn StreamParser>;
+    /// A parser for one run's stdout (`task` is the run's, for state carried in its
+    /// resume handle).
+    fn parser(&self, task: &AgentTask) -> Box<dyn StreamParser>;
     /// Arguments that print the version (`--version` for all four today).
     fn version_args(&self) -> &'static [&'static str] {
         &["--version"]

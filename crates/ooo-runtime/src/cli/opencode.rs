@@ -110,7 +110,7 @@ impl CliAdapter for OpenCode {
         Ok(CliCommand { args, env })
     }
 
-    fn parser(&self) -> Box<dyn StreamParser> {
+    fn parser(&self, _task: &AgentTask) -> Box<dyn StreamParser> {
         Box::<OpenCodeParser>::default()
     }
 
@@ -440,10 +440,7 @@ impl StreamParser for OpenCodeParser {
 impl OpenCodeParser {
     fn step_finish(&mut self, part: StepPart) -> Option<AgentEvent> {
         if part.reason == "stop" {
-            let resume = self
-                .session
-                .clone()
-                .map(|session_id| ResumeHandle { runtime: NAME.into(), session_id });
+            let resume = self.session.clone().map(|session_id| ResumeHandle::new(NAME, session_id));
             self.end =
                 Some(Ok(FinalResult { success: true, text: self.last_text.clone(), resume }));
         }
@@ -509,7 +506,7 @@ mod tests {
     }
 
     fn parse(lines: &[&str]) -> (Vec<AgentEvent>, Result<StreamEnd, RuntimeError>) {
-        let mut parser = OpenCode.parser();
+        let mut parser = OpenCode.parser(&AgentTask::new("", "."));
         let events = lines.iter().flat_map(|l| parser.line(l).unwrap()).collect();
         (events, parser.finish(Some(0)))
     }
@@ -543,7 +540,7 @@ mod tests {
     #[test]
     fn command_with_resume_model_system_prompt_and_provider() {
         let mut t = task(SandboxClass::WorkspaceWrite);
-        t.resume = Some(ResumeHandle { runtime: "opencode".into(), session_id: "ses_1".into() });
+        t.resume = Some(ResumeHandle::new("opencode", "ses_1"));
         t.system_prompt = Some("Be brief.".into());
         let settings = CliSettings {
             model: Some("fake/m1".into()),
@@ -596,7 +593,7 @@ mod tests {
             RuntimeErrorKind::InvalidTask
         );
         let mut t = task(SandboxClass::ReadOnly);
-        t.resume = Some(ResumeHandle { runtime: "claude".into(), session_id: "x".into() });
+        t.resume = Some(ResumeHandle::new("claude", "x"));
         assert_eq!(
             OpenCode.command(&t, &CliSettings::default(), &Default::default()).unwrap_err().kind,
             RuntimeErrorKind::InvalidTask
