@@ -215,11 +215,7 @@ fn check_agent(
             AgentEvent::SessionStarted { model: m, .. } => model = m,
             AgentEvent::AssistantText { text: t } => text.push_str(&t),
             AgentEvent::Usage(u) => usage.add(&u),
-            AgentEvent::Final(f) => {
-                if !f.text.is_empty() {
-                    text = f.text;
-                }
-            }
+            AgentEvent::Final(f) if !f.text.is_empty() => text = f.text,
             _ => {}
         }
     }
