@@ -8,11 +8,12 @@ use std::process::Command;
 /// Which workspace crates each layer may depend on, by member path. `*` means any.
 const LAYERS: &[(&str, &[&str])] = &[
     ("crates/ooo-core", &[]),
-    ("crates/ooo-plugin-sdk", &[]),
-    ("crates/ooo-mcp", &["ooo-core"]),
+    ("crates/ooo-channel", &[]),
+    ("crates/ooo-plugin-sdk", &["ooo-channel"]),
+    ("crates/ooo-mcp", &["ooo-core", "ooo-channel"]),
     ("crates/ooo-runtime", &["ooo-core", "ooo-fake-model"]),
     ("crates/ooo-fake-model", &[]),
-    ("crates/ooo-plugin", &["ooo-core", "ooo-mcp"]),
+    ("crates/ooo-plugin", &["ooo-core", "ooo-mcp", "ooo-channel"]),
     ("programs/", &["ooo-core", "ooo-runtime"]),
     ("plugins/", &["ooo-plugin-sdk"]),
     ("crates/ooo-cli", &["*"]),
@@ -28,6 +29,7 @@ const DOMAIN_FREE: &[&str] = &[
     "crates/ooo-mcp",
     "crates/ooo-runtime",
     "crates/ooo-fake-model",
+    "crates/ooo-channel",
     "programs",
 ];
 

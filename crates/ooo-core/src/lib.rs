@@ -10,9 +10,15 @@
 //! crates only.
 
 pub mod atomic;
+pub mod capability;
 pub mod config;
+pub mod event_types;
+pub mod handoff;
 pub mod home;
 pub mod ledger;
+pub mod progress;
+pub mod provenance;
 pub mod runtime;
 pub mod safety;
 pub mod seed;
+pub mod state;

@@ -1,12 +1,24 @@
-//! The capability channel's server: tools per declared capability
-//! (`ledger`, `state`, `provenance`, `handoff`, `progress`, `seed`), newline-delimited
-//! JSON-RPC (MCP) over a socket the plugin inherited.
+//! The capability channel's server: a table from tool name (the wire contract of
+//! `ooo-channel`) to a [`ScopedCore`] method, served as MCP (newline-delimited JSON-RPC)
+//! over a socket the plugin inherited.
+//!
+//! Every check (which capability a tool needs, with which access) and every record
+//! lives in the core's `ScopedCore`; this module only decodes arguments, calls, and
+//! encodes answers. What does not live here: the capability model, state and the other
+//! primitives (`ooo-core`), and launching the plugin (`ooo-plugin`).
 
-use std::collections::BTreeSet;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use ooo_channel::{self as wire, tools};
+use ooo_core::capability::{
+    Access, Capability, CoreError, Grant as CoreGrant, Grants, Principal, ScopedCore,
+};
+use ooo_core::handoff::Handoff;
+use ooo_core::ledger::{AggregateRef, LedgerError, SqliteStore, Store};
+use ooo_core::progress::Progress;
+use ooo_core::provenance::Provenance;
 use rmcp::handler::server::ServerHandler;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, JsonObject,
@@ -14,17 +26,14 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServiceExt};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use ooo_core::ledger::{
-    Actor, AggregateRef, AppendOptions, Event, EventQuery, EventType, LedgerError, NewEvent,
-    Projection, ProjectionRows, SqliteStore, Store,
-};
+/// The projection holding state, and its fold, now in the core (kept here by name for
+/// the callers that reach it through this crate).
+pub use ooo_core::state::{STATE, StateProjection};
 
-/// The projection holding plugin state: `<plugin>/<key>` -> value.
-pub const STATE: &str = "plugin_state";
-
-/// One declared capability: name and access (`read`, `write`, `execute`, `attach`).
+/// One declared capability, as the manifest spells it: name and access.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     pub name: String,
@@ -41,317 +50,216 @@ pub struct Session {
     pub declared: Vec<Grant>,
 }
 
+type Handler = fn(&ScopedCore, &JsonObject) -> Result<Value, CoreError>;
+
+/// One tool: its name, the grant it needs (for `tools/list`; the core checks again on
+/// every call), its description and argument schema, and the core method it calls.
 struct ToolDef {
     name: &'static str,
-    capability: &'static str,
-    /// Accesses that unlock this tool.
-    access: &'static [&'static str],
+    capability: Capability,
+    accepted: &'static [Access],
     description: &'static str,
     schema: fn() -> Value,
+    handler: Handler,
 }
 
 const TOOLS: &[ToolDef] = &[
     ToolDef {
-        name: "ledger_append",
-        capability: "ledger",
-        access: &["write"],
+        name: tools::LEDGER_APPEND,
+        capability: Capability::Ledger,
+        accepted: &[Access::Write],
         description: "Append an evidence event (a JSON object) to this invocation's record.",
         schema: || json!({"type": "object", "properties": {"kind": {"type": "string"}, "data": {"type": "object"}}, "required": ["data"]}),
+        handler: |core, args| {
+            let a: wire::LedgerAppend = decode(args)?;
+            appended(core.append_evidence(a.kind.as_deref(), a.data))
+        },
     },
     ToolDef {
-        name: "ledger_read",
-        capability: "ledger",
-        access: &["read", "write"],
+        name: tools::LEDGER_READ,
+        capability: Capability::Ledger,
+        accepted: &[Access::Read, Access::Write],
         description: "Read this invocation's events.",
         schema: || json!({"type": "object"}),
+        handler: |core, _| {
+            let events: Vec<wire::EventSummary> = core
+                .own_events()?
+                .into_iter()
+                .map(|e| wire::EventSummary {
+                    seq: e.seq,
+                    event_type: e.event_type,
+                    payload: e.payload,
+                })
+                .collect();
+            Ok(json!(events))
+        },
     },
     ToolDef {
-        name: "state_get",
-        capability: "state",
-        access: &["read", "write"],
+        name: tools::STATE_GET,
+        capability: Capability::State,
+        accepted: &[Access::Read, Access::Write],
         description: "Read a key of this plugin's state.",
         schema: || json!({"type": "object", "properties": {"key": {"type": "string"}}, "required": ["key"]}),
+        handler: |core, args| {
+            let a: wire::StateKey = decode(args)?;
+            Ok(core.state_get(&a.key)?.unwrap_or(Value::Null))
+        },
     },
     ToolDef {
-        name: "state_list",
-        capability: "state",
-        access: &["read", "write"],
+        name: tools::STATE_LIST,
+        capability: Capability::State,
+        accepted: &[Access::Read, Access::Write],
         description: "List this plugin's state keys.",
         schema: || json!({"type": "object", "properties": {"prefix": {"type": "string"}}}),
+        handler: |core, args| {
+            let a: wire::StateList = decode(args)?;
+            Ok(json!(core.state_keys(a.prefix.as_deref().unwrap_or(""))?))
+        },
     },
     ToolDef {
-        name: "state_put",
-        capability: "state",
-        access: &["write"],
+        name: tools::STATE_PUT,
+        capability: Capability::State,
+        accepted: &[Access::Write],
         description: "Set a key of this plugin's state to a JSON value.",
         schema: || json!({"type": "object", "properties": {"key": {"type": "string"}, "value": {}}, "required": ["key", "value"]}),
+        handler: |core, args| {
+            let a: wire::StatePut = decode(args)?;
+            core.state_put(&a.key, &a.value)?;
+            Ok(json!(wire::Done { ok: true }))
+        },
     },
     ToolDef {
-        name: "state_delete",
-        capability: "state",
-        access: &["write"],
+        name: tools::STATE_DELETE,
+        capability: Capability::State,
+        accepted: &[Access::Write],
         description: "Delete a key of this plugin's state.",
         schema: || json!({"type": "object", "properties": {"key": {"type": "string"}}, "required": ["key"]}),
+        handler: |core, args| {
+            let a: wire::StateKey = decode(args)?;
+            core.state_delete(&a.key)?;
+            Ok(json!(wire::Done { ok: true }))
+        },
     },
     ToolDef {
-        name: "provenance_record",
-        capability: "provenance",
-        access: &["write", "attach"],
+        name: tools::PROVENANCE_RECORD,
+        capability: Capability::Provenance,
+        accepted: &[Access::Write, Access::Attach],
         description: "Record an external system touched: kind, identifier, action.",
         schema: || json!({"type": "object", "properties": {"kind": {"type": "string"}, "identifier": {"type": "string"}, "action": {"type": "string"}}, "required": ["kind", "identifier", "action"]}),
+        handler: |core, args| {
+            let a: wire::ProvenanceRecord = decode(args)?;
+            appended(core.record_provenance(&Provenance {
+                kind: a.kind,
+                identifier: a.identifier,
+                action: a.action,
+            }))
+        },
     },
     ToolDef {
-        name: "handoff_attach",
-        capability: "handoff",
-        access: &["attach", "write"],
+        name: tools::HANDOFF_ATTACH,
+        capability: Capability::Handoff,
+        accepted: &[Access::Attach, Access::Write],
         description: "Attach a result document or an artifact hash to the invocation.",
         schema: || json!({"type": "object", "properties": {"name": {"type": "string"}, "document": {}, "sha256": {"type": "string"}}, "required": ["name"]}),
+        handler: |core, args| {
+            let a: wire::HandoffAttach = decode(args)?;
+            appended(core.attach_handoff(&Handoff {
+                name: a.name,
+                document: a.document,
+                sha256: a.sha256,
+            }))
+        },
     },
     ToolDef {
-        name: "progress_report",
-        capability: "progress",
-        access: &["write", "attach", "execute"],
+        name: tools::PROGRESS_REPORT,
+        capability: Capability::Progress,
+        accepted: &[Access::Write, Access::Attach, Access::Execute],
         description: "Report a step and a fraction done (0 to 1).",
         schema: || json!({"type": "object", "properties": {"step": {"type": "string"}, "fraction": {"type": "number"}}, "required": ["step"]}),
+        handler: |core, args| {
+            let a: wire::ProgressReport = decode(args)?;
+            appended(core.report_progress(&Progress { step: a.step, fraction: a.fraction }))
+        },
     },
     ToolDef {
-        name: "seed_read",
-        capability: "seed",
-        access: &["read"],
+        name: tools::SEED_READ,
+        capability: Capability::Seed,
+        accepted: &[Access::Read],
         description: "Read a saved seed by id.",
         schema: || json!({"type": "object", "properties": {"seed_id": {"type": "string"}}, "required": ["seed_id"]}),
+        handler: |core, args| {
+            let a: wire::SeedRead = decode(args)?;
+            let yaml = core.read_seed(&a.seed_id)?;
+            Ok(json!(wire::SeedText { seed_id: a.seed_id, yaml }))
+        },
     },
 ];
 
-/// Folds `plugin.state.*` events into [`STATE`]; a purging `plugin.removed` clears the
-/// plugin's rows.
-pub struct StateProjection;
+fn decode<T: DeserializeOwned>(args: &JsonObject) -> Result<T, CoreError> {
+    serde_json::from_value(Value::Object(args.clone()))
+        .map_err(|e| CoreError::InvalidArgument(format!("bad arguments: {e}")))
+}
 
-impl Projection for StateProjection {
-    fn name(&self) -> &str {
-        STATE
-    }
-    fn apply(&self, e: &Event, rows: &mut dyn ProjectionRows) -> Result<(), LedgerError> {
-        if e.event_type.as_str() == "plugin.removed" && e.payload["purge"] == true {
-            // `plugin remove --purge` forgets the plugin's state with its registration.
-            let Some(plugin) = e.payload["name"].as_str() else { return Ok(()) };
-            for row in rows.keys(&format!("{plugin}/"))? {
-                rows.delete(&row)?;
-            }
-            return Ok(());
-        }
-        let (Some(plugin), Some(key)) = (e.payload["plugin"].as_str(), e.payload["key"].as_str())
-        else {
-            return Ok(());
-        };
-        let row = format!("{plugin}/{key}");
-        match e.event_type.as_str() {
-            "plugin.state.put" => rows.put(&row, &e.payload["value"]),
-            "plugin.state.deleted" => rows.delete(&row),
-            _ => Ok(()),
-        }
+fn appended(seq: Result<u64, CoreError>) -> Result<Value, CoreError> {
+    Ok(json!(wire::Appended { seq: seq? }))
+}
+
+fn to_mcp(e: CoreError) -> McpError {
+    match e {
+        CoreError::Ledger(l) => McpError::internal_error(l.to_string(), None),
+        other => McpError::invalid_params(other.to_string(), None),
     }
 }
 
 /// The server side of one plugin's channel.
 #[derive(Clone)]
 pub struct CapabilityServer {
-    session: Arc<Session>,
-    ledger: Arc<Mutex<SqliteStore>>,
-    used: Arc<Mutex<BTreeSet<String>>>,
-    refused: Arc<Mutex<BTreeSet<String>>>,
-}
-
-fn error(message: impl Into<String>) -> McpError {
-    McpError::invalid_params(message.into(), None)
+    core: Arc<ScopedCore>,
 }
 
 impl CapabilityServer {
     pub fn new(session: Session) -> Result<Self, LedgerError> {
-        let ledger = SqliteStore::open(&session.ledger_path)?;
-        Ok(Self {
-            session: Arc::new(session),
-            ledger: Arc::new(Mutex::new(ledger)),
-            used: Arc::default(),
-            refused: Arc::default(),
-        })
+        let store: Box<dyn Store + Send> = Box::new(SqliteStore::open(&session.ledger_path)?);
+        // The manifest was validated when it loaded: unknown names cannot occur; skip any.
+        let grants = Grants::new(
+            session.declared.iter().filter_map(|g| CoreGrant::parse(&g.name, &g.access).ok()),
+        );
+        let core = ScopedCore::new(
+            Arc::new(Mutex::new(store)),
+            Principal::Plugin(session.plugin.clone()),
+            AggregateRef::new("plugin_invocation", &session.invocation_id)?,
+            grants,
+            session.seeds_dir.clone(),
+        );
+        Ok(Self { core: Arc::new(core) })
     }
 
-    fn allowed(&self, tool: &ToolDef) -> bool {
-        self.session
-            .declared
-            .iter()
-            .any(|g| g.name == tool.capability && tool.access.contains(&g.access.as_str()))
+    fn listed(&self) -> impl Iterator<Item = &'static ToolDef> + '_ {
+        TOOLS.iter().filter(|t| self.core.allows(t.capability, t.accepted))
     }
 
     /// The tools this plugin may call.
     pub fn tool_names(&self) -> Vec<&'static str> {
-        TOOLS.iter().filter(|t| self.allowed(t)).map(|t| t.name).collect()
+        self.listed().map(|t| t.name).collect()
     }
 
     /// Tools the plugin asked for without the capability.
     pub fn refused(&self) -> Vec<String> {
-        self.refused.lock().map(|u| u.iter().cloned().collect()).unwrap_or_default()
+        self.core.refused()
     }
 
-    /// `capability:access` of every tool called so far.
+    /// `capability:access` of every grant used so far.
     pub fn used(&self) -> Vec<String> {
-        self.used.lock().map(|u| u.iter().cloned().collect()).unwrap_or_default()
+        self.core.used()
     }
 
-    fn record(&self, event_type: &str, payload: Value, projection: bool) -> Result<u64, McpError> {
-        let s = &self.session;
-        let event = (|| {
-            NewEvent::new(
-                AggregateRef::new("plugin_invocation", &s.invocation_id)?,
-                EventType::parse(event_type)?,
-                Actor::plugin(&s.plugin)?,
-                payload,
-            )
-        })()
-        .map_err(|e| error(e.to_string()))?;
-        let mut ledger =
-            self.ledger.lock().map_err(|_| McpError::internal_error("ledger lock", None))?;
-        let projections: &[&dyn Projection] = if projection { &[&StateProjection] } else { &[] };
-        let stored = ledger
-            .append(&[event], AppendOptions { projections, ..Default::default() })
-            .map_err(|e| McpError::internal_error(e.to_string(), None))?;
-        Ok(stored[0].seq)
-    }
-
-    /// Run one tool call after checking it against the declared capabilities.
+    /// Run one tool call; the core checks it against the declared capabilities.
     pub fn call(&self, name: &str, args: &JsonObject) -> Result<Value, McpError> {
         let tool = TOOLS
             .iter()
             .find(|t| t.name == name)
-            .ok_or_else(|| error(format!("no tool {name}")))?;
-        if !self.allowed(tool) {
-            if let Ok(mut refused) = self.refused.lock() {
-                refused.insert(name.to_owned());
-            }
-            return Err(error(format!(
-                "{name} needs the {} capability, which {} does not declare",
-                tool.capability, self.session.plugin
-            )));
-        }
-        let grant = self
-            .session
-            .declared
-            .iter()
-            .find(|g| g.name == tool.capability)
-            .map(|g| format!("{}:{}", g.name, g.access))
-            .unwrap_or_default();
-        if let Ok(mut used) = self.used.lock() {
-            used.insert(grant);
-        }
-        let s = &self.session;
-        let text = |k: &str| {
-            args.get(k)
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| error(format!("{k} (a string) is required")))
-        };
-        let state_key = |k: &str| format!("{}/{k}", s.plugin);
-        match name {
-            "ledger_append" => {
-                let data = args
-                    .get("data")
-                    .cloned()
-                    .filter(Value::is_object)
-                    .ok_or_else(|| error("data (an object) is required"))?;
-                let seq = self.record(
-                    "plugin.evidence.recorded",
-                    json!({"plugin": s.plugin, "kind": args.get("kind"), "data": data}),
-                    false,
-                )?;
-                Ok(json!({"seq": seq}))
-            }
-            "ledger_read" => {
-                let ledger = self
-                    .ledger
-                    .lock()
-                    .map_err(|_| McpError::internal_error("ledger lock", None))?;
-                let events = ledger
-                    .query(&EventQuery {
-                        aggregate_type: Some("plugin_invocation".into()),
-                        aggregate_id: Some(s.invocation_id.clone()),
-                        ..Default::default()
-                    })
-                    .map_err(|e| McpError::internal_error(e.to_string(), None))?;
-                Ok(json!(events.iter().map(|e| json!({"seq": e.seq, "event_type": e.event_type, "payload": e.payload})).collect::<Vec<_>>()))
-            }
-            "state_get" => {
-                let key = text("key")?;
-                let ledger = self
-                    .ledger
-                    .lock()
-                    .map_err(|_| McpError::internal_error("ledger lock", None))?;
-                Ok(ledger
-                    .projection_get(STATE, &state_key(&key))
-                    .map_err(|e| McpError::internal_error(e.to_string(), None))?
-                    .unwrap_or(Value::Null))
-            }
-            "state_list" => {
-                let prefix = args.get("prefix").and_then(Value::as_str).unwrap_or("");
-                let ledger = self
-                    .ledger
-                    .lock()
-                    .map_err(|_| McpError::internal_error("ledger lock", None))?;
-                let rows = ledger
-                    .projection_scan(STATE, &state_key(prefix))
-                    .map_err(|e| McpError::internal_error(e.to_string(), None))?;
-                Ok(json!(
-                    rows.into_iter()
-                        .map(|(k, _)| k[s.plugin.len() + 1..].to_owned())
-                        .collect::<Vec<_>>()
-                ))
-            }
-            "state_put" => {
-                let key = text("key")?;
-                let value = args.get("value").cloned().unwrap_or(Value::Null);
-                self.record(
-                    "plugin.state.put",
-                    json!({"plugin": s.plugin, "key": key, "value": value}),
-                    true,
-                )?;
-                Ok(json!({"ok": true}))
-            }
-            "state_delete" => {
-                let key = text("key")?;
-                self.record("plugin.state.deleted", json!({"plugin": s.plugin, "key": key}), true)?;
-                Ok(json!({"ok": true}))
-            }
-            "provenance_record" => {
-                let seq = self.record("plugin.provenance.recorded", json!({"plugin": s.plugin, "kind": text("kind")?, "identifier": text("identifier")?, "action": text("action")?}), false)?;
-                Ok(json!({"seq": seq}))
-            }
-            "handoff_attach" => {
-                let seq = self.record("plugin.handoff.attached", json!({"plugin": s.plugin, "name": text("name")?, "document": args.get("document"), "sha256": args.get("sha256")}), false)?;
-                Ok(json!({"seq": seq}))
-            }
-            "progress_report" => {
-                let fraction =
-                    args.get("fraction").and_then(Value::as_f64).map(|f| f.clamp(0.0, 1.0));
-                let seq = self.record(
-                    "plugin.progress.reported",
-                    json!({"plugin": s.plugin, "step": text("step")?, "fraction": fraction}),
-                    false,
-                )?;
-                Ok(json!({"seq": seq}))
-            }
-            "seed_read" => {
-                let id = text("seed_id")?;
-                if !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-                    || id.starts_with('.')
-                {
-                    return Err(error("not a seed id"));
-                }
-                let text = std::fs::read_to_string(s.seeds_dir.join(format!("{id}.yaml")))
-                    .map_err(|_| error(format!("no saved seed {id}")))?;
-                Ok(json!({"seed_id": id, "yaml": text}))
-            }
-            _ => Err(error(format!("no tool {name}"))),
-        }
+            .ok_or_else(|| McpError::invalid_params(format!("no tool {name}"), None))?;
+        (tool.handler)(&self.core, args).map_err(to_mcp)
     }
 }
 
@@ -367,9 +275,8 @@ impl ServerHandler for CapabilityServer {
         _: Option<PaginatedRequestParams>,
         _: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        let tools = TOOLS
-            .iter()
-            .filter(|t| self.allowed(t))
+        let tools = self
+            .listed()
             .map(|t| {
                 let schema: JsonObject = serde_json::from_value((t.schema)()).unwrap_or_default();
                 Tool::new(t.name, t.description, Arc::new(schema))

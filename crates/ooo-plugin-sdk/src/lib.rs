@@ -24,7 +24,8 @@ use std::os::unix::net::UnixStream;
 use serde_json::{Value, json};
 
 /// The environment variable carrying the channel's file descriptor.
-pub const CORE_FD_ENV: &str = "OUROBOROS_CORE_FD";
+pub use ooo_channel::CORE_FD_ENV;
+use ooo_channel::tools;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SdkError {
@@ -141,25 +142,25 @@ impl Core {
 
     /// Append an evidence event to this invocation's record.
     pub fn ledger_append(&mut self, kind: &str, data: Value) -> Result<u64, SdkError> {
-        Ok(self.call("ledger_append", json!({"kind": kind, "data": data}))?["seq"]
+        Ok(self.call(tools::LEDGER_APPEND, json!({"kind": kind, "data": data}))?["seq"]
             .as_u64()
             .unwrap_or(0))
     }
 
     pub fn state_get(&mut self, key: &str) -> Result<Value, SdkError> {
-        self.call("state_get", json!({"key": key}))
+        self.call(tools::STATE_GET, json!({"key": key}))
     }
 
     pub fn state_put(&mut self, key: &str, value: Value) -> Result<(), SdkError> {
-        self.call("state_put", json!({"key": key, "value": value})).map(|_| ())
+        self.call(tools::STATE_PUT, json!({"key": key, "value": value})).map(|_| ())
     }
 
     pub fn state_delete(&mut self, key: &str) -> Result<(), SdkError> {
-        self.call("state_delete", json!({"key": key})).map(|_| ())
+        self.call(tools::STATE_DELETE, json!({"key": key})).map(|_| ())
     }
 
     pub fn state_list(&mut self, prefix: &str) -> Result<Vec<String>, SdkError> {
-        let keys = self.call("state_list", json!({"prefix": prefix}))?;
+        let keys = self.call(tools::STATE_LIST, json!({"prefix": prefix}))?;
         Ok(keys
             .as_array()
             .into_iter()
@@ -176,7 +177,7 @@ impl Core {
         action: &str,
     ) -> Result<u64, SdkError> {
         Ok(self.call(
-            "provenance_record",
+            tools::PROVENANCE_RECORD,
             json!({"kind": kind, "identifier": identifier, "action": action}),
         )?["seq"]
             .as_u64()
@@ -185,19 +186,19 @@ impl Core {
 
     /// Attach a result document to the invocation.
     pub fn handoff_attach(&mut self, name: &str, document: Value) -> Result<u64, SdkError> {
-        Ok(self.call("handoff_attach", json!({"name": name, "document": document}))?["seq"]
+        Ok(self.call(tools::HANDOFF_ATTACH, json!({"name": name, "document": document}))?["seq"]
             .as_u64()
             .unwrap_or(0))
     }
 
     /// Report progress (`fraction` from 0 to 1).
     pub fn progress(&mut self, step: &str, fraction: f64) -> Result<(), SdkError> {
-        self.call("progress_report", json!({"step": step, "fraction": fraction})).map(|_| ())
+        self.call(tools::PROGRESS_REPORT, json!({"step": step, "fraction": fraction})).map(|_| ())
     }
 
     /// A saved seed's YAML.
     pub fn seed_read(&mut self, seed_id: &str) -> Result<String, SdkError> {
-        Ok(self.call("seed_read", json!({"seed_id": seed_id}))?["yaml"]
+        Ok(self.call(tools::SEED_READ, json!({"seed_id": seed_id}))?["yaml"]
             .as_str()
             .unwrap_or_default()
             .to_owned())

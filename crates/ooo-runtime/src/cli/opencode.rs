@@ -20,7 +20,7 @@
 //!
 //! Quietness: `OPENCODE_DISABLE_AUTOUPDATE`, `_LSP_DOWNLOAD`, `_MODELS_FETCH`, `_SHARE`.
 //! `OPENCODE_DISABLE_DEFAULT_PLUGINS` is not set: those built-in plugins are the provider
-//! logins (GitHub Copilot, Poe, Cloudflare, ...), which users of those providers need.
+//! logins (Copilot, Poe, Cloudflare, ...), which users of those providers need.
 //!
 //! Stream (every event has `sessionID`): the first event gives the session; `text` parts
 //! are the assistant's text; a `tool_use` part is reported once the tool is done, as a
