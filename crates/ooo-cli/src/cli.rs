@@ -33,6 +33,9 @@ pub enum Command {
     /// Agent CLIs and model providers: which are here, which is the default, do they work.
     #[command(subcommand)]
     Runtime(RuntimeCommand),
+    /// Show and check the settings in $OUROBOROS_HOME/config.toml.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print a shell completion script to standard output.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -53,13 +56,29 @@ pub enum LedgerCommand {
     Export(ExportArgs),
     /// Record a note as evidence, by you (actor user:<login>).
     Note(NoteArgs),
+    /// Restore the ledger from an export, after verifying its whole chain (into a home
+    /// with no ledger, or an empty one).
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// The effective settings, and where each comes from (default, config.toml or the
+    /// environment).
+    Show {
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check config.toml; exit 1 naming the line and the valid values of a problem.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum SeedCommand {
-    /// Check a seed file; list every problem with its path.
+    /// Check a seed file as `seed save` would; list every problem with its path.
     Validate {
-        /// A seed file (.yaml, .yml or .json).
+        /// A seed file (.yaml, .yml or .json), or - for standard input (YAML or JSON).
         file: PathBuf,
         /// Print the result as one JSON object.
         #[arg(long)]
@@ -104,6 +123,9 @@ pub enum SeedCommand {
         /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
+        /// Exit 1 when the seeds differ, 0 when they do not.
+        #[arg(long)]
+        exit_code: bool,
     },
 }
 
@@ -124,64 +146,101 @@ pub enum PluginCommand {
     },
     /// Register a catalog (a git URL or directory with plugins/*/), optionally installing some.
     Add {
-        /// A git URL, or an absolute directory.
+        /// A git URL, or a directory (relative to the current one, or absolute).
         source: String,
         /// Install this plugin from the catalog (repeatable).
         #[arg(long = "plugin", value_name = "NAME")]
         plugins: Vec<String>,
-        /// Tag, branch or commit to read the catalog at.
+        /// Tag, branch or commit to read the catalog at (a directory: of its git repository).
         #[arg(long = "ref", value_name = "REF")]
         git_ref: Option<String>,
     },
-    /// Install a plugin by name (from a registered catalog) or from --from. Grants nothing.
+    /// Install a plugin by name (from a registered catalog) or from --from, running its
+    /// declared build step in the sandbox. Grants nothing.
     Install {
+        /// The plugin's name.
         name: String,
-        /// A git URL or an absolute directory to install from.
-        #[arg(long, value_name = "URL|ABS-PATH")]
+        /// A git URL or a directory to install from (relative to the current one, or absolute).
+        #[arg(long, value_name = "URL|DIR")]
         from: Option<String>,
-        /// Tag, branch or commit to pin (git sources).
+        /// Tag, branch or commit to pin (a directory: read from its git repository).
         #[arg(long = "ref", value_name = "REF")]
         git_ref: Option<String>,
+        /// Replace an installed plugin of this name from another source, or with a lower
+        /// version, without asking.
+        #[arg(long)]
+        force: bool,
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },
     /// Installed plugins with their trust state.
     List {
+        /// Print the result as one JSON array.
         #[arg(long)]
         json: bool,
     },
     /// One installed plugin: source, digest, trust, commands, capabilities, permissions.
     Inspect {
+        /// An installed plugin's name.
         name: String,
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },
     /// Grant declared permission scopes to the installed plugin's exact bytes and source.
     Trust {
+        /// An installed plugin's name.
         name: String,
         /// A scope to grant (repeatable); it must be declared in the manifest.
         #[arg(long = "scope", value_name = "SCOPE")]
         scopes: Vec<String>,
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },
     /// Stop a plugin from running until it is trusted again.
-    Disable { name: String },
-    /// Uninstall a plugin; its ledger history stays, its state too unless --purge.
-    Remove {
+    Disable {
+        /// An installed plugin's name.
         name: String,
-        /// Also delete plugin-state/<name>/.
+    },
+    /// Uninstall a plugin; its ledger history and catalogs stay, its state too unless
+    /// --purge.
+    Remove {
+        /// An installed (or, with --purge, a removed) plugin's name.
+        name: String,
+        /// Also delete plugin-state/<name>/ (works after a plain remove too).
         #[arg(long)]
         purge: bool,
     },
     /// Fetch the plugin's source again and install it, showing what changed.
     Update {
+        /// An installed plugin's name.
         name: String,
+        /// Tag, branch or commit to move to (default: the one installed from).
+        #[arg(long = "ref", value_name = "REF")]
+        git_ref: Option<String>,
+        /// Show what would change (version, permissions, files) and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The registered catalogs: list, read again, unregister.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// Plugins the registered catalogs offer whose name or description contains WORD.
+    Search {
+        /// A word to look for (case does not matter).
+        word: String,
+        /// One JSON object per line.
         #[arg(long)]
         json: bool,
     },
     /// Scaffold a new plugin (manifest + shell entrypoint) that passes test-contract.
     Create {
+        /// The new plugin's name (its directory, and its namespace).
         name: String,
         /// Where to create it (default: the current directory).
         #[arg(long, value_name = "DIR")]
@@ -189,21 +248,50 @@ pub enum PluginCommand {
     },
     /// Check a plugin directory against the contract offline: manifest, entrypoint, --help.
     TestContract {
+        /// The plugin directory.
         dir: PathBuf,
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },
     /// A plugin's invocations: time, command, result, exit code, duration.
     Log {
+        /// A plugin's name.
         name: String,
+        /// One JSON object per line.
         #[arg(long)]
         json: bool,
     },
     /// Recompute installed digests; exit 1 if any installed tree changed.
     Verify {
+        /// One installed plugin (default: all).
         name: Option<String>,
+        /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// The registered catalogs and what they offer.
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read each catalog (or one) again and record what it offers now.
+    Refresh {
+        /// One catalog's location (as `catalog list` shows it).
+        location: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Unregister a catalog (plugins installed from it stay installed).
+    Remove {
+        /// The catalog's location (as `catalog list` shows it).
+        location: String,
     },
 }
 
@@ -243,13 +331,14 @@ pub struct LogArgs {
     /// Start at this sequence number (inclusive).
     #[arg(long, value_name = "SEQ")]
     pub since: Option<u64>,
-    /// Only events at or after this time (RFC 3339, e.g. 2026-11-25T10:00:00Z).
+    /// Only events at or after this time: RFC 3339 (2026-11-25T10:00:00Z) or a date
+    /// (2026-11-25, from midnight UTC).
     #[arg(long, value_name = "TIME")]
     pub after: Option<String>,
-    /// Only events before this time (RFC 3339).
+    /// Only events before this time: RFC 3339 or a date (before midnight UTC).
     #[arg(long, value_name = "TIME")]
     pub before: Option<String>,
-    /// At most N events: the first N from --since, otherwise the newest N.
+    /// At most N events: the first N from --since or --after, otherwise the newest N.
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
     /// Keep running and print new events as they are appended (Ctrl-C to stop).
@@ -275,6 +364,12 @@ pub struct ExportArgs {
     /// Start at this sequence number (inclusive); the first line carries the hash it chains to.
     #[arg(long, value_name = "SEQ")]
     pub since: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// An export of the whole ledger (`ooo ledger export`), or - for standard input.
+    pub file: String,
 }
 
 #[derive(Debug, Args)]

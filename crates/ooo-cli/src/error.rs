@@ -6,8 +6,10 @@ use ooo_core::home::HomeError;
 use ooo_core::ledger::LedgerError;
 use ooo_core::runtime::RuntimeError;
 use ooo_core::seed::{LoadError, SeedStoreError};
+use ooo_plugin::build::BuildError;
 use ooo_plugin::digest::DigestError;
-use ooo_plugin::manager::ManagerError;
+use ooo_plugin::manager::{ManagerError, Unrunnable};
+use ooo_plugin::runnable::NotRunnable;
 
 /// A failed command.
 #[derive(Debug)]
@@ -65,6 +67,26 @@ impl From<HomeError> for CliError {
 impl From<LedgerError> for CliError {
     fn from(e: LedgerError) -> Self {
         let hint = match &e {
+            LedgerError::NoLedger { path } => Some(format!(
+                "nothing has been recorded in {} yet (a command that records something, like `ooo ledger note`, creates the ledger); check that OUROBOROS_HOME names the home you mean",
+                path.parent().unwrap_or(path).display()
+            )),
+            LedgerError::BrokenHead { path, .. } => Some(format!(
+                "see every break with `ooo ledger verify`; to restore, move {0} aside (mv {0} {0}.broken) and run `ooo ledger import <export.jsonl>` with an export you trust",
+                path.display()
+            )),
+            LedgerError::NotEmpty { path, .. } => Some(format!(
+                "to replace it, move it aside first (mv {0} {0}.old), then import again",
+                path.display()
+            )),
+            LedgerError::ImportNotFromGenesis { .. } => Some(
+                "import an export of the whole ledger (`ooo ledger export` without --since)"
+                    .to_owned(),
+            ),
+            LedgerError::ImportBroken { .. } => Some(
+                "nothing was imported; see the break with `ooo ledger verify --file <export.jsonl>` and use an export you trust"
+                    .to_owned(),
+            ),
             LedgerError::NotADatabase { path } | LedgerError::NotALedger { path, .. } => {
                 Some(format!(
                     "ooo will not overwrite it; move it aside (mv {0} {0}.bad) and run again",
@@ -159,6 +181,7 @@ impl From<ManagerError> for CliError {
     fn from(e: ManagerError) -> Self {
         match e {
             ManagerError::Ledger(l) => l.into(),
+            ManagerError::Config(c) => c.into(),
             ManagerError::Digest(d) => d.into(),
             ManagerError::Unknown(ref name) => CliError::new(e.to_string()).hint(format!(
                 "register a catalog first (`ooo plugin add <repo-url|/abs/dir>`), or install directly with `ooo plugin install {name} --from <repo-url|/abs/dir>`"
@@ -166,11 +189,64 @@ impl From<ManagerError> for CliError {
             ManagerError::Ambiguous { ref name, .. } => {
                 CliError::new(e.to_string()).hint(format!("say which: `ooo plugin install {name} --from <one of them>`"))
             }
+            ManagerError::ReplaceRefused(ref r) => CliError::new(e.to_string()).hint(format!(
+                "add --force to replace it, or remove it first with `ooo plugin remove {}`",
+                r.name
+            )),
+            ManagerError::UnknownCatalog(_) => CliError::new(e.to_string()).hint("see the registered catalogs with `ooo plugin catalog list`"),
             ManagerError::NotInstalled(_) => CliError::new(e.to_string()).hint("see what is installed with `ooo plugin list`"),
             ManagerError::Manifest(_) => CliError::new(e.to_string()).hint("check it with `ooo plugin validate <dir>`"),
+            ManagerError::RefWithoutGit { ref reference, .. } => CliError::new(e.to_string()).hint(format!(
+                "install the directory as it is (without --ref), or check out {reference} there first"
+            )),
             ManagerError::Git(_) => CliError::new(e.to_string()).hint("check the URL and that you can `git clone` it yourself"),
+            ManagerError::Build(ref b) => {
+                let hint = build_hint(b);
+                let err = CliError::new(e.to_string());
+                match hint {
+                    Some(h) => err.hint(h),
+                    None => err,
+                }
+            }
+            ManagerError::NotRunnable(ref u) => {
+                let Unrunnable { problem, file, repository, build, .. } = u.as_ref();
+                let hint = match (problem, build) {
+                    (NotRunnable::NotExecutable { .. }, _) if repository.is_some() => format!(
+                        "make it executable in the repository (chmod +x {file}) and commit that, then install again"
+                    ),
+                    (NotRunnable::NotExecutable { .. }, _) => {
+                        format!("chmod +x {file}, then install again")
+                    }
+                    (NotRunnable::Missing { path, .. }, Some(command)) => format!(
+                        "its build `{command}` must write {path}: list it in x-ouroboros.build.outputs and check that the build leaves it there"
+                    ),
+                    (NotRunnable::Missing { path, .. }, None) => format!(
+                        "build it and put it at {path} in the plugin, or declare the build in x-ouroboros.build so install runs it; then install again"
+                    ),
+                };
+                CliError::new(e.to_string()).hint(hint)
+            }
             other => CliError::new(other.to_string()),
         }
+    }
+}
+
+/// The fix for a failed build step.
+fn build_hint(e: &BuildError) -> Option<String> {
+    match e {
+        BuildError::Failed { command, .. } => Some(format!(
+            "run `{command}` yourself in the plugin's directory to see all of its output; in ooo's sandbox it writes only its copy of the source and reaches only the hosts in x-ouroboros.build.network"
+        )),
+        BuildError::Output { output, .. } => Some(format!(
+            "make the build write {output} (relative to the plugin's directory), or correct x-ouroboros.build.outputs"
+        )),
+        BuildError::SandboxRequired { .. } => Some(
+            "install on a kernel with Landlock, or remove sandbox = \"require\" from config.toml"
+                .to_owned(),
+        ),
+        BuildError::Prepare { .. }
+        | BuildError::OutsideRoot { .. }
+        | BuildError::Sandbox { .. } => None,
     }
 }
 

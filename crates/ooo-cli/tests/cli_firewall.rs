@@ -119,7 +119,10 @@ fn exits_timeouts_and_start_failures() {
         .parse()
         .unwrap();
     assert!(!alive(grandchild), "the timed-out process group is gone");
-    install(&t, "missing", "./does-not-exist", json!([]));
+    let log = t.ok(&["plugin", "log", "demo"]);
+    assert!(log.lines().last().unwrap().contains(" sleep           timed_out "), "{log}");
+    // A program looked up on PATH when it runs (install checks only paths in the plugin).
+    install(&t, "missing", "ooo-test-no-such-program", json!([]));
     assert_eq!(t.ooo().args(["missing", "say"]).output().unwrap().status.code(), Some(127));
     install(&t, "broken", "./run.sh 'unclosed", json!([]));
     assert_eq!(t.ooo().args(["broken", "say"]).output().unwrap().status.code(), Some(126));
@@ -166,27 +169,40 @@ fn ctrl_c_cancels_and_the_group_is_gone() {
     assert!(!alive(grandchild), "the plugin's process group is gone");
     let done = last_invocation(&t).last().unwrap()["payload"].clone();
     assert_eq!(done["provenance"]["reason"], "cancelled");
+    let last: serde_json::Value =
+        serde_json::from_str(t.ok(&["plugin", "log", "demo", "--json"]).lines().last().unwrap())
+            .unwrap();
+    assert_eq!(last["result"], "cancelled", "the log names it");
 }
 
 #[test]
 fn a_killed_ooo_leaves_an_abandoned_invocation() {
     let t = TestHome::new();
     install(&t, "demo", "./run.sh", json!([]));
-    let mut child = t.std_ooo().args(["demo", "sleep"]).stdin(Stdio::null()).spawn().unwrap();
+    // In the test's directory: a killed ooo cannot remove the output directory it made.
+    let mut child = t
+        .std_ooo()
+        .current_dir(t.dir.path())
+        .args(["demo", "sleep"])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
     let plugin_pid: i32 =
         wait_for(&t.home().join("plugin-state/demo/child")).trim().parse().unwrap();
     child.kill().unwrap(); // SIGKILL: ooo cannot record anything
     child.wait().unwrap();
     // SAFETY: clean up the orphaned plugin group the test created.
     unsafe { libc::kill(-plugin_pid, libc::SIGKILL) };
-    // The next ooo start (here: reading the log) closes the invocation as abandoned.
+    // The next ooo start that writes (here: `plugin list`; `ledger log` only reads)
+    // closes the invocation as abandoned.
+    t.ok(&["plugin", "list"]);
     let events = last_invocation(&t);
     assert_eq!(types(&events)[0], "plugin.invoked", "evidence of the run survived the kill");
     let last = &events.last().unwrap()["payload"];
     assert_eq!(last["event_type"], "plugin.failed");
     assert_eq!(last["provenance"]["reason"], "abandoned");
     check_schema(&events);
-    assert!(t.ok(&["plugin", "log", "demo"]).contains("failed"));
+    assert!(t.ok(&["plugin", "log", "demo"]).contains(" abandoned "));
 }
 
 #[test]
@@ -403,4 +419,39 @@ fn an_edited_installed_manifest_is_refused_before_running() {
     assert!(ran(&t, "demo").is_empty());
     let verify = t.ooo().args(["plugin", "verify", "demo"]).output().unwrap();
     assert_eq!(verify.status.code(), Some(1));
+}
+
+/// The caller's workspace gets `.ouroboros/plugin-artifacts/<name>` only from a plugin
+/// call that writes there; a call that writes nothing leaves the workspace as it was.
+#[test]
+fn the_output_directory_exists_only_when_a_plugin_writes_to_it() {
+    let t = TestHome::new();
+    let src = t.dir.path().join("src/writer");
+    fs::create_dir_all(&src).unwrap();
+    let manifest = json!({
+        "schema_version": "0.6", "name": "writer", "version": "1.0.0",
+        "source": {"type": "plugin_home", "path": "plugins/writer"},
+        "commands": [
+            {"namespace": "writer", "name": "quiet", "summary": "Write nothing", "usage": "quiet", "risk": "read_only"},
+            {"namespace": "writer", "name": "report", "summary": "Write a report", "usage": "report", "risk": "read_only"}
+        ],
+        "capabilities": [], "permissions": [],
+        "entrypoint": {"type": "command", "command": "./run.sh"}
+    });
+    fs::write(src.join("ouroboros.plugin.json"), manifest.to_string()).unwrap();
+    let script = "#!/bin/sh\n[ \"$1\" = report ] && echo done > \"$OUROBOROS_PLUGIN_OUTPUT_DIR/report.txt\"\nexit 0\n";
+    fs::write(src.join("run.sh"), script).unwrap();
+    fs::set_permissions(src.join("run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    t.ok(&["plugin", "install", "writer", "--from", src.to_str().unwrap()]);
+    let workspace = t.dir.path().join("workspace");
+    fs::create_dir_all(&workspace).unwrap();
+    let run = |command: &str| {
+        let out = t.ooo().current_dir(&workspace).args(["writer", command]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    run("quiet");
+    assert!(!workspace.join(".ouroboros").exists(), "nothing written, nothing made");
+    run("report");
+    let report = workspace.join(".ouroboros/plugin-artifacts/writer/report.txt");
+    assert_eq!(fs::read_to_string(report).unwrap(), "done\n");
 }

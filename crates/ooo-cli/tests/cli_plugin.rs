@@ -69,6 +69,8 @@ fn validate_accepts_and_refuses_with_the_pointer() {
     let dir = t.dir.path().join("hello-plugin");
     fs::create_dir_all(&dir).unwrap();
     fs::write(dir.join("ouroboros.plugin.json"), MANIFEST).unwrap();
+    fs::write(dir.join("hello.sh"), "#!/bin/sh\necho hello\n").unwrap();
+    fs::set_permissions(dir.join("hello.sh"), fs::Permissions::from_mode(0o755)).unwrap();
     with_filters(&t, || {
         assert_snapshot!("validate_ok", t.ok(&["plugin", "validate", dir.to_str().unwrap()]));
         assert_snapshot!(
@@ -90,6 +92,47 @@ fn validate_accepts_and_refuses_with_the_pointer() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["error"]["pointer"], "/commands/0/risk");
     assert!(!t.home().exists(), "validate keeps no state");
+}
+
+/// `validate` applies what `install` applies (rules, names, the installed plugins, the
+/// entrypoint) and lists every problem, each at its JSON pointer.
+#[test]
+fn validate_lists_every_problem_install_would_refuse() {
+    let t = TestHome::new();
+    let greeter = plugin_dir(&t, "greeter", "1.0.0");
+    t.ok(&["plugin", "install", "greeter", "--from", greeter.to_str().unwrap()]);
+    let dir = t.dir.path().join("clash");
+    fs::create_dir_all(&dir).unwrap();
+    let manifest = serde_json::json!({
+        "schema_version": "0.6", "name": "ledger", "version": "1.0.0",
+        "source": {"type": "plugin_home", "path": "plugins/ledger"},
+        "commands": [{"namespace": "greeter-ns", "name": "go", "summary": "Go", "usage": "go", "risk": "read_only", "permissions": ["clash:undeclared"]}],
+        "capabilities": [], "permissions": [],
+        "entrypoint": {"type": "command", "command": "./bin/clash"},
+        "x-ouroboros": {"env": {"API_TOKEN": "clash:secret"}}
+    });
+    fs::write(dir.join("ouroboros.plugin.json"), manifest.to_string()).unwrap();
+    let path = dir.to_str().unwrap();
+    with_filters(&t, || {
+        assert_snapshot!("validate_every_problem", t.shown(&["plugin", "validate", path]));
+        assert_snapshot!(
+            "validate_every_problem_json",
+            t.shown(&["plugin", "validate", "--json", path])
+        );
+    });
+    // Several schema violations are all listed too.
+    let bad = MANIFEST.replace("\"read_only\"}]", "\"reckless\"}]").replace("\"0.1.0\"", "\"one\"");
+    fs::write(dir.join("ouroboros.plugin.json"), bad).unwrap();
+    let out = t.ooo().args(["plugin", "validate", "--json", path]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pointers: Vec<&str> =
+        v["problems"].as_array().unwrap().iter().map(|p| p["pointer"].as_str().unwrap()).collect();
+    assert_eq!(pointers, ["/commands/0/risk", "/version"], "{v}");
+    // Without a pointer (not JSON at all), the hint does not talk about one.
+    fs::write(dir.join("ouroboros.plugin.json"), "{ not json").unwrap();
+    with_filters(&t, || {
+        assert_snapshot!("validate_not_json", t.shown(&["plugin", "validate", path]))
+    });
 }
 
 /// A plugin directory with a required and an optional permission.
@@ -200,9 +243,40 @@ fn install_refusals_explain_themselves() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("\"seed\" is a built-in ooo command"));
-    let out = t.ooo().args(["plugin", "install", "x", "--from", "relative/path"]).output().unwrap();
+    let out = t.ooo().args(["plugin", "install", "x", "--from", "no/such/dir"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("relative path"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no/such/dir cannot be used"));
+}
+
+/// `--from ./dir` (and `add ./dir`) is a directory under the current one, as
+/// `cargo install --path`; what is recorded is its absolute path.
+#[test]
+fn relative_sources_are_taken_from_the_current_directory() {
+    let t = TestHome::new();
+    plugin_dir(&t, "greeter", "1.0.0");
+    plugin_dir(&t, "bravo", "1.0.0");
+    let cwd = t.dir.path();
+    let out = t
+        .ooo()
+        .current_dir(cwd)
+        .args(["plugin", "install", "greeter", "--from", "./sources/greeter"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let inspect: serde_json::Value =
+        serde_json::from_str(&t.ok(&["plugin", "inspect", "greeter", "--json"])).unwrap();
+    let absolute = cwd.join("sources/greeter").canonicalize().unwrap();
+    assert_eq!(inspect["source_identity"], absolute.display().to_string());
+    let out = t
+        .ooo()
+        .current_dir(cwd.join("sources"))
+        .args(["plugin", "add", "bravo", "--plugin", "bravo"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let catalogs = fs::read_to_string(t.home().join("plugin-catalogs.json")).unwrap();
+    let absolute = cwd.join("sources/bravo").canonicalize().unwrap();
+    assert!(catalogs.contains(&format!("\"location\": \"{}\"", absolute.display())), "{catalogs}");
 }
 
 /// Two `ooo plugin install` processes at once: both land, the lockfile is whole.
@@ -211,7 +285,7 @@ fn concurrent_install_processes() {
     let t = TestHome::new();
     let a = plugin_dir(&t, "alpha", "1.0.0");
     let b = plugin_dir(&t, "bravo", "1.0.0");
-    t.ok(&["ledger", "verify"]); // create the home first
+    t.ok(&["plugin", "list"]); // create the home and its ledger first
     let mut children: Vec<_> = [("alpha", &a), ("bravo", &b)]
         .iter()
         .map(|(name, dir)| {
@@ -261,10 +335,10 @@ fn create_scaffolds_a_plugin_that_passes_the_contract_and_runs() {
     fs::create_dir_all(&parent).unwrap();
     t.ok(&["plugin", "create", "my-tool", "--dir", parent.to_str().unwrap()]);
     let dir = parent.join("my-tool");
-    let report: serde_json::Value = serde_json::from_str(
-        t.ok(&["plugin", "test-contract", "--json", dir.to_str().unwrap()]).lines().last().unwrap(),
-    )
-    .unwrap();
+    // The whole of stdout is one JSON object: the plugin's `--help` text is not mixed in.
+    let report: serde_json::Value =
+        serde_json::from_str(&t.ok(&["plugin", "test-contract", "--json", dir.to_str().unwrap()]))
+            .unwrap();
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["checks"].as_array().unwrap().len(), 3, "{report}");
     assert!(!report["not_checked"].as_array().unwrap().is_empty(), "what is not checked is said");
@@ -355,4 +429,125 @@ print("usage: greedy hello")
         ),
         "{text}"
     );
+}
+
+/// Asking again for scopes a plugin holds changes nothing and records nothing; the
+/// disable message names the scopes that re-enable it.
+#[test]
+fn trust_again_records_nothing_and_disable_names_the_scopes() {
+    let t = TestHome::new();
+    let src = plugin_dir(&t, "greeter", "1.0.0");
+    t.ok(&["plugin", "install", "greeter", "--from", src.to_str().unwrap()]);
+    t.ok(&["plugin", "trust", "greeter", "--scope", "greeter:read"]);
+    let events =
+        || t.ok(&["ledger", "log", "--json", "--aggregate", "plugin:greeter"]).lines().count();
+    let before = events();
+    with_filters(&t, || {
+        assert_snapshot!(
+            "trust_again",
+            t.shown(&["plugin", "trust", "greeter", "--scope", "greeter:read"])
+        );
+        assert_snapshot!("disable", t.shown(&["plugin", "disable", "greeter"]));
+    });
+    assert_eq!(events(), before + 1, "only the disable was recorded");
+    // Trusting a disabled plugin grants again and re-enables it: that is recorded.
+    let again = t.ok(&["plugin", "trust", "greeter", "--scope", "greeter:read"]);
+    assert!(again.starts_with("granted greeter greeter:read"), "{again}");
+    assert_eq!(events(), before + 2);
+}
+
+/// `remove` keeps the plugin's state; `remove --purge` afterwards deletes it.
+#[test]
+fn remove_purge_after_a_plain_remove_deletes_the_kept_state() {
+    let t = TestHome::new();
+    let src = plugin_dir(&t, "greeter", "1.0.0");
+    t.ok(&["plugin", "install", "greeter", "--from", src.to_str().unwrap()]);
+    let state = t.home().join("plugin-state/greeter");
+    fs::create_dir_all(&state).unwrap();
+    fs::write(state.join("memo"), "kept").unwrap();
+    with_filters(&t, || {
+        assert_snapshot!("remove_keeps_state", t.shown(&["plugin", "remove", "greeter"]));
+        assert_snapshot!(
+            "remove_purge_later",
+            t.shown(&["plugin", "remove", "greeter", "--purge"])
+        );
+    });
+    assert!(!state.exists());
+    let out = t.ooo().args(["plugin", "remove", "greeter", "--purge"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "nothing left to remove");
+}
+
+/// Installing over an installed plugin from another source, or with a lower version,
+/// says what would change and needs --force (or a yes on a terminal).
+#[test]
+fn replacing_from_another_source_or_with_a_lower_version_needs_consent() {
+    let t = TestHome::new();
+    let first = plugin_dir(&t, "greeter", "1.0.0");
+    t.ok(&["plugin", "install", "greeter", "--from", first.to_str().unwrap()]);
+    // The same plugin, byte for byte, in another directory: another source.
+    let other = t.dir.path().join("elsewhere/greeter");
+    fs::create_dir_all(&other).unwrap();
+    for file in ["ouroboros.plugin.json", "hello.sh"] {
+        fs::copy(first.join(file), other.join(file)).unwrap();
+    }
+    let other = other.to_str().unwrap();
+    with_filters(&t, || {
+        assert_snapshot!(
+            "replace_other_source",
+            t.shown(&["plugin", "install", "greeter", "--from", other])
+        );
+    });
+    let src = first.to_str().unwrap();
+    let manifest = fs::read_to_string(first.join("ouroboros.plugin.json")).unwrap();
+    fs::write(first.join("ouroboros.plugin.json"), manifest.replace("\"1.0.0\"", "\"0.9.0\""))
+        .unwrap();
+    let out = t.ooo().args(["plugin", "install", "greeter", "--from", src]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("with 0.9.0 from") && err.contains("a lower version"), "{err}");
+    let inspect: serde_json::Value =
+        serde_json::from_str(&t.ok(&["plugin", "inspect", "greeter", "--json"])).unwrap();
+    assert_eq!(inspect["version"], "1.0.0", "nothing was replaced");
+    let out = t.ok(&["plugin", "install", "greeter", "--from", src, "--force"]);
+    assert!(out.starts_with("greeter: 1.0.0 -> 0.9.0 from "), "{out}");
+    // The same source at a higher version is an ordinary upgrade.
+    let manifest = fs::read_to_string(first.join("ouroboros.plugin.json")).unwrap();
+    fs::write(first.join("ouroboros.plugin.json"), manifest.replace("\"0.9.0\"", "\"2.0.0\""))
+        .unwrap();
+    assert!(
+        t.ok(&["plugin", "install", "greeter", "--from", src])
+            .starts_with("greeter: 0.9.0 -> 2.0.0")
+    );
+}
+
+/// On a terminal, install shows its progress: copying and hashing the plugin's tree.
+#[test]
+fn install_shows_progress_on_a_terminal() {
+    if !Path::new("/usr/bin/script").exists() {
+        eprintln!("skipping: /usr/bin/script (util-linux) is not installed");
+        return;
+    }
+    let t = TestHome::new();
+    let src = plugin_dir(&t, "greeter", "1.0.0");
+    fs::write(src.join("data.bin"), vec![7u8; 3_000_000]).unwrap();
+    let line = format!(
+        "{} plugin install greeter --from {}",
+        assert_cmd::cargo::cargo_bin("ooo").display(),
+        src.display()
+    );
+    let out = std::process::Command::new("/usr/bin/script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("OUROBOROS_HOME", t.home())
+        .env("USER", "tester")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(screen.contains("installed greeter 1.0.0"), "{screen}");
+    for what in ["copying", "hashing"] {
+        assert!(
+            screen.contains(&format!("{what} [####################] 100% of 3.0 MB")),
+            "{screen}"
+        );
+    }
 }

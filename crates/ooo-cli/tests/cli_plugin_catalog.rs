@@ -1,12 +1,13 @@
 //! A catalog (a git repository with `plugins/*/`) through the real binary: `add`,
 //! install by name, `inspect --json`, `update` after a new commit, `verify` and `remove`,
-//! pinned by snapshots of human and `--json` output.
+//! pinned by snapshots of human and `--json` output; `--ref` on a local directory.
 
 mod common;
 
 use common::{TestHome, with_filters};
 use insta::assert_snapshot;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -41,6 +42,7 @@ fn write_plugin(repo: &Path, name: &str, version: &str, extra_scope: bool) {
     fs::write(dir.join("ouroboros.plugin.json"), serde_json::to_string_pretty(&manifest).unwrap())
         .unwrap();
     fs::write(dir.join("hello.sh"), "#!/bin/sh\necho hello\n").unwrap();
+    fs::set_permissions(dir.join("hello.sh"), fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 #[test]
@@ -86,4 +88,121 @@ fn a_git_catalog_from_add_to_remove() {
             assert_snapshot!("catalog_list_after_remove", t.shown(&["plugin", "list", "--json"]));
         });
     });
+}
+
+/// `--ref` on a local directory reads that version from the git repository the
+/// directory is in (not the files as they are now); a plain directory has no versions,
+/// so `--ref` there is refused rather than ignored.
+#[test]
+fn ref_on_a_local_directory_is_honoured_in_git_and_refused_elsewhere() {
+    let t = TestHome::new();
+    let repo = t.dir.path().join("catalog");
+    write_plugin(&repo, "alpha", "1.0.0", false);
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "v1"]);
+    git(&repo, &["tag", "v1"]);
+    write_plugin(&repo, "alpha", "2.0.0", false);
+    git(&repo, &["commit", "-q", "-am", "v2"]);
+    write_plugin(&repo, "alpha", "3.0.0", true); // not committed
+    let plugin = repo.join("plugins/alpha");
+    let out =
+        t.ok(&["plugin", "install", "alpha", "--from", plugin.to_str().unwrap(), "--ref", "v1"]);
+    assert!(out.starts_with("installed alpha 1.0.0 from "), "{out}");
+    let inspect: serde_json::Value =
+        serde_json::from_str(&t.ok(&["plugin", "inspect", "alpha", "--json"])).unwrap();
+    assert_eq!(inspect["requested_ref"], "v1");
+    assert_eq!(inspect["source_identity"], plugin.canonicalize().unwrap().display().to_string());
+    assert_eq!(inspect["git_sha"].as_str().unwrap().len(), 40);
+    // Without --ref, the directory as it is now.
+    let out = t.ok(&["plugin", "install", "alpha", "--from", plugin.to_str().unwrap()]);
+    assert!(out.starts_with("alpha: 1.0.0 -> 3.0.0 from "), "{out}");
+
+    let plain = t.dir.path().join("plain");
+    write_plugin(&plain, "bravo", "1.0.0", false);
+    let dir = plain.join("plugins/bravo");
+    with_filters(&t, || {
+        assert_snapshot!(
+            "ref_on_a_plain_directory",
+            t.shown(&[
+                "plugin",
+                "install",
+                "bravo",
+                "--from",
+                dir.to_str().unwrap(),
+                "--ref",
+                "v1"
+            ])
+        )
+    });
+}
+
+/// Catalogs outlive the plugins installed from them, and are managed on their own:
+/// list, refresh (what a new commit offers), search, remove.
+#[test]
+fn catalogs_are_listed_refreshed_searched_and_removed() {
+    let t = TestHome::new();
+    let repo = t.dir.path().join("catalog");
+    write_plugin(&repo, "alpha", "1.0.0", false);
+    write_plugin(&repo, "bravo", "0.2.0", false);
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "v1"]);
+    let url = format!("file://{}", repo.display());
+    t.ok(&["plugin", "add", &url, "--plugin", "alpha"]);
+    t.ok(&["plugin", "remove", "alpha"]);
+    assert!(
+        t.ok(&["plugin", "install", "alpha"]).starts_with("installed alpha 1.0.0"),
+        "the catalog stayed"
+    );
+    write_plugin(&repo, "charlie", "3.0.0", false);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "charlie"]);
+    with_filters(&t, || {
+        assert_snapshot!("catalog_list", t.shown(&["plugin", "catalog", "list"]));
+        assert_snapshot!("catalog_refresh", t.shown(&["plugin", "catalog", "refresh"]));
+        assert_snapshot!("search", t.shown(&["plugin", "search", "TEST PLUGIN"]));
+        assert_snapshot!("search_json", t.shown(&["plugin", "search", "charlie", "--json"]));
+        assert_snapshot!("catalog_unregister", t.shown(&["plugin", "catalog", "remove", &url]));
+    });
+    assert_eq!(t.ok(&["plugin", "catalog", "list", "--json"]), "");
+    let out = t.ooo().args(["plugin", "install", "bravo"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not in any known catalog"));
+    assert!(t.ok(&["plugin", "list"]).contains("alpha"), "installed plugins stay installed");
+}
+
+/// `update --dry-run` shows the version, permission and file changes and changes
+/// nothing; `update --ref` moves to that version.
+#[test]
+fn update_dry_run_and_ref() {
+    let t = TestHome::new();
+    let repo = t.dir.path().join("catalog");
+    write_plugin(&repo, "alpha", "1.0.0", false);
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "v1"]);
+    git(&repo, &["tag", "v1"]);
+    let url = format!("file://{}", repo.display());
+    t.ok(&["plugin", "install", "alpha", "--from", &url]);
+    write_plugin(&repo, "alpha", "1.1.0", true);
+    fs::write(repo.join("plugins/alpha/README"), "new\n").unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "v2"]);
+    with_filters(&t, || {
+        let mut settings = insta::Settings::clone_current();
+        settings.add_filter(r"\b[0-9a-f]{40}\b", "[GIT-SHA]");
+        settings.bind(|| {
+            assert_snapshot!("update_dry_run", t.shown(&["plugin", "update", "alpha", "--dry-run"]))
+        });
+    });
+    let version = |t: &TestHome| {
+        let v: serde_json::Value =
+            serde_json::from_str(&t.ok(&["plugin", "inspect", "alpha", "--json"])).unwrap();
+        v["version"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(version(&t), "1.0.0", "a dry run changes nothing");
+    assert!(t.ok(&["plugin", "update", "alpha"]).contains("alpha: 1.0.0 -> 1.1.0"));
+    let back = t.ok(&["plugin", "update", "alpha", "--ref", "v1"]);
+    assert!(back.contains("alpha: 1.1.0 -> 1.0.0") && back.contains("removed  README"), "{back}");
+    assert_eq!(version(&t), "1.0.0");
 }

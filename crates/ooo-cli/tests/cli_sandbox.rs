@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::TestHome;
+use common::{TestHome, ooo_landlock_level};
 use serde_json::{Value, json};
 use std::fs;
 use std::io::Read;
@@ -80,25 +80,6 @@ fn setup() -> Option<Setup> {
     fs::create_dir_all(&workspace).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     Some(Setup { t, outside, caller_file, workspace, listener })
-}
-
-/// The sandbox level the firewall will report on this machine.
-fn ooo_landlock_level() -> String {
-    // The kernel's Landlock ABI, as the firewall reads it.
-    // SAFETY: the version query takes no pointers.
-    let abi = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<u8>(),
-            0usize,
-            1 as libc::c_long,
-        )
-    };
-    match abi {
-        a if a >= 4 => "full".into(),
-        a if a >= 1 => "partial".into(),
-        _ => "unavailable".into(),
-    }
 }
 
 fn install(s: &Setup, name: &str, extension: bool, grant: &[&str]) {

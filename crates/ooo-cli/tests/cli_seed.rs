@@ -161,6 +161,20 @@ fn tampered_saved_seed_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("was changed on disk"), "{err}");
+    // Saving the recorded seed again repairs the file, and says so.
+    with_filters(&t, || {
+        assert_snapshot!("save_repairs", t.shown(&["seed", "save", v1.to_str().unwrap()]))
+    });
+    t.ok(&["seed", "show", "seed_hello_v1"]);
+    std::fs::remove_file(&saved).unwrap();
+    let out = t.ok(&["seed", "save", "--json", v1.to_str().unwrap()]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (report["created"].as_bool(), report["repaired"].as_bool()),
+        (Some(false), Some(true))
+    );
+    assert!(saved.exists());
+    assert_eq!(t.ok(&["ledger", "log", "--json", "--type", "seed.created"]).lines().count(), 1);
 }
 
 #[test]
@@ -202,6 +216,89 @@ fn save_needs_a_stable_identity() {
     let out = t.ooo().args(["seed", "save", no_time.to_str().unwrap()]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("has no metadata.seed_id or metadata.created_at"), "{err}");
+    assert!(err.contains("metadata.created_at is required to save the seed"), "{err}");
     assert!(!t.home().join("seeds").exists());
+}
+
+/// `validate` applies the rules `save` applies: the id must be written in the file and be
+/// a file-safe name.
+#[test]
+fn validate_applies_the_save_rules() {
+    let t = TestHome::new();
+    let no_id = write(&t, "no-id.yaml", &VALID.replace("  seed_id: seed_hello_v1\n", ""));
+    let bad_id = write(&t, "bad-id.yaml", &VALID.replace("seed_hello_v1", "../escape"));
+    with_filters(&t, || {
+        assert_snapshot!("validate_no_id", t.shown(&["seed", "validate", no_id.to_str().unwrap()]));
+        assert_snapshot!(
+            "validate_bad_id_json",
+            t.shown(&["seed", "validate", "--json", bad_id.to_str().unwrap()])
+        );
+    });
+}
+
+/// A top-level key that is not a seed field but looks like one is most likely a typo:
+/// the warning names the field.
+#[test]
+fn validate_names_the_field_a_misspelt_key_meant() {
+    let t = TestHome::new();
+    let typo = write(&t, "typo.yaml", &VALID.replace("constraints:", "constriants:"));
+    with_filters(&t, || {
+        assert_snapshot!("validate_typo", t.shown(&["seed", "validate", typo.to_str().unwrap()]))
+    });
+}
+
+#[test]
+fn validate_reads_standard_input() {
+    let t = TestHome::new();
+    let out = t.ooo().args(["seed", "validate", "-"]).write_stdin(VALID).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok: standard input is a valid seed"));
+    let json = VALID.replace("goal: Build a hello CLI", "goal: 42");
+    let out = t.ooo().args(["seed", "validate", "--json", "-"]).write_stdin(json).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["file"], "standard input");
+    assert_eq!(report["problems"][0]["path"], "goal", "{report}");
+}
+
+/// YAML syntax errors say where (the line and column of the mistake) and what, in
+/// words for a reader of the file, not the parser's.
+#[test]
+fn yaml_errors_name_the_line_in_plain_words() {
+    let t = TestHome::new();
+    let unclosed =
+        write(&t, "unclosed.yaml", "goal: g\nconstraints:\n  - a\n  - b: [\nmetadata: {}\n");
+    let duplicate = write(&t, "duplicate.yaml", "goal: g\nconstraints: []\ngoal: h\n");
+    let two = write(&t, "two.yaml", "goal: g\n---\ngoal: h\n");
+    with_filters(&t, || {
+        let shown: String = [&unclosed, &duplicate, &two]
+            .iter()
+            .map(|f| t.shown(&["seed", "validate", f.to_str().unwrap()]))
+            .collect();
+        assert_snapshot!("validate_yaml_errors", shown);
+    });
+}
+
+/// `diff --exit-code` exits 1 when the seeds differ and 0 when they do not; a criterion
+/// whose contract changed shows the fields that differ.
+#[test]
+fn diff_exit_code_and_changed_fields() {
+    let t = TestHome::new();
+    let v1 = write(&t, "v1.yaml", VALID);
+    let same = write(&t, "same.yaml", VALID);
+    let v2 = write(
+        &t,
+        "v2.yaml",
+        &VALID.replace("verify_command: ./hello", "verify_command: ./hello --loud"),
+    );
+    let (a, b, c) = (v1.to_str().unwrap(), same.to_str().unwrap(), v2.to_str().unwrap());
+    let code = |args: &[&str]| t.ooo().args(args).output().unwrap().status.code();
+    assert_eq!(code(&["seed", "diff", "--exit-code", a, b]), Some(0));
+    assert_eq!(code(&["seed", "diff", "--exit-code", a, c]), Some(1));
+    assert_eq!(
+        code(&["seed", "diff", a, c]),
+        Some(0),
+        "without the flag a difference is not a failure"
+    );
+    with_filters(&t, || assert_snapshot!("diff_changed_fields", t.shown(&["seed", "diff", a, c])));
 }

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod lines;
+
 /// The file name inside the home.
 pub const CONFIG_FILE: &str = "config.toml";
 
@@ -19,8 +21,10 @@ pub const CONFIG_FILE: &str = "config.toml";
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("{path} is not valid: {message}")]
-    Invalid { path: PathBuf, message: String },
+    /// A syntax error, an unknown key or a bad value, at `line` when it is known.
+    /// `message` says what is valid: "unknown variant `required`, expected `require`".
+    #[error("{}{}: {message}", path.display(), line.map(|n| format!(", line {n}")).unwrap_or_default())]
+    Invalid { path: PathBuf, line: Option<usize>, message: String },
 }
 
 impl ConfigError {
@@ -30,12 +34,22 @@ impl ConfigError {
             ConfigError::Read { path, .. } => {
                 format!("check the permissions of {}", path.display())
             }
-            ConfigError::Invalid { path, .. } => format!(
-                "fix the line named above in {}; the keys are documented in the README under \"Configuration\"",
+            ConfigError::Invalid { path, line, .. } => format!(
+                "fix {} of {}, then check it with `ooo config check`; the keys and values are documented in the README under \"Configuration\"",
+                line.map_or("the file".to_owned(), |n| format!("line {n}")),
                 path.display()
             ),
         }
     }
+}
+
+/// A configuration and where each of its settings is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    pub config: Config,
+    /// The line of every key by its dotted path (`runtime.claude.model`); `None` when
+    /// there is no file (every setting is a default).
+    pub lines: Option<BTreeMap<String, usize>>,
 }
 
 /// The whole file.
@@ -143,46 +157,75 @@ pub enum JsonModeSetting {
 }
 
 impl Config {
-    /// The configuration at `path`; an absent file is the default configuration.
+    /// The configuration at `path`; an absent file is the default configuration. This is
+    /// the one way `config.toml` is read: every command that needs a setting calls it,
+    /// and an invalid file is an error for each of them (never a silent default).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Ok(Self::load_located(path)?.config)
+    }
+
+    /// [`Config::load`], also saying where each setting is written.
+    pub fn load_located(path: &Path) -> Result<Located, ConfigError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => Config::parse(&text, path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Ok(text) => {
+                let config = Config::parse(&text, path)?;
+                Ok(Located { config, lines: Some(lines::key_lines(&text)) })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Located { config: Config::default(), lines: None })
+            }
             Err(source) => Err(ConfigError::Read { path: path.to_owned(), source }),
         }
     }
 
     /// Parse `text` (named `path` in errors) and check what TOML alone cannot.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid { path: path.to_owned(), message };
-        let config: Config = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        config.check().map_err(invalid)?;
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: path.to_owned(),
+            line: e.span().map(|span| lines::line_of(text, span.start)),
+            message: e.message().to_owned(),
+        })?;
+        config.check().map_err(|(key, message)| ConfigError::Invalid {
+            path: path.to_owned(),
+            line: lines::key_lines(text).get(&key).copied(),
+            message,
+        })?;
         Ok(config)
     }
 
-    fn check(&self) -> Result<(), String> {
+    /// What TOML alone cannot check; an error names the dotted key it is about.
+    fn check(&self) -> Result<(), (String, String)> {
         for (name, entry) in &self.runtime.entries {
             let valid_name = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
                 && name
                     .chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
             if !valid_name {
-                return Err(format!(
-                    "[runtime.{name}]: a runtime name is lowercase letters, digits, '-' and '_', starting with a letter"
+                return Err((
+                    format!("runtime.{name}"),
+                    format!(
+                        "[runtime.{name}]: a runtime name is lowercase letters, digits, '-' and '_', starting with a letter"
+                    ),
                 ));
             }
             if let Some(var) = &entry.api_key_env
                 && (var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
             {
-                return Err(format!(
-                    "[runtime.{name}] api_key_env = {var:?}: give the NAME of an environment variable (like ANTHROPIC_API_KEY), not a key"
+                return Err((
+                    format!("runtime.{name}.api_key_env"),
+                    format!(
+                        "[runtime.{name}] api_key_env = {var:?}: give the NAME of an environment variable (like ANTHROPIC_API_KEY), not a key"
+                    ),
                 ));
             }
             if let Some(url) = &entry.base_url
                 && !(url.starts_with("http://") || url.starts_with("https://"))
             {
-                return Err(format!(
-                    "[runtime.{name}] base_url = {url:?}: must start with http:// or https://"
+                return Err((
+                    format!("runtime.{name}.base_url"),
+                    format!(
+                        "[runtime.{name}] base_url = {url:?}: must start with http:// or https://"
+                    ),
                 ));
             }
         }
@@ -234,6 +277,20 @@ model = "llama3.1"
         assert!(err.contains("anthropic") && err.contains("openai"), "{err}");
         let err = parse("[runtime.x]\napi_key_env = \"sk-abc-def\"\n").unwrap_err().to_string();
         assert!(err.contains("NAME of an environment variable"), "{err}");
+        assert!(err.contains("line 2"), "checks beyond TOML name the line too: {err}");
+        let err = parse("sandbox = \"require\"\n[runtime]\ndefault = \n").unwrap_err().to_string();
+        assert!(err.starts_with("/h/config.toml, line 3: "), "{err}");
+    }
+
+    #[test]
+    fn located_settings_carry_their_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        assert_eq!(Config::load_located(&path).unwrap().lines, None);
+        std::fs::write(&path, "# mine\nsandbox = \"require\"\n").unwrap();
+        let located = Config::load_located(&path).unwrap();
+        assert_eq!(located.config.sandbox, Some(SandboxSetting::Require));
+        assert_eq!(located.lines.unwrap()["sandbox"], 2);
     }
 
     #[test]

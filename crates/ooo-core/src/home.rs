@@ -80,6 +80,16 @@ impl Home {
         Ok(Self { root })
     }
 
+    /// The home at `root` as it is, creating nothing: for commands that only read (a
+    /// missing directory is fine, they then find nothing in it). A file there is refused.
+    pub fn at(root: impl Into<PathBuf>) -> Result<Self, HomeError> {
+        let root = root.into();
+        match fs::metadata(&root) {
+            Ok(meta) if !meta.is_dir() => Err(HomeError::NotADirectory { path: root }),
+            _ => Ok(Self { root }),
+        }
+    }
+
     /// The home directory itself.
     pub fn root(&self) -> &Path {
         &self.root
@@ -88,6 +98,11 @@ impl Home {
     /// The ledger database.
     pub fn ledger_db(&self) -> PathBuf {
         self.root.join("ledger.db")
+    }
+
+    /// The user's settings (`crate::config`).
+    pub fn config_toml(&self) -> PathBuf {
+        self.root.join(crate::config::CONFIG_FILE)
     }
 }
 
@@ -114,6 +129,17 @@ mod tests {
         let mode = fs::metadata(home.root()).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
         assert_eq!(home.ledger_db(), root.join("ledger.db"));
+    }
+
+    #[test]
+    fn at_creates_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = Home::at(tmp.path().join("missing")).unwrap();
+        assert!(!home.root().exists());
+        assert_eq!(home.config_toml(), tmp.path().join("missing/config.toml"));
+        let file = tmp.path().join("file");
+        fs::write(&file, b"x").unwrap();
+        assert!(matches!(Home::at(&file), Err(HomeError::NotADirectory { .. })));
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Several OS processes appending to one ledger at once, and a writer killed with SIGKILL
-//! in the middle of a stream. The test binary re-executes itself as the writer process
+//! Several OS processes appending to one ledger at once, many processes creating a new
+//! ledger at once, and a writer killed with SIGKILL in the middle of a stream. The test binary re-executes itself as the writer process
 //! (selected by `OOO_TEST_WRITER_DB`), so no helper binary is needed.
 
 use ooo_core::ledger::{Actor, AggregateRef, EventQuery, EventType, NewEvent, SqliteStore, Store};
@@ -19,7 +19,10 @@ fn writer_child() {
     let db = std::env::var(WRITER_DB).expect("run by the multi-process tests");
     let count: u64 = std::env::var(WRITER_COUNT).unwrap().parse().unwrap();
     let name = std::env::var(WRITER_NAME).unwrap();
-    let mut store = SqliteStore::open(&db).unwrap();
+    let mut store = match SqliteStore::open(&db) {
+        Ok(store) => store,
+        Err(e) => panic!("OPEN FAILED: {e}"),
+    };
     let mut out = std::io::stdout().lock();
     for i in 0..count {
         let event = NewEvent::new(
@@ -29,7 +32,10 @@ fn writer_child() {
             json!({ "i": i }),
         )
         .unwrap();
-        let stored = store.append_one(event).unwrap();
+        let stored = match store.append_one(event) {
+            Ok(stored) => stored,
+            Err(e) => panic!("APPEND FAILED: {e}"),
+        };
         // Printed only after append returned: the parent trusts these are durable.
         writeln!(out, "APPENDED {} {}", stored.seq, stored.id).unwrap();
         out.flush().unwrap();
@@ -37,15 +43,17 @@ fn writer_child() {
 }
 
 fn spawn_writer(db: &Path, name: &str, count: u64) -> std::process::Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "writer_child", "--ignored", "--nocapture", "--test-threads=1"])
+    writer(db, name, count).stderr(Stdio::null()).spawn().unwrap()
+}
+
+fn writer(db: &Path, name: &str, count: u64) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", "writer_child", "--ignored", "--nocapture", "--test-threads=1"])
         .env(WRITER_DB, db)
         .env(WRITER_COUNT, count.to_string())
         .env(WRITER_NAME, name)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+        .stdout(Stdio::piped());
+    cmd
 }
 
 fn appended_lines(child: &mut std::process::Child) -> impl Iterator<Item = (u64, String)> + '_ {
@@ -83,6 +91,29 @@ fn four_processes_append_in_parallel() {
             .map(|e| e.payload["i"].as_u64().unwrap())
             .collect();
         assert_eq!(mine, (0..500).collect::<Vec<_>>(), "writer w{w} lost or reordered events");
+    }
+}
+
+/// First use: 20 processes open a ledger that does not exist yet and append one event
+/// each. Every one must succeed, every round (opening used to race: one process saw
+/// another's half-initialised database as a foreign one, or was refused as busy).
+#[test]
+fn many_processes_create_a_new_ledger_at_once() {
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("ledger.db");
+        // A child that fails panics with the error, on the inherited stderr.
+        let mut children: Vec<_> =
+            (0..20).map(|w| writer(&db, &format!("w{w}"), 1).spawn().unwrap()).collect();
+        let mut reported = 0;
+        for (w, child) in children.iter_mut().enumerate() {
+            reported += appended_lines(child).count();
+            assert!(child.wait().unwrap().success(), "round {round}: writer w{w} failed");
+        }
+        assert_eq!(reported, 20, "round {round}");
+        let report = SqliteStore::open(&db).unwrap().verify().unwrap();
+        assert!(report.is_intact(), "round {round}: {report:?}");
+        assert_eq!(report.verified, 20, "round {round}");
     }
 }
 

@@ -91,11 +91,14 @@ fn the_ledger_decides_what_was_saved() {
     let err = f.store.save(&mut f.ledger, &seed("seed_a", "other", None), &f.actor).unwrap_err();
     assert!(matches!(err, SeedStoreError::Conflict { .. }), "{err}");
     assert!(!path.exists());
-    // ...and saving the recorded content again restores the file without a new event.
+    // ...and saving the recorded content again restores the file without a new event,
+    // and says so.
     let again = f.store.save(&mut f.ledger, &seed("seed_a", "first", None), &f.actor).unwrap();
-    assert!(matches!(again, SaveOutcome::AlreadySaved { seq: 1, .. }), "{again:?}");
+    assert!(matches!(again, SaveOutcome::Repaired { seq: 1, found: None, .. }), "{again:?}");
     assert!(path.exists());
     assert_eq!(f.ledger.head().unwrap().unwrap().seq, 1);
+    let same = f.store.save(&mut f.ledger, &seed("seed_a", "first", None), &f.actor).unwrap();
+    assert!(matches!(same, SaveOutcome::AlreadySaved { seq: 1, .. }), "{same:?}");
     // An edited file's content cannot be saved under the id either.
     let text = std::fs::read_to_string(&path).unwrap().replace("goal: first", "goal: edited");
     std::fs::write(&path, &text).unwrap();
@@ -104,6 +107,11 @@ fn the_ledger_decides_what_was_saved() {
         f.store.save(&mut f.ledger, &edited, &f.actor),
         Err(SeedStoreError::Conflict { .. })
     ));
+    // The recorded content, saved again, repairs the edited file.
+    let repaired = f.store.save(&mut f.ledger, &seed("seed_a", "first", None), &f.actor).unwrap();
+    assert!(matches!(repaired, SaveOutcome::Repaired { found: Some(_), .. }), "{repaired:?}");
+    assert!(std::fs::read_to_string(&path).unwrap().contains("goal: first"));
+    assert_eq!(f.ledger.head().unwrap().unwrap().seq, 1);
 }
 
 #[test]

@@ -2,6 +2,9 @@
 //! at the right sequence number, projections in the append transaction, queries, and
 //! refusal of files that are not (current) ledgers.
 
+mod common;
+
+use common::tamper;
 use ooo_core::ledger::{
     Actor, AggregateRef, AppendOptions, Durability, Event, EventQuery, EventType, FaultKind,
     Follower, LedgerError, NewEvent, Projection, ProjectionRows, SqliteStore, Store,
@@ -30,17 +33,6 @@ fn ledger_with(n: u64) -> (tempfile::TempDir, PathBuf, SqliteStore) {
         .collect();
     store.append(&batch, AppendOptions::default()).unwrap();
     (dir, path, store)
-}
-
-/// Tamper with the database directly, as an attacker with file access would.
-fn tamper(path: &Path, sql: &str) {
-    let conn = Connection::open(path).unwrap();
-    conn.execute_batch(
-        "DROP TRIGGER IF EXISTS events_are_append_only_update;
-         DROP TRIGGER IF EXISTS events_are_append_only_delete;",
-    )
-    .unwrap();
-    conn.execute_batch(sql).unwrap();
 }
 
 fn fault_of(path: &Path) -> (u64, FaultKind) {

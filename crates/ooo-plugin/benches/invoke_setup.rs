@@ -33,6 +33,7 @@ fn policy(dir: &Path) -> Policy {
         read: vec![dir.join("plugin")],
         write: vec![dir.join("state"), dir.join("output"), dir.join("tmp")],
         network: false,
+        connect_ports: Vec::new(),
     }
 }
 

@@ -1,8 +1,9 @@
 //! Catalogs: sources the user registered with `ooo plugin add`, so plugins can be
 //! installed by name. Stored in `plugin-catalogs.json` in upstream's shape
 //! (`{"catalogs": [{"plugins", "source_identity", "source_type"}], "schema_version"}`,
-//! keys sorted) plus ours: `location` (the URL as typed, or the directory) and `kind`
-//! (`git` or `local`), which say how to fetch it again.
+//! keys sorted) plus ours: `location` (the URL as typed, or the directory), `kind`
+//! (`git` or `local`) and `reference` (the `--ref` it was read at), which say how to
+//! fetch it again, and `offers` (each plugin's version and description, for search).
 //!
 //! A source is a catalog when it has `plugins/<name>/ouroboros.plugin.json` entries, or
 //! is a single plugin directory. Invalid and `first_party` manifests are skipped with a
@@ -27,6 +28,35 @@ pub struct CatalogEntry {
     pub location: String,
     #[serde(default)]
     pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub offers: Vec<Offer>,
+}
+
+/// A plugin a catalog offers, as it was when the catalog was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offer {
+    pub name: String,
+    pub version: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+impl CatalogEntry {
+    /// What it offers: the recorded details, or the bare names of an entry written
+    /// before they were recorded.
+    pub fn offered(&self) -> Vec<Offer> {
+        if !self.offers.is_empty() {
+            return self.offers.clone();
+        }
+        let bare = |name: &String| Offer {
+            name: name.clone(),
+            version: String::new(),
+            description: String::new(),
+        };
+        self.plugins.iter().map(bare).collect()
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -147,9 +177,18 @@ impl Catalogs {
         })
     }
 
-    /// Forget `name` in every catalog (after `remove`).
-    pub fn forget(&self, name: &str) -> io::Result<()> {
-        self.update(|all| all.iter_mut().for_each(|c| c.plugins.retain(|p| p != name)))
+    /// Unregister the catalogs `which` selects; returns them.
+    pub fn unregister(
+        &self,
+        which: impl Fn(&CatalogEntry) -> bool,
+    ) -> io::Result<Vec<CatalogEntry>> {
+        let mut removed = Vec::new();
+        self.update(|all| {
+            let (gone, kept): (Vec<_>, Vec<_>) = all.drain(..).partition(|c| which(c));
+            removed = gone;
+            *all = kept;
+        })?;
+        Ok(removed)
     }
 
     /// Catalogs that offer `name`.
@@ -159,12 +198,16 @@ impl Catalogs {
 }
 
 fn sorted_entry(c: &CatalogEntry) -> serde_json::Value {
-    let map: BTreeMap<&str, serde_json::Value> = BTreeMap::from([
+    let mut map: BTreeMap<&str, serde_json::Value> = BTreeMap::from([
         ("kind", c.kind.clone().into()),
         ("location", c.location.clone().into()),
         ("plugins", c.plugins.clone().into()),
         ("source_identity", c.source_identity.clone().into()),
         ("source_type", c.source_type.clone().into()),
+        ("offers", serde_json::to_value(&c.offers).expect("offers are JSON")),
     ]);
+    if let Some(r) = &c.reference {
+        map.insert("reference", r.clone().into());
+    }
     serde_json::to_value(map).expect("catalog entry is JSON")
 }

@@ -1,7 +1,8 @@
 //! Scaffolding a new plugin (`ooo plugin create`) and checking a plugin directory
 //! against the contract offline (`ooo plugin test-contract`): the manifest loads, the
 //! entrypoint starts, and every command answers `--help`, each run sandboxed and
-//! time-limited. Nothing is installed or recorded.
+//! time-limited, its output kept (ooo's standard output is the report). Nothing is
+//! installed or recorded.
 
 use std::fs;
 use std::io;
@@ -12,8 +13,9 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::firewall::launch::{LaunchSpec, launch};
+use crate::firewall::launch::{LaunchSpec, launch_in_background};
 use crate::manifest::{self, rules};
+use crate::runnable::NotRunnable;
 use crate::sandbox::{self, Policy};
 
 /// One check and its outcome.
@@ -137,6 +139,23 @@ pub fn test_contract(dir: &Path, scratch: &Path) -> Report {
         push("entrypoint", false, "does not split into words".into());
         return Report { checks, notes };
     };
+    if let Err(problem) = crate::runnable::check(&m, dir) {
+        let (NotRunnable::Missing { path, .. } | NotRunnable::NotExecutable { path, .. }) =
+            &problem;
+        let detail = match (&problem, m.build()) {
+            (NotRunnable::Missing { .. }, Some(b)) => format!(
+                "{path} does not exist: it is built by `{}`; run that in {} first",
+                b.command,
+                dir.display()
+            ),
+            (NotRunnable::Missing { .. }, None) => format!("{path} does not exist"),
+            (NotRunnable::NotExecutable { .. }, _) => {
+                format!("{path} is not executable (chmod +x)")
+            }
+        };
+        push("entrypoint", false, detail);
+        return Report { checks, notes };
+    }
     let program = if words[0].contains('/') && !words[0].starts_with('/') {
         dir.join(&words[0]).into_os_string()
     } else {
@@ -144,7 +163,7 @@ pub fn test_contract(dir: &Path, scratch: &Path) -> Report {
     };
     let _ = fs::create_dir_all(scratch);
     let policy =
-        Policy { read: vec![dir.to_owned()], write: vec![scratch.to_owned()], network: false };
+        Policy { read: vec![dir.to_owned()], write: vec![scratch.to_owned()], ..Policy::default() };
     let mut all_used: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     for command in &m.commands {
         let mut args: Vec<String> = words[1..].to_vec();
@@ -169,12 +188,12 @@ pub fn test_contract(dir: &Path, scratch: &Path) -> Report {
             Some((channel, theirs)) => {
                 let mut spec = spec;
                 spec.env.push(("OUROBOROS_CORE_FD".into(), "3".into()));
-                let done = launch(&spec, ruleset, Some(theirs));
+                let (done, _) = launch_in_background(&spec, ruleset, Some(theirs), false);
                 let (used, refused) = channel.finish_report();
                 all_used.extend(used);
                 (done, refused)
             }
-            None => (launch(&spec, ruleset, None), Vec::new()),
+            None => (launch_in_background(&spec, ruleset, None, false).0, Vec::new()),
         };
         let ok = done.ended.exit_code() == 0 && done.stdout.as_ref().is_none_or(|s| s.bytes > 0);
         push(&format!("{} --help", command.name), ok, done.ended.to_string());

@@ -1,7 +1,9 @@
 //! Fetching plugin sources with the system `git`: shallow clones pinned to the resolved
 //! commit. Nothing from the repository is executed: no hooks are cloned, LFS smudging is
-//! off, and git never prompts (a private repository fails instead of hanging).
+//! off, and git never prompts (a private repository fails instead of hanging). Also the
+//! few questions asked of a local work tree: its top level and the files it holds.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -147,4 +149,37 @@ pub fn clone(
         });
     }
     Ok(Checkout { dir: dest.to_owned(), sha })
+}
+
+/// The top directory of the git work tree `dir` is in, if it is in one.
+pub fn toplevel(dir: &Path) -> Option<PathBuf> {
+    let text = dir.to_string_lossy();
+    run("rev-parse", &text, &["rev-parse", "--show-toplevel"], Some(dir), false)
+        .ok()
+        .filter(|top| !top.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The files of the work tree at `top` that git would see: tracked and untracked ones,
+/// without those `.gitignore` excludes (build output, caches), relative to `top`.
+pub fn work_tree_files(top: &Path) -> Result<Vec<PathBuf>, GitError> {
+    let text = top.to_string_lossy();
+    let out =
+        git(&["ls-files", "-z", "--cached", "--others", "--exclude-standard"], Some(top), false)?;
+    if !out.status.success() {
+        return Err(GitError::Failed {
+            step: "ls-files",
+            url: text.into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    let mut files: Vec<PathBuf> = out
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| PathBuf::from(std::ffi::OsStr::from_bytes(p)))
+        .collect();
+    files.sort();
+    files.dedup();
+    Ok(files)
 }

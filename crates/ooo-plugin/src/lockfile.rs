@@ -7,7 +7,7 @@
 //! name = "..."            # sorted by name
 //! version, source_kind ("git" | "local"), repository?, git_sha?, manifest_checksum,
 //! installed_at (RFC 3339 UTC, seconds), plugin_home, source_type, source_identity,
-//! artifact_digest, and ours: requested_ref?
+//! artifact_digest, and ours: requested_ref?, source_digest? (before a build step)
 //! ```
 //!
 //! Upstream lockfiles are read as they are (unknown keys ignored). Every change is a
@@ -36,7 +36,7 @@ pub enum LockfileError {
 }
 
 /// One installed plugin.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockEntry {
     pub name: String,
     pub version: String,
@@ -58,6 +58,10 @@ pub struct LockEntry {
     /// The `--ref` asked for (ours).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_ref: Option<String>,
+    /// The source tree's digest before its build step, for a plugin that has one
+    /// (ours; `artifact_digest` covers the source and the built outputs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_digest: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -147,6 +151,9 @@ pub fn render(entries: &[LockEntry]) -> String {
         if let Some(r) = &e.requested_ref {
             field("requested_ref", r);
         }
+        if let Some(d) = &e.source_digest {
+            field("source_digest", d);
+        }
     }
     out
 }
@@ -224,6 +231,7 @@ mod tests {
             source_identity: "https://example.com/o/plugins".into(),
             artifact_digest: "sha256:11".into(),
             requested_ref: None,
+            source_digest: None,
         }
     }
 

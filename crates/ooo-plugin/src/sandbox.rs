@@ -6,14 +6,15 @@
 //! the caller's workspace only as the manifest's `x-ouroboros.fs` asks and the user
 //! trusted. `/proc`, `/sys` and the ooo home's core files (ledger, lockfile, other
 //! plugins) are not reachable. Network (Landlock ABI 4+): no TCP bind or connect unless
-//! `x-ouroboros.network` is declared and its scope trusted. Where the kernel lacks part of
+//! `x-ouroboros.network` is declared and its scope trusted, or, for a build step, TCP
+//! connect to the ports of the hosts it declares. Where the kernel lacks part of
 //! this, the [`Level`] says what is missing, so the audit record and stderr can say so.
 
 use std::path::PathBuf;
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset,
-    RulesetAttr, RulesetCreated, RulesetCreatedAttr,
+    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, PathBeneath, PathFd,
+    Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr,
 };
 
 /// How much of the sandbox this kernel enforces.
@@ -43,6 +44,8 @@ pub struct Policy {
     pub write: Vec<PathBuf>,
     /// TCP bind/connect allowed.
     pub network: bool,
+    /// Without `network`: TCP connect allowed to these ports only (bind never).
+    pub connect_ports: Vec<u16>,
 }
 
 /// System directories a program needs to run (only those that exist are used).
@@ -100,6 +103,11 @@ pub fn prepare(policy: &Policy) -> std::io::Result<Prepared> {
         ruleset = ruleset.handle_access(AccessNet::from_all(abi)).map_err(err)?;
     }
     let mut created = ruleset.create().map_err(err)?;
+    if !policy.network {
+        for port in &policy.connect_ports {
+            created = created.add_rule(NetPort::new(*port, AccessNet::ConnectTcp)).map_err(err)?;
+        }
+    }
     let read = AccessFs::from_read(abi);
     let all = AccessFs::from_all(abi);
     let mut rules: Vec<(PathBuf, landlock::BitFlags<AccessFs>)> = Vec::new();

@@ -3,8 +3,9 @@
 //! Git URLs are normalised as upstream does: cut at `#`, drop a `git+` wrapper before
 //! `https://`, `http://` or `ssh://`, drop `user:pass@` and lowercase the host for those
 //! schemes, strip one trailing `.git`. The scheme is kept (`http` and `https` are
-//! different subjects). Local sources are absolute paths with symlinks resolved;
-//! relative paths are refused (a relative path means something else in every shell).
+//! different subjects). Local sources are directories, given absolute or relative to
+//! the current directory (as `cargo install --path`), stored absolute with symlinks
+//! resolved, so the identity does not depend on where `ooo` ran.
 
 use std::path::{Path, PathBuf};
 
@@ -31,8 +32,6 @@ pub enum Source {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("{0:?} is a relative path; give an absolute path (for example \"$PWD/{0}\")")]
-    Relative(String),
     #[error("{path} cannot be used: {source}")]
     Unreadable { path: String, source: std::io::Error },
     #[error("{0} is not a directory")]
@@ -49,7 +48,8 @@ pub fn is_url(text: &str) -> bool {
 }
 
 impl Source {
-    /// Parse a user-supplied source: a git URL or an absolute directory.
+    /// Parse a user-supplied source: a git URL, or a directory (relative ones are taken
+    /// from the current directory).
     pub fn parse(text: &str) -> Result<Self, SourceError> {
         if text.contains("#plugins/") {
             return Err(SourceError::SubdirectoryForm(text.to_owned()));
@@ -57,11 +57,7 @@ impl Source {
         if is_url(text) {
             return Ok(Self::Git { url: text.to_owned() });
         }
-        let path = Path::new(text);
-        if !path.is_absolute() {
-            return Err(SourceError::Relative(text.to_owned()));
-        }
-        let resolved = path
+        let resolved = Path::new(text)
             .canonicalize()
             .map_err(|source| SourceError::Unreadable { path: text.to_owned(), source })?;
         if !resolved.is_dir() {
@@ -173,7 +169,13 @@ mod tests {
     #[test]
     fn parsing_sources() {
         assert_eq!(Source::parse("https://example.com/a/b.git").unwrap().kind(), "git");
-        assert!(matches!(Source::parse("relative/dir"), Err(SourceError::Relative(_))));
+        assert!(matches!(Source::parse("no/such/dir"), Err(SourceError::Unreadable { .. })));
+        let here = std::env::current_dir().unwrap().canonicalize().unwrap();
+        assert_eq!(
+            Source::parse(".").unwrap(),
+            Source::Local { path: here },
+            "relative: from here"
+        );
         assert!(matches!(
             Source::parse("https://h/r#plugins/x"),
             Err(SourceError::SubdirectoryForm(_))

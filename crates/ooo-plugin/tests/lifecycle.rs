@@ -27,7 +27,17 @@ fn env() -> Env {
 }
 
 impl Env {
+    /// A manager that replaces installed plugins without asking (the tests install
+    /// versions from different directories, which are different sources).
     fn manager(&self) -> Manager {
+        let mut m = self.cautious_manager();
+        m.replace = ooo_plugin::manager::Replace::Force;
+        m
+    }
+
+    /// A manager as the CLI makes it without a terminal: it refuses to replace a plugin
+    /// from another source or with a lower version.
+    fn cautious_manager(&self) -> Manager {
         Manager::new(
             self.home.clone(),
             vec!["ledger".into(), "seed".into(), "plugin".into(), "help".into()],
@@ -138,9 +148,9 @@ fn trust_needs_declared_scopes_and_binds_to_the_bytes() {
     assert!(err.to_string().contains("does not declare alpha:admin"), "{err}");
     let err = m.trust(&mut e.ledger, &e.actor, "alpha", &[]).unwrap_err();
     assert!(err.to_string().contains("--scope alpha:read"), "{err}");
-    let (granted, new) = m.trust(&mut e.ledger, &e.actor, "alpha", &["alpha:read".into()]).unwrap();
-    assert_eq!(granted, ["alpha:read"]);
-    assert_eq!(new[0].risk, "read_only");
+    let trusted = m.trust(&mut e.ledger, &e.actor, "alpha", &["alpha:read".into()]).unwrap();
+    assert_eq!(trusted.granted_scopes, ["alpha:read"]);
+    assert_eq!(trusted.added[0].risk, "read_only");
     assert_eq!(state_of(&e, &m, "alpha"), TrustState::Trusted);
     // Tampering with an installed file: verify says so and the grant is gone.
     fs::write(e.home.root().join("plugins/alpha/bin/run.sh"), "#!/bin/sh\ncurl evil\n").unwrap();
@@ -300,14 +310,20 @@ fn disable_survives_update_not_a_change_of_source() {
     assert_eq!(state_of(&e, &m, "alpha"), TrustState::Disabled);
     // A new version at the same source: still disabled.
     e.plugin("src", "alpha", "1.1.0", &[("alpha:net", "write", false)]);
-    let report = m.update(&mut e.ledger, &e.actor, "alpha").unwrap();
+    let report = m.update(&mut e.ledger, &e.actor, "alpha", None, false).unwrap();
     assert_eq!(report.previous_version.as_deref(), Some("1.0.0"));
     assert_eq!(report.version, "1.1.0");
     assert_eq!(report.permissions_added.len(), 1);
     assert_eq!(report.permissions_added[0].scope, "alpha:net");
     assert_eq!(state_of(&e, &m, "alpha"), TrustState::Disabled);
-    // The same plugin from another source: not disabled (a different subject).
+    // The same plugin from another source: refused unless forced (it says what would
+    // change), and then not disabled (a different subject).
     let other = e.plugin("elsewhere", "alpha", "1.1.0", &[]);
+    let refused = e
+        .cautious_manager()
+        .install(&mut e.ledger, &e.actor, "alpha", Some(other.to_str().unwrap()), None)
+        .unwrap_err();
+    assert!(matches!(&refused, ManagerError::ReplaceRefused(r) if r.other_source()), "{refused}");
     m.install(&mut e.ledger, &e.actor, "alpha", Some(other.to_str().unwrap()), None).unwrap();
     assert_eq!(state_of(&e, &m, "alpha"), TrustState::Installed);
     assert_eq!(
@@ -323,11 +339,11 @@ fn update_voids_trust_and_reports_the_change() {
     let m = e.manager();
     m.install(&mut e.ledger, &e.actor, "alpha", Some(src.to_str().unwrap()), None).unwrap();
     m.trust(&mut e.ledger, &e.actor, "alpha", &["alpha:read".into()]).unwrap();
-    let same = m.update(&mut e.ledger, &e.actor, "alpha").unwrap();
+    let same = m.update(&mut e.ledger, &e.actor, "alpha", None, false).unwrap();
     assert!(!same.changed, "nothing changed, nothing recorded");
     assert_eq!(state_of(&e, &m, "alpha"), TrustState::Trusted);
     fs::write(src.join("bin/run.sh"), "#!/bin/sh\necho changed\n").unwrap();
-    let changed = m.update(&mut e.ledger, &e.actor, "alpha").unwrap();
+    let changed = m.update(&mut e.ledger, &e.actor, "alpha", None, false).unwrap();
     assert!(changed.changed);
     assert_ne!(changed.previous_digest.as_deref(), Some(changed.artifact_digest.as_str()));
     assert_eq!(state_of(&e, &m, "alpha"), TrustState::Installed, "new bytes need a new grant");
@@ -346,13 +362,20 @@ fn remove_keeps_history_and_state_unless_purged() {
     assert!(!e.lockfile().contains("alpha"));
     assert!(m.state_dir("alpha").join("memo").exists(), "state survives a plain remove");
     assert_eq!(e.events("alpha"), ["plugin.installed", "plugin.removed"]);
+    // --purge after a plain remove deletes the state that remove kept.
+    assert!(!m.remove(&mut e.ledger, &e.actor, "alpha", true).unwrap(), "nothing installed");
+    assert!(!m.state_dir("alpha").exists(), "--purge removes what a plain remove kept");
+    assert_eq!(e.events("alpha"), ["plugin.installed", "plugin.removed", "plugin.removed"]);
     m.install(&mut e.ledger, &e.actor, "alpha", Some(src.to_str().unwrap()), None).unwrap();
-    m.remove(&mut e.ledger, &e.actor, "alpha", true).unwrap();
+    fs::create_dir_all(m.state_dir("alpha")).unwrap();
+    assert!(m.remove(&mut e.ledger, &e.actor, "alpha", true).unwrap());
     assert!(!m.state_dir("alpha").exists(), "--purge removes state");
-    assert!(matches!(
-        m.remove(&mut e.ledger, &e.actor, "alpha", false),
-        Err(ManagerError::NotInstalled(_))
-    ));
+    for purge in [false, true] {
+        assert!(matches!(
+            m.remove(&mut e.ledger, &e.actor, "alpha", purge),
+            Err(ManagerError::NotInstalled(_))
+        ));
+    }
 }
 
 #[test]
@@ -383,12 +406,12 @@ fn name_rules() {
     let err =
         m.install(&mut e.ledger, &e.actor, "charlie", Some(c.to_str().unwrap()), None).unwrap_err();
     assert!(err.to_string().contains("first_party"), "{err}");
-    // Relative paths, subdirectory forms and unknown names.
+    // Missing directories, subdirectory forms and unknown names.
     assert!(
-        m.install(&mut e.ledger, &e.actor, "x", Some("relative/dir"), None)
+        m.install(&mut e.ledger, &e.actor, "x", Some("no/such/dir"), None)
             .unwrap_err()
             .to_string()
-            .contains("relative")
+            .contains("no/such/dir cannot be used")
     );
     assert!(
         m.install(
@@ -465,7 +488,7 @@ fn catalog_from_a_local_git_repository() {
         TrustState::Trusted,
         "same bytes from the same source keep their grant"
     );
-    let latest = m.update(&mut e.ledger, &e.actor, "alpha").unwrap();
+    let latest = m.update(&mut e.ledger, &e.actor, "alpha", None, false).unwrap();
     assert_eq!(latest.version, "1.0.0", "update follows the pinned ref");
     // A commit sha pins too (fetched by sha, not as a branch or tag).
     let v1_sha = String::from_utf8(
@@ -553,7 +576,7 @@ fn an_interrupted_swap_is_repaired_by_the_next_operation() {
 }
 
 #[test]
-fn remove_clears_trust_disable_and_catalog() {
+fn remove_clears_trust_and_disable_and_keeps_the_catalog() {
     let mut e = env();
     e.plugin("cat/plugins", "alpha", "1.0.0", &[]);
     let m = e.manager();
@@ -565,21 +588,7 @@ fn remove_clears_trust_disable_and_catalog() {
     m.remove(&mut e.ledger, &e.actor, "alpha", false).unwrap();
     assert!(ooo_plugin::trust::grant(&e.ledger, "alpha").unwrap().is_none());
     assert!(ooo_plugin::trust::disable(&e.ledger, "alpha").unwrap().is_none());
-    assert!(
-        matches!(
-            m.install(&mut e.ledger, &e.actor, "alpha", None, None),
-            Err(ManagerError::Unknown(_))
-        ),
-        "catalog entry forgotten"
-    );
-    // Reinstalling the same bytes starts untrusted.
-    m.install(
-        &mut e.ledger,
-        &e.actor,
-        "alpha",
-        Some(cat.join("plugins/alpha").to_str().unwrap()),
-        None,
-    )
-    .unwrap();
+    // The catalog still offers it, and reinstalling the same bytes starts untrusted.
+    m.install(&mut e.ledger, &e.actor, "alpha", None, None).unwrap();
     assert_eq!(state_of(&e, &m, "alpha"), TrustState::Installed);
 }

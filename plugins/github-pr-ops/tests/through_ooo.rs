@@ -1,5 +1,6 @@
-//! End to end through the real `ooo` binary: install the plugin from its folder (the
-//! manifest in `plugins/github-pr-ops` plus the built binary), trust `github:read`,
+//! End to end through the real `ooo` binary: install the plugin from a prebuilt folder
+//! (the manifest in `plugins/github-pr-ops` without its build step, plus the binary this
+//! test run built; `install_from_git.rs` installs from source), trust `github:read`,
 //! review (the decision lands in the ledger through the capability channel), then merge:
 //! blocked by the firewall without the write scope, declined without confirmation, and
 //! merged exactly once, at the reviewed head, with it.
@@ -32,14 +33,17 @@ fn ooo_binary() -> PathBuf {
 }
 
 impl Ooo {
-    /// A fresh home, and the plugin's folder as a user would build it: the manifest
-    /// from the repository and the binary under `bin/`.
+    /// A fresh home, and the plugin's folder as a user would build it by hand: the
+    /// manifest from the repository, without the build step, and the binary under `bin/`.
     fn new(gh: &FakeGitHub) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("src/github-pr-ops");
         std::fs::create_dir_all(src.join("bin")).unwrap();
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("ouroboros.plugin.json");
-        std::fs::copy(manifest, src.join("ouroboros.plugin.json")).unwrap();
+        let mut manifest: Value =
+            serde_json::from_slice(&std::fs::read(manifest).unwrap()).unwrap();
+        manifest["x-ouroboros"].as_object_mut().unwrap().remove("build").unwrap();
+        std::fs::write(src.join("ouroboros.plugin.json"), manifest.to_string()).unwrap();
         let bin = src.join("bin/github-pr-ops");
         std::fs::copy(env!("CARGO_BIN_EXE_github-pr-ops"), &bin).unwrap();
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();

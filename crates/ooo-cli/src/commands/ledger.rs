@@ -1,4 +1,10 @@
-//! `ooo ledger log | verify | export | note`.
+//! `ooo ledger log | verify | export | note | import`.
+//!
+//! `log`, `verify` and `export` only read: they open the ledger read-only and never
+//! create the home or the database (an auditor may point them at a read-only copy).
+//! `note` and `import` write. Restoring from an export lives in `import`.
+
+mod import;
 
 use std::fs::File;
 use std::io::{self, BufReader, Write};
@@ -10,7 +16,7 @@ use ooo_core::ledger::{
 };
 use serde_json::json;
 
-use super::{login, open_ledger};
+use super::{login, open_ledger, open_ledger_read_only};
 use crate::cli::{ExportArgs, LedgerCommand, LogArgs, NoteArgs, VerifyArgs};
 use crate::error::CliError;
 use crate::output::{Failure, TableWriter, piped, stderr_line};
@@ -21,14 +27,17 @@ pub fn run(cmd: LedgerCommand) -> Result<ExitCode, CliError> {
         LedgerCommand::Verify(args) => verify(args),
         LedgerCommand::Export(args) => export_cmd(args),
         LedgerCommand::Note(args) => note(args),
+        LedgerCommand::Import(args) => import::run(args),
     }
 }
 
 fn log_query(args: &LogArgs) -> Result<EventQuery, CliError> {
+    // A limit counts from a start when one is given (--since, --after), else back from
+    // the newest event.
     let mut query = EventQuery {
         from_seq: args.since,
         limit: args.limit,
-        newest: args.since.is_none(),
+        newest: args.since.is_none() && args.after.is_none(),
         ..Default::default()
     };
     if let Some(agg) = &args.aggregate {
@@ -55,7 +64,7 @@ fn log_query(args: &LogArgs) -> Result<EventQuery, CliError> {
 
 fn log(args: LogArgs) -> Result<ExitCode, CliError> {
     let query = log_query(&args)?;
-    let store = open_ledger()?;
+    let store = open_ledger_read_only()?;
     // Pin the head first, so nothing appended meanwhile is skipped by --follow.
     let head = store.head()?.map_or(0, |h| h.seq);
     let existing = EventQuery { to_seq: Some(head), ..query.clone() };
@@ -107,11 +116,15 @@ fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
             (export::verify(BufReader::new(file))?, path.clone())
         }
         None => {
-            let store = open_ledger()?;
+            let store = open_ledger_read_only()?;
             let report = store.verify()?;
             (report, store.path().display().to_string())
         }
     };
+    if args.file.is_some() && report.verified == 0 && report.is_intact() {
+        return Err(CliError::new(format!("{source} holds no events: nothing was verified"))
+            .hint("an export is one JSON event per line, as `ooo ledger export` writes it; check that you passed the right file"));
+    }
     let segment = if report.first_seq > 1 {
         format!(" (a segment from seq {}, its first prev_hash taken on trust)", report.first_seq)
     } else {
@@ -159,7 +172,7 @@ fn verify_json(report: &VerifyReport, source: &str) -> serde_json::Value {
 }
 
 fn export_cmd(args: ExportArgs) -> Result<ExitCode, CliError> {
-    let store = open_ledger()?;
+    let store = open_ledger_read_only()?;
     let query = EventQuery { from_seq: args.since, ..Default::default() };
     piped(|out| stream_json(&store, &query, out))
 }

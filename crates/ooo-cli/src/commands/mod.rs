@@ -1,6 +1,8 @@
 //! Command implementations, one module per command group. Each returns the exit code on
 //! success and a [`CliError`] on failure; nothing here parses arguments or renders errors.
 
+mod completions;
+mod config;
 mod dispatch;
 mod ledger;
 mod plugin;
@@ -9,13 +11,11 @@ mod seed;
 
 use std::process::ExitCode;
 
-use clap::CommandFactory;
 use ooo_core::home::Home;
 use ooo_core::ledger::SqliteStore;
 
 use crate::cli::{Cli, Command};
 use crate::error::CliError;
-use crate::output::piped;
 
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
@@ -24,17 +24,25 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Seed(cmd) => seed::run(cmd),
         Command::Plugin(cmd) => plugin::run(cmd),
         Command::Runtime(cmd) => runtime::run(cmd),
-        Command::Completions { shell } => {
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "ooo", &mut script);
-            piped(|out| Ok(out.write_all(&script)?))
-        }
+        Command::Config(cmd) => config::run(cmd),
+        Command::Completions { shell } => completions::run(shell),
     }
 }
 
 /// The prepared home directory (created owner-only when missing).
 pub fn home() -> Result<Home, CliError> {
     Ok(Home::prepare(Home::locate_from_env()?)?)
+}
+
+/// The home as it is, for commands that only read: nothing is created.
+pub fn existing_home() -> Result<Home, CliError> {
+    Ok(Home::at(Home::locate_from_env()?)?)
+}
+
+/// Open the ledger in the home for reading only: neither the home nor the ledger is
+/// created, nothing is written, and a read-only copy can be read.
+pub fn open_ledger_read_only() -> Result<SqliteStore, CliError> {
+    Ok(SqliteStore::open_read_only(existing_home()?.ledger_db())?)
 }
 
 /// Open (creating if needed) the ledger in the home, after marking plugin invocations

@@ -7,12 +7,16 @@ use std::process::ExitCode;
 use clap::CommandFactory;
 use ooo_core::home::Home;
 use ooo_core::ledger::Actor;
+use ooo_plugin::build::Built;
+use ooo_plugin::changes::Change;
 use ooo_plugin::digest::{StatCache, tree_digest};
-use ooo_plugin::manager::{InstallReport, Manager, PermissionChange};
-use ooo_plugin::manifest::{self, rules};
+use ooo_plugin::manager::{InstallReport, Manager, PermissionChange, Replace, Replacing};
 use serde_json::json;
 
 use super::{home, login};
+
+mod catalog;
+mod validate;
 use crate::cli::{Cli, PluginCommand};
 use crate::error::CliError;
 use crate::output::{piped, stderr_line};
@@ -70,7 +74,7 @@ pub fn reserved_names() -> Vec<String> {
 pub fn run(cmd: PluginCommand) -> Result<ExitCode, CliError> {
     match cmd {
         PluginCommand::Digest { dir } => digest(&dir),
-        PluginCommand::Validate { path, json } => validate(&path, json),
+        PluginCommand::Validate { path, json } => validate::run(&path, json),
         PluginCommand::Create { name, dir } => {
             if reserved_names().contains(&name) {
                 return Err(CliError::new(format!(
@@ -143,7 +147,7 @@ fn lifecycle(cmd: PluginCommand) -> Result<ExitCode, CliError> {
     let mut manager = Manager::new(home, reserved_names());
     if std::io::stderr().is_terminal() {
         manager.show_progress = true;
-        manager.progress = Some(Box::new(hash_progress()));
+        manager.progress = Some(Box::new(progress_bar()));
     }
     let actor = Actor::user(&login())?;
     for name in manager.disable_first_party_collisions(&mut ledger, &Actor::program("ooo")?)? {
@@ -194,7 +198,14 @@ fn lifecycle(cmd: PluginCommand) -> Result<ExitCode, CliError> {
                 Ok(())
             })
         }
-        PluginCommand::Install { name, from, git_ref, json } => {
+        PluginCommand::Install { name, from, git_ref, force, json } => {
+            manager.replace = if force {
+                Replace::Force
+            } else if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+                Replace::Ask(Box::new(ask_replace))
+            } else {
+                Replace::Refuse
+            };
             let report =
                 manager.install(&mut ledger, &actor, &name, from.as_deref(), git_ref.as_deref())?;
             let entry = manager.entry(&name)?;
@@ -335,6 +346,12 @@ fn lifecycle(cmd: PluginCommand) -> Result<ExitCode, CliError> {
                         }
                     }
                 }
+                if let (Ok(b), Some(source)) = (
+                    serde_json::from_value::<Built>(info["build"].clone()),
+                    info["source_digest"].as_str(),
+                ) {
+                    write_build(out, &b, source)?;
+                }
                 let m = &info["manifest"];
                 writeln!(out, "commands (namespace {}):", s(&m["namespace"]))?;
                 for c in m["commands"].as_array().into_iter().flatten() {
@@ -361,18 +378,30 @@ fn lifecycle(cmd: PluginCommand) -> Result<ExitCode, CliError> {
             })
         }
         PluginCommand::Trust { name, scopes, json } => {
-            let (granted, new) = manager.trust(&mut ledger, &actor, &name, &scopes)?;
+            let t = manager.trust(&mut ledger, &actor, &name, &scopes)?;
             piped(|out| {
                 if json {
                     writeln!(
                         out,
                         "{}",
-                        json!({"name": name, "granted": new, "granted_scopes": granted})
+                        json!({"name": name, "granted": t.added, "already_held": t.already_held, "granted_scopes": t.granted_scopes, "recorded": t.recorded})
                     )?;
-                } else if new.is_empty() {
+                } else if !t.recorded {
+                    writeln!(
+                        out,
+                        "{name} already holds {}; nothing changed, nothing recorded",
+                        t.already_held.join(", ")
+                    )?;
+                } else if t.added.is_empty() && t.granted_scopes.is_empty() {
                     writeln!(out, "{name} is enabled (it needs no scopes)")?;
+                } else if t.added.is_empty() {
+                    writeln!(
+                        out,
+                        "{name} is enabled again; it holds: {}",
+                        t.granted_scopes.join(", ")
+                    )?;
                 } else {
-                    for p in &new {
+                    for p in &t.added {
                         writeln!(
                             out,
                             "granted {name} {} ({}{})",
@@ -385,40 +414,55 @@ fn lifecycle(cmd: PluginCommand) -> Result<ExitCode, CliError> {
                             }
                         )?;
                     }
-                    writeln!(out, "{name} now holds: {}", granted.join(", "))?;
+                    writeln!(out, "{name} now holds: {}", t.granted_scopes.join(", "))?;
                 }
                 Ok(())
             })
         }
         PluginCommand::Disable { name } => {
             manager.disable(&mut ledger, &actor, &name)?;
+            let entry = manager.entry(&name)?;
+            let scopes: String = manager
+                .installed_manifest(&entry)
+                .map(|m| m.required_scopes().iter().map(|s| format!(" --scope {s}")).collect())
+                .unwrap_or_default();
             piped(|out| {
                 Ok(writeln!(
                     out,
-                    "disabled {name}; re-enable it with `ooo plugin trust {name} --scope ...`"
+                    "disabled {name}; re-enable it with `ooo plugin trust {name}{scopes}`"
                 )?)
             })
         }
         PluginCommand::Remove { name, purge } => {
-            manager.remove(&mut ledger, &actor, &name, purge)?;
             let state = manager.state_dir(&name);
+            let removed = manager.remove(&mut ledger, &actor, &name, purge)?;
             piped(|out| {
+                if !removed {
+                    writeln!(
+                        out,
+                        "purged {name}'s state at {} (it was removed before)",
+                        state.display()
+                    )?;
+                    return Ok(());
+                }
                 writeln!(
                     out,
-                    "removed {name}: installed files, lockfile entry, trust, disable record and catalog entry (its ledger history stays)"
+                    "removed {name}: installed files, lockfile entry, trust and disable record (its ledger history and catalogs stay)"
                 )?;
                 if !purge && state.exists() {
                     writeln!(
                         out,
-                        "its state is kept at {}; delete it with --purge",
+                        "its state is kept at {}; delete it with `ooo plugin remove {name} --purge`",
                         state.display()
                     )?;
                 }
                 Ok(())
             })
         }
-        PluginCommand::Update { name, json } => {
-            let report = manager.update(&mut ledger, &actor, &name)?;
+        PluginCommand::Catalog(cmd) => catalog::run(&manager, cmd),
+        PluginCommand::Search { word, json } => catalog::search(&manager, &word, json),
+        PluginCommand::Update { name, git_ref, dry_run, json } => {
+            let report = manager.update(&mut ledger, &actor, &name, git_ref.as_deref(), dry_run)?;
             piped(|out| {
                 if json {
                     write_json(out, &report)?;
@@ -518,10 +562,11 @@ fn write_json(out: &mut dyn Write, value: &impl serde::Serialize) -> std::io::Re
     writeln!(out, "{}", serde_json::to_string(value).map_err(std::io::Error::other)?)
 }
 
-/// A one-line progress bar on stderr for hashing, redrawn at most ten times a second.
-fn hash_progress() -> impl Fn(u64, u64) + Sync {
+/// A one-line progress bar on stderr for copying and hashing, redrawn at most ten times
+/// a second, and once more when the work is done.
+fn progress_bar() -> impl Fn(&str, u64, u64) + Sync {
     let last = std::sync::Mutex::new(std::time::Instant::now() - std::time::Duration::from_secs(1));
-    move |done, total| {
+    move |what, done, total| {
         let mut last = last.lock().expect("progress lock");
         if done < total && last.elapsed() < std::time::Duration::from_millis(100) {
             return;
@@ -532,7 +577,7 @@ fn hash_progress() -> impl Fn(u64, u64) + Sync {
         let mut err = std::io::stderr().lock();
         let _ = write!(
             err,
-            "\rhashing [{}{}] {pct:>3}% of {:.1} MB",
+            "\r{what} [{}{}] {pct:>3}% of {:.1} MB",
             "#".repeat(filled),
             " ".repeat(20 - filled),
             total as f64 / 1e6
@@ -541,6 +586,18 @@ fn hash_progress() -> impl Fn(u64, u64) + Sync {
             let _ = writeln!(err);
         }
     }
+}
+
+/// Ask on the terminal whether to replace an installed plugin (default no).
+fn ask_replace(r: &Replacing) -> bool {
+    {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "{r}. Replace it? [y/N] ");
+        let _ = err.flush();
+    }
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok()
+        && matches!(answer.trim().to_lowercase().as_str(), "y" | "yes")
 }
 
 /// Ask on the terminal which of `offered` to install: numbers or names, comma or space
@@ -587,7 +644,22 @@ fn write_permission_changes(
     Ok(())
 }
 
+/// A build step as the user reviews it before trusting: the command, where it could
+/// connect, the sandbox it had, and the digests of its source and of each output.
+fn write_build(out: &mut dyn Write, b: &Built, source_digest: &str) -> std::io::Result<()> {
+    let network = if b.network.is_empty() { "none".to_owned() } else { b.network.join(", ") };
+    writeln!(out, "  built with `{}` (sandbox: {}; network: {network})", b.command, b.sandbox)?;
+    writeln!(out, "    source {source_digest}")?;
+    for o in &b.outputs {
+        writeln!(out, "    output {} {} ({} bytes)", o.path, o.sha256, o.bytes)?;
+    }
+    Ok(())
+}
+
 fn write_install(out: &mut dyn Write, r: &InstallReport) -> std::io::Result<()> {
+    if r.dry_run && r.changed {
+        writeln!(out, "dry run: nothing was changed; an update would do this:")?;
+    }
     if !r.changed {
         return writeln!(
             out,
@@ -609,8 +681,30 @@ fn write_install(out: &mut dyn Write, r: &InstallReport) -> std::io::Result<()> 
     if let Some(sha) = &r.git_sha {
         writeln!(out, "  commit {sha}")?;
     }
+    if let (Some(b), Some(source)) = (&r.build, &r.source_digest) {
+        write_build(out, b, source)?;
+    }
     write_permission_changes(out, "added", &r.permissions_added)?;
     write_permission_changes(out, "removed", &r.permissions_removed)?;
+    // For an update, which files change (a first install adds them all).
+    if r.previous_version.is_some() && !r.files_changed.is_empty() {
+        let count = |c: Change| r.files_changed.iter().filter(|f| f.change == c).count();
+        writeln!(
+            out,
+            "  files: {} changed, {} added, {} removed",
+            count(Change::Changed),
+            count(Change::Added),
+            count(Change::Removed)
+        )?;
+        for f in &r.files_changed {
+            let label = match f.change {
+                Change::Added => "added",
+                Change::Removed => "removed",
+                Change::Changed => "changed",
+            };
+            writeln!(out, "    {label:<8} {}", f.path)?;
+        }
+    }
     if r.previous_digest.as_deref().is_some_and(|d| d != r.artifact_digest) {
         writeln!(
             out,
@@ -634,47 +728,4 @@ fn digest(dir: &Path) -> Result<ExitCode, CliError> {
         let _ = cache.save(&stat_cache_path(home)); // a cache that cannot be written only costs time
     }
     piped(|out| Ok(writeln!(out, "{}", result.digest)?))
-}
-
-fn validate(path: &Path, json_out: bool) -> Result<ExitCode, CliError> {
-    match manifest::load(path) {
-        Ok((m, _)) => {
-            let warnings = rules::warnings(&m);
-            piped(|out| {
-                if json_out {
-                    let report = json!({
-                        "valid": true, "name": m.name, "version": m.version, "schema_version": m.schema_version,
-                        "namespace": m.namespace(),
-                        "commands": m.commands.iter().map(|c| &c.name).collect::<Vec<_>>(),
-                        "warnings": warnings.iter().map(|(p, msg)| json!({"pointer": p, "message": msg})).collect::<Vec<_>>(),
-                    });
-                    writeln!(out, "{report}")?;
-                } else {
-                    for (pointer, message) in &warnings {
-                        stderr_line(&format!("warning: {pointer}: {message}"));
-                    }
-                    writeln!(
-                        out,
-                        "ok: {} {} (schema {}), {} command(s) in namespace {}",
-                        m.name,
-                        m.version,
-                        m.schema_version,
-                        m.commands.len(),
-                        m.namespace()
-                    )?;
-                }
-                Ok(())
-            })
-        }
-        Err(e) if json_out => {
-            let report = json!({
-                "valid": false,
-                "error": {"file": e.file.display().to_string(), "pointer": e.pointer, "message": e.message, "expected": e.expected, "found": e.found},
-            });
-            piped(|out| Ok(writeln!(out, "{report}")?))?;
-            Ok(ExitCode::from(1))
-        }
-        Err(e) => Err(CliError::new(e.to_string())
-            .hint("fix the manifest at that JSON pointer, then run `ooo plugin validate` again")),
-    }
 }

@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use ooo_core::home::Home;
 use ooo_core::ledger::{Actor, SqliteStore};
 use ooo_core::seed::diff::{SeedDiff, diff};
-use ooo_core::seed::store::{SaveOutcome, is_storable_id};
+use ooo_core::seed::store::{SaveOutcome, is_storable_id, save_problems};
 use ooo_core::seed::{
-    LoadError, MetadataDefaults, Problem, Seed, SeedStore, content_hash, load_file, to_json_string,
-    to_yaml,
+    Invalid, LoadError, MetadataDefaults, Problem, Seed, SeedStore, content_hash, load_file,
+    load_reader, to_json_string, to_yaml,
 };
 use serde_json::json;
 
@@ -26,7 +26,7 @@ pub fn run(cmd: SeedCommand) -> Result<ExitCode, CliError> {
         SeedCommand::Save { file, json } => save(&file, json),
         SeedCommand::List { json } => list(json),
         SeedCommand::Lineage { seed_id, json } => lineage(&seed_id, json),
-        SeedCommand::Diff { a, b, json } => diff_cmd(&a, &b, json),
+        SeedCommand::Diff { a, b, json, exit_code } => diff_cmd(&a, &b, json, exit_code),
     }
 }
 
@@ -36,9 +36,31 @@ fn print_warnings(warnings: &[Problem]) {
     }
 }
 
+/// Metadata defaults that generate nothing: what `seed save` loads with, so a seed
+/// without its own id or time is seen as such.
+fn unset() -> MetadataDefaults {
+    MetadataDefaults { seed_id: String::new(), created_at: String::new() }
+}
+
+/// `seed validate`: the seed's own rules, then the rules `seed save` adds (its id); `-`
+/// reads standard input.
 fn validate(file: &Path, json: bool) -> Result<ExitCode, CliError> {
-    let shown = file.display().to_string();
-    match load_file(file, &MetadataDefaults::generate()) {
+    let stdin = file == Path::new("-");
+    let name = if stdin { Path::new("standard input") } else { file };
+    let shown = name.display().to_string();
+    let loaded = if stdin {
+        load_reader(std::io::stdin().lock(), name, &unset())
+    } else {
+        load_file(file, &unset())
+    };
+    let loaded = loaded.and_then(|valid| match save_problems(&valid.seed) {
+        problems if problems.is_empty() => Ok(valid),
+        problems => Err(LoadError::Invalid {
+            path: name.to_owned(),
+            invalid: Invalid { problems, warnings: valid.warnings },
+        }),
+    });
+    match loaded {
         Ok(valid) => {
             let seed = &valid.seed;
             let hash = content_hash(seed);
@@ -116,17 +138,19 @@ fn show(arg: &str, json: bool) -> Result<ExitCode, CliError> {
 
 fn save(file: &Path, json: bool) -> Result<ExitCode, CliError> {
     // A saved seed needs a stable identity: no generated id or time.
-    let unset = MetadataDefaults { seed_id: String::new(), created_at: String::new() };
-    let valid = load_file(file, &unset)?;
+    let valid = load_file(file, &unset())?;
     print_warnings(&valid.warnings);
     let seed = valid.seed;
-    if seed.metadata.seed_id.is_empty() || seed.metadata.created_at.is_empty() {
+    let problems = save_problems(&seed);
+    if !problems.is_empty() {
         let generated = MetadataDefaults::generate();
+        let listed: Vec<String> = problems.iter().map(|p| format!("\n  {p}")).collect();
         return Err(CliError::new(format!(
-            "{} has no metadata.seed_id or metadata.created_at; a saved seed needs both so saving it again is the same seed",
-            file.display()
+            "{} cannot be saved: a saved seed keeps its identity, so saving it again is the same seed:{}",
+            file.display(),
+            listed.concat()
         ))
-        .hint(format!("add them, for example seed_id: {} and created_at: \"{}\"", generated.seed_id, generated.created_at)));
+        .hint(format!("set them in its metadata, for example seed_id: {} and created_at: \"{}\"", generated.seed_id, generated.created_at)));
     }
     let (mut ledger, store) = stores()?;
     if let Some(parent) = &seed.metadata.parent_seed_id
@@ -140,13 +164,23 @@ fn save(file: &Path, json: bool) -> Result<ExitCode, CliError> {
     let outcome = store.save(&mut ledger, &seed, &actor)?;
     let (created, path, hash, seq) = match &outcome {
         SaveOutcome::Created { path, content_hash, seq } => (true, path, content_hash, seq),
-        SaveOutcome::AlreadySaved { path, content_hash, seq } => (false, path, content_hash, seq),
+        SaveOutcome::AlreadySaved { path, content_hash, seq }
+        | SaveOutcome::Repaired { path, content_hash, seq, .. } => (false, path, content_hash, seq),
+    };
+    let repaired = match &outcome {
+        SaveOutcome::Repaired { found: Some(found), .. } => {
+            Some(format!("it was changed on disk (it hashed to {found})"))
+        }
+        SaveOutcome::Repaired { found: None, .. } => {
+            Some("it was missing or no longer a valid seed".to_owned())
+        }
+        _ => None,
     };
     piped(|out| {
         if json {
             let report = json!({
-                "seed_id": seed.id(), "created": created, "path": path.display().to_string(),
-                "content_hash": hash, "ledger_seq": seq,
+                "seed_id": seed.id(), "created": created, "repaired": repaired.is_some(),
+                "path": path.display().to_string(), "content_hash": hash, "ledger_seq": seq,
             });
             writeln!(out, "{report}")?;
         } else if created {
@@ -155,6 +189,13 @@ fn save(file: &Path, json: bool) -> Result<ExitCode, CliError> {
                 "saved seed {} to {} (content hash {hash}, ledger event {seq})",
                 seed.id(),
                 path.display()
+            )?;
+        } else if let Some(why) = &repaired {
+            writeln!(
+                out,
+                "repaired {}: {why}; it holds seed {} as saved again (content hash {hash}, ledger event {seq})",
+                path.display(),
+                seed.id()
             )?;
         } else {
             writeln!(
@@ -230,18 +271,20 @@ fn lineage(id: &str, json: bool) -> Result<ExitCode, CliError> {
     })
 }
 
-fn diff_cmd(a: &str, b: &str, json: bool) -> Result<ExitCode, CliError> {
+/// `seed diff`; with `exit_code`, exit 1 when the seeds differ (as `git diff --exit-code`).
+fn diff_cmd(a: &str, b: &str, json: bool, exit_code: bool) -> Result<ExitCode, CliError> {
     let before = resolve(a)?;
     let after = resolve(b)?;
     let d = diff(&before, &after);
-    piped(|out| {
+    let shown = piped(|out| {
         if json {
             writeln!(out, "{}", serde_json::to_string(&d).map_err(std::io::Error::other)?)?;
         } else {
             write_diff(out, &d)?;
         }
         Ok(())
-    })
+    })?;
+    Ok(if exit_code && !d.is_empty() { ExitCode::from(1) } else { shown })
 }
 
 fn write_diff(out: &mut dyn Write, d: &SeedDiff) -> std::io::Result<()> {
@@ -274,18 +317,15 @@ fn write_diff(out: &mut dyn Write, d: &SeedDiff) -> std::io::Result<()> {
             .iter()
             .try_for_each(|c| writeln!(out, "  + {}  {}", c.key, c.description))?;
         for c in &d.criteria_changed {
-            let fields: Vec<&str> = [
-                "description",
-                "verify_command",
-                "expected_artifacts",
-                "output_assertion",
-                "verify_exemption_reason",
-                "investment",
-            ]
-            .into_iter()
-            .filter(|k| c.before.get(k) != c.after.get(k))
-            .collect();
-            writeln!(out, "  ~ {}  changed: {}", c.key, fields.join(", "))?;
+            let key = match &c.key_after {
+                Some(after) => format!("{} -> {after}", c.key),
+                None => c.key.clone(),
+            };
+            let description = c.after["description"].as_str().unwrap_or_default();
+            writeln!(out, "  ~ {key}  {description}")?;
+            for f in &c.fields {
+                writeln!(out, "      {}: {} -> {}", f.field, f.before, f.after)?;
+            }
         }
     }
     if !(d.ontology_fields_added.is_empty()

@@ -75,6 +75,25 @@ impl TestHome {
     }
 }
 
+/// The sandbox level the firewall will report on this machine: `full`, `partial` or
+/// `unavailable` (from the kernel's Landlock ABI, as ooo reads it).
+pub fn ooo_landlock_level() -> String {
+    // SAFETY: the version query takes no pointers.
+    let abi = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            1 as libc::c_long,
+        )
+    };
+    match abi {
+        a if a >= 4 => "full".into(),
+        a if a >= 1 => "partial".into(),
+        _ => "unavailable".into(),
+    }
+}
+
 /// Open the ledger database directly, without triggers, to tamper with it.
 pub fn tamper(db: &Path, sql: &str) {
     let conn = rusqlite::Connection::open(db).unwrap();

@@ -3,9 +3,13 @@
 
 use std::path::PathBuf;
 
+use super::Fault;
+
 /// Everything that can go wrong opening, writing or reading a ledger.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
+    #[error("no ledger at {path}")]
+    NoLedger { path: PathBuf },
     #[error("{path} is not an SQLite database (its header is not \"SQLite format 3\")")]
     NotADatabase { path: PathBuf },
     #[error("{path} is an SQLite database but not an ooo ledger: {detail}")]
@@ -22,6 +26,18 @@ pub enum LedgerError {
         "the ledger stayed locked by another writer (gave up after waiting up to {waited_ms} ms)"
     )]
     Busy { waited_ms: u64 },
+    #[error(
+        "the newest event in {path} (seq {seq}) does not match its hash ({detail}); nothing was appended"
+    )]
+    BrokenHead { path: PathBuf, seq: u64, detail: String },
+    #[error("{path} already holds {events} event(s); an import restores into an empty ledger only")]
+    NotEmpty { path: PathBuf, events: u64 },
+    #[error(
+        "the chain to import starts at seq {first_seq}, not 1; an import needs the whole chain"
+    )]
+    ImportNotFromGenesis { first_seq: u64 },
+    #[error("the chain to import is broken at seq {}: {} ({})", fault.seq, fault.kind.as_str(), fault.detail)]
+    ImportBroken { fault: Fault },
     #[error("invalid event: {field}: {reason}")]
     InvalidEvent { field: &'static str, reason: String },
     #[error("projection {projection} failed: {message}")]

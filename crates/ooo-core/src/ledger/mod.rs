@@ -8,8 +8,9 @@
 //!
 //! Layout: [`event`] (the event model and its validation), [`canonical`] (bytes and hash),
 //! [`chain`] (verification over any stream of events), [`store`] (the backend-neutral
-//! `Store` trait, queries and projections), [`follow`] (tailing new events) and [`sqlite`]
-//! (the embedded backend). Nothing here knows about plugins, seeds or any domain.
+//! `Store` trait, queries and projections), [`follow`] (tailing new events), [`restore`]
+//! (what an imported chain must be) and [`sqlite`] (the embedded backend). Nothing here
+//! knows about plugins, seeds or any domain.
 
 pub mod canonical;
 pub mod chain;
@@ -17,6 +18,7 @@ mod error;
 pub mod event;
 pub mod export;
 pub mod follow;
+pub mod restore;
 pub mod sqlite;
 pub mod store;
 pub mod timestamp;

@@ -138,6 +138,17 @@ pub trait Store {
     /// Drop a projection's rows and refold every event. Returns the events folded.
     fn rebuild_projection(&mut self, projection: &dyn Projection) -> Result<u64, LedgerError>;
 
+    /// Restore an exported chain into this ledger, which must hold no events: the events
+    /// are stored as they are (same seq, ids, times and hashes, so the ledger verifies to
+    /// the same head) and `projections` are rebuilt from them, in one transaction. The
+    /// chain is checked first (`restore::check`): whole from genesis, intact, every
+    /// event valid. Returns the events stored.
+    fn restore(
+        &mut self,
+        events: &[Event],
+        projections: &[&dyn Projection],
+    ) -> Result<u64, LedgerError>;
+
     /// Append one durable event.
     fn append_one(&mut self, event: NewEvent) -> Result<Event, LedgerError> {
         let mut stored = self.append(std::slice::from_ref(&event), AppendOptions::default())?;

@@ -50,7 +50,6 @@ pub fn load_str(
 
 /// Load and validate a seed file. Files over the size limit are refused before reading.
 pub fn load_file(path: &Path, defaults: &MetadataDefaults) -> Result<Validated, LoadError> {
-    use std::io::Read;
     let read_err = |source| LoadError::Read { path: path.to_owned(), source };
     let file = std::fs::File::open(path).map_err(read_err)?;
     let meta = file.metadata().map_err(read_err)?;
@@ -58,14 +57,26 @@ pub fn load_file(path: &Path, defaults: &MetadataDefaults) -> Result<Validated, 
         let source = std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file");
         return Err(LoadError::Read { path: path.to_owned(), source });
     }
-    // Read at most one byte past the limit, whatever the size claimed a moment ago.
-    let mut bytes = Vec::with_capacity(meta.len().min(MAX_SEED_BYTES as u64 + 1) as usize);
-    file.take(MAX_SEED_BYTES as u64 + 1).read_to_end(&mut bytes).map_err(read_err)?;
+    if meta.len() > MAX_SEED_BYTES as u64 {
+        return Err(LoadError::TooLarge { path: path.to_owned(), size: meta.len() });
+    }
+    load_reader(file, path, defaults)
+}
+
+/// Load and validate a seed read from `reader` (standard input, say), named `path` in
+/// messages; its extension picks the format (YAML, which also reads JSON, otherwise).
+/// At most one byte past the size limit is read.
+pub fn load_reader(
+    reader: impl std::io::Read,
+    path: &Path,
+    defaults: &MetadataDefaults,
+) -> Result<Validated, LoadError> {
+    use std::io::Read;
+    let read_err = |source| LoadError::Read { path: path.to_owned(), source };
+    let mut bytes = Vec::new();
+    reader.take(MAX_SEED_BYTES as u64 + 1).read_to_end(&mut bytes).map_err(read_err)?;
     if bytes.len() > MAX_SEED_BYTES {
-        return Err(LoadError::TooLarge {
-            path: path.to_owned(),
-            size: meta.len().max(bytes.len() as u64),
-        });
+        return Err(LoadError::TooLarge { path: path.to_owned(), size: bytes.len() as u64 });
     }
     let text =
         String::from_utf8(bytes).map_err(|_| LoadError::NotText { path: path.to_owned() })?;

@@ -19,6 +19,18 @@ pub(crate) fn child(path: &str, key: &str) -> String {
     if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
 }
 
+/// The known word `word` is most likely a typo of: the nearest by edit distance (a swap
+/// of neighbours counts once), if it is within a third of the word's length.
+pub fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(1);
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(word, k), *k))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, k)| k)
+}
+
 pub fn index(path: &str, i: usize) -> String {
     format!("{path}[{i}]")
 }
@@ -50,10 +62,15 @@ impl Findings {
         self.error(path, format!("must be {expected}, found {}", kind(found)));
     }
 
-    /// Warn about keys the model does not know (upstream ignores them silently).
+    /// Warn about keys the model does not know (upstream ignores them silently), naming
+    /// the known key a typo most likely meant.
     pub fn unknown_keys(&mut self, obj: &Map<String, Value>, path: &str, known: &[&str]) {
         for key in obj.keys().filter(|k| !known.contains(&k.as_str())) {
-            self.warnings.push(Problem::new(&child(path, key), "unknown key, ignored"));
+            let message = match closest(key, known) {
+                Some(near) => format!("unknown key, ignored; did you mean `{near}`?"),
+                None => "unknown key, ignored".to_owned(),
+            };
+            self.warnings.push(Problem::new(&child(path, key), message));
         }
     }
 

@@ -20,7 +20,9 @@ pub mod store;
 
 use std::fmt;
 
-pub use document::{LoadError, content_hash, load_file, load_str, to_json_string, to_yaml};
+pub use document::{
+    LoadError, content_hash, load_file, load_reader, load_str, to_json_string, to_yaml,
+};
 pub use model::*;
 pub use parse::{Invalid, MetadataDefaults, Validated};
 pub use store::{SeedStore, SeedStoreError, StoredSeed};

@@ -11,7 +11,7 @@
 use serde_json::{Map, Value};
 
 use super::artifact::{self, MAX_ARTIFACT_CHARS, MAX_ARTIFACTS, MAX_CONTRACT_CHARS};
-use super::fields::{Findings, child, index, py_is_space, py_strip};
+use super::fields::{Findings, child, closest, index, py_is_space, py_strip};
 use super::model::*;
 use super::{Problem, ac_key};
 
@@ -118,6 +118,16 @@ fn read_seed(doc: &Value, defaults: &MetadataDefaults, f: &mut Findings) -> Opti
         .filter(|(k, _)| !TOP_LEVEL.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    // Extra top-level keys are kept (upstream keeps them as plugin data); one that looks
+    // like a misspelt field is most likely a field the seed lost.
+    for key in extra.keys() {
+        if let Some(near) = closest(key, TOP_LEVEL) {
+            f.warnings.push(Problem::new(
+                key,
+                format!("is not a seed field (kept as extra data); did you mean `{near}`?"),
+            ));
+        }
+    }
     if let Some(directive) = extra.get("conductor_directive")
         && !directive.is_object()
     {

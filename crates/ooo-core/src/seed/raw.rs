@@ -123,11 +123,9 @@ pub fn parse(text: &str, format: Format) -> Result<Parsed, Vec<Problem>> {
         )]);
     }
     let node: Node = match format {
-        Format::Json => serde_json::from_str(text)
-            .map_err(|e| vec![Problem::new("", format!("is not valid JSON: {e}"))])?,
-        Format::Yaml => serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| {
-            vec![Problem::new("", format!("is not valid YAML: {}", first_line(&e.to_string())))]
-        })?,
+        Format::Json => serde_json::from_str(text).map_err(|e| vec![json_syntax(&e)])?,
+        Format::Yaml => serde_saphyr::from_str_with_options(text, yaml_options())
+            .map_err(|e| vec![yaml_syntax(&e)])?,
     };
     if depth(&node) > MAX_DEPTH {
         return Err(vec![Problem::new("", format!("nests deeper than {MAX_DEPTH} levels"))]);
@@ -168,6 +166,36 @@ fn yaml_options() -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     options.strict_booleans = true;
     options
+}
+
+/// A YAML syntax error as a reader wants it: where (line and column of the text, as
+/// the parser located it) and what, in the parser's words for users, without its
+/// rendering (source snippet, "error:" prefix) or advice meant for programmers.
+fn yaml_syntax(e: &serde_saphyr::Error) -> Problem {
+    use serde_saphyr::MessageFormatter;
+    let what = serde_saphyr::UserMessageFormatter.format_message(e.without_snippet());
+    let what = first_line(&what);
+    match e.location().filter(|l| l.line() > 0) {
+        Some(at) => Problem::new(
+            "",
+            format!("is not valid YAML at line {}, column {}: {what}", at.line(), at.column()),
+        ),
+        None => Problem::new("", format!("is not valid YAML: {what}")),
+    }
+}
+
+/// A JSON syntax error, worded like [`yaml_syntax`].
+fn json_syntax(e: &serde_json::Error) -> Problem {
+    let text = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let what = text.strip_suffix(&suffix).unwrap_or(&text);
+    if e.line() == 0 {
+        return Problem::new("", format!("is not valid JSON: {what}"));
+    }
+    Problem::new(
+        "",
+        format!("is not valid JSON at line {}, column {}: {what}", e.line(), e.column()),
+    )
 }
 
 fn first_line(text: &str) -> String {

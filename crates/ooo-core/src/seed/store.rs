@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::document::{LoadError, content_hash, load_file, to_yaml};
-use super::{MetadataDefaults, Seed};
+use super::{MetadataDefaults, Problem, Seed};
 use crate::home::Home;
 use crate::ledger::{
     Actor, AggregateRef, AppendOptions, Event, EventType, LedgerError, NewEvent, Projection,
@@ -114,6 +114,10 @@ pub enum SaveOutcome {
     Created { path: PathBuf, content_hash: String, seq: u64 },
     /// The same content was already saved under this id.
     AlreadySaved { path: PathBuf, content_hash: String, seq: u64 },
+    /// The same content was saved under this id, but its file was missing or changed on
+    /// disk (`found`: what it held then, if it could be read as a seed); the file holds
+    /// the saved content again.
+    Repaired { path: PathBuf, content_hash: String, seq: u64, found: Option<String> },
 }
 
 /// The ancestry and descendants of a saved seed.
@@ -138,6 +142,35 @@ pub fn is_storable_id(id: &str) -> bool {
     matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
         && id.len() <= 128
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// What stops `seed` from being saved (the rules `seed save` applies and `seed validate`
+/// reports): a saved seed keeps its identity, so `metadata.seed_id` and
+/// `metadata.created_at` must be written in the file (the seed must be loaded without
+/// generated defaults), and the id must be a file-safe name.
+pub fn save_problems(seed: &Seed) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let id = &seed.metadata.seed_id;
+    if id.is_empty() {
+        problems.push(Problem::new(
+            "metadata.seed_id",
+            "is required to save the seed (a saved seed keeps its id), for example seed_1a2b3c4d5e6f",
+        ));
+    } else if !is_storable_id(id) {
+        problems.push(Problem::new(
+            "metadata.seed_id",
+            format!(
+                "must be a file-safe name (letters, digits, '.', '_' or '-', starting with a letter or digit, at most 128 characters), found {id:?}"
+            ),
+        ));
+    }
+    if seed.metadata.created_at.is_empty() {
+        problems.push(Problem::new(
+            "metadata.created_at",
+            "is required to save the seed, for example \"2026-01-01T00:00:00Z\"",
+        ));
+    }
+    problems
 }
 
 impl SeedStore {
@@ -191,9 +224,19 @@ impl SeedStore {
                     new: hash,
                 });
             }
+            // The seed being saved is the recorded one: a file that went missing or was
+            // changed on disk gets the recorded content back.
             if !path.exists() {
-                // The recorded seed's file went missing: put the same content back.
                 write_new(&self.dir, &path, to_yaml(seed).as_bytes()).map_err(io_err(&path))?;
+                let seq = stored.seq;
+                return Ok(SaveOutcome::Repaired { path, content_hash: hash, seq, found: None });
+            }
+            let on_disk = self.read_file(id).ok().map(|s| content_hash(&s));
+            if on_disk.as_deref() != Some(hash.as_str()) {
+                crate::atomic::write_atomic(&path, to_yaml(seed).as_bytes())
+                    .map_err(io_err(&path))?;
+                let seq = stored.seq;
+                return Ok(SaveOutcome::Repaired { path, content_hash: hash, seq, found: on_disk });
             }
             return Ok(SaveOutcome::AlreadySaved { path, content_hash: hash, seq: stored.seq });
         }

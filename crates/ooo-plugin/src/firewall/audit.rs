@@ -104,8 +104,9 @@ pub fn append_all(
     ledger.append(&events, AppendOptions { projections: &[&RunsProjection], ..Default::default() })
 }
 
-/// `plugin_runs`: `run:<plugin>/<invocation>` summaries, and `running:<invocation>` for
-/// invocations with `plugin.invoked` but no terminal event yet.
+/// `plugin_runs`: `run:<plugin>/<invocation>` summaries (the result is the audit status,
+/// or `timed_out`, `cancelled` or `abandoned` for a run that did not finish), and
+/// `running:<invocation>` for invocations with `plugin.invoked` but no terminal event yet.
 pub struct RunsProjection;
 
 impl Projection for RunsProjection {
@@ -130,7 +131,12 @@ impl Projection for RunsProjection {
                 rows.put(&format!("running:{id}"), &json!({"plugin": plugin, "ooo_pid": p["provenance"]["ooo_pid"], "ooo_start": p["provenance"]["ooo_start"], "seq": event.seq}))?;
             }
             "plugin.completed" | "plugin.failed" => {
-                run["result"] = p["result"]["status"].clone();
+                // The audit status is upstream's (`failed`); the log names why a run
+                // that did not finish failed.
+                run["result"] = match p["provenance"]["reason"].as_str() {
+                    Some(why @ ("timed_out" | "cancelled" | "abandoned")) => json!(why),
+                    _ => p["result"]["status"].clone(),
+                };
                 run["message"] = p["result"]["message"].clone();
                 run["exit_code"] = p["provenance"]["exit_code"].clone();
                 run["duration_ms"] = p["provenance"]["duration_ms"].clone();

@@ -3,6 +3,10 @@
 //! cancellation by SIGINT/SIGTERM to `ooo`, and SIGTERM-then-SIGKILL to the whole group.
 //! Standard input is inherited; standard output and error pass through unchanged and
 //! are fingerprinted (sha256 and byte count) when they are not a terminal.
+//! [`launch_in_background`] is the variant for work that is not a plugin command (a
+//! build step, a contract check): no standard input, the terminal kept, and its output
+//! kept for the caller (or, when asked, shown on ooo's standard error when that is a
+//! terminal); ooo's standard output stays its own.
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Read, Write};
@@ -99,7 +103,44 @@ pub fn cancel_flag() -> Arc<AtomicBool> {
     .clone()
 }
 
-fn tee(mut from: impl Read + Send + 'static, to_stderr: bool) -> JoinHandle<StreamPrint> {
+/// How much of a background process's output is kept (the end of it).
+const KEPT_OUTPUT: usize = 64 * 1024;
+
+/// Where a stream copy goes.
+#[derive(Clone)]
+enum Sink {
+    Stdout,
+    Stderr,
+    /// The last [`KEPT_OUTPUT`] bytes, in memory.
+    Keep(Arc<std::sync::Mutex<Vec<u8>>>),
+}
+
+impl Sink {
+    fn write(&self, bytes: &[u8]) {
+        // A reader that went away must not stop the process: keep draining.
+        let _ = match self {
+            Self::Stdout => io::stdout().write_all(bytes),
+            Self::Stderr => io::stderr().write_all(bytes),
+            Self::Keep(kept) => {
+                let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+                kept.extend_from_slice(bytes);
+                let excess = kept.len().saturating_sub(KEPT_OUTPUT);
+                kept.drain(..excess);
+                Ok(())
+            }
+        };
+    }
+
+    fn flush(&self) {
+        let _ = match self {
+            Self::Stdout => io::stdout().flush(),
+            Self::Stderr => io::stderr().flush(),
+            Self::Keep(_) => Ok(()),
+        };
+    }
+}
+
+fn tee(mut from: impl Read + Send + 'static, to: Sink) -> JoinHandle<StreamPrint> {
     std::thread::spawn(move || {
         let mut hasher = Sha256::new();
         let mut bytes = 0u64;
@@ -111,14 +152,9 @@ fn tee(mut from: impl Read + Send + 'static, to_stderr: bool) -> JoinHandle<Stre
             };
             hasher.update(&buf[..n]);
             bytes += n as u64;
-            // A reader that went away must not stop the plugin: keep draining.
-            let _ = if to_stderr {
-                io::stderr().write_all(&buf[..n])
-            } else {
-                io::stdout().write_all(&buf[..n])
-            };
+            to.write(&buf[..n]);
         }
-        let _ = if to_stderr { io::stderr().flush() } else { io::stdout().flush() };
+        to.flush();
         StreamPrint {
             sha256: hasher.finalize().iter().map(|b| format!("{b:02x}")).collect(),
             bytes,
@@ -223,7 +259,43 @@ pub fn launch(
     sandbox: Option<landlock::RulesetCreated>,
     channel: Option<std::os::fd::OwnedFd>,
 ) -> Launched {
-    use std::os::fd::AsRawFd;
+    start(spec, sandbox, channel, Streams::PassThrough)
+}
+
+/// Where the process's standard streams go.
+enum Streams {
+    /// A plugin command: stdin inherited (with the terminal), stdout and stderr through.
+    PassThrough,
+    /// Background work: no stdin; output into `kept`, or to a terminal stderr if `show`.
+    Background { kept: Sink, show: bool },
+}
+
+/// Run work that is not a plugin command (a build step, a contract check) with the same
+/// timeout, cancellation and group kill: standard input is `/dev/null` and the terminal
+/// stays with ooo; standard output and error are kept, or with `show`, both go to ooo's
+/// standard error when that is a terminal. Returns the end of the kept output (empty
+/// when it was shown). `channel` as in [`launch`].
+pub fn launch_in_background(
+    spec: &LaunchSpec,
+    sandbox: Option<landlock::RulesetCreated>,
+    channel: Option<std::os::fd::OwnedFd>,
+    show: bool,
+) -> (Launched, Vec<u8>) {
+    let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let streams = Streams::Background { kept: Sink::Keep(Arc::clone(&kept)), show };
+    let done = start(spec, sandbox, channel, streams);
+    let kept = std::mem::take(&mut *kept.lock().unwrap_or_else(|e| e.into_inner()));
+    (done, kept)
+}
+
+/// [`launch`] or [`launch_in_background`].
+fn start(
+    spec: &LaunchSpec,
+    sandbox: Option<landlock::RulesetCreated>,
+    channel: Option<std::os::fd::OwnedFd>,
+    streams: Streams,
+) -> Launched {
+    use std::os::fd::{AsFd, AsRawFd};
     let sandbox = std::sync::Mutex::new(Some(sandbox));
     let channel_raw = channel.as_ref().map(|fd| fd.as_raw_fd());
     let cancel = cancel_flag();
@@ -232,7 +304,9 @@ pub fn launch(
     // give back exactly the group that had it.
     // SAFETY: plain queries of our own process group and of fd 0.
     let foreground = unsafe { libc::tcgetpgrp(0) };
-    let give_terminal = io::stdin().is_terminal() && foreground == unsafe { libc::getpgrp() };
+    let give_terminal = matches!(streams, Streams::PassThrough)
+        && io::stdin().is_terminal()
+        && foreground == unsafe { libc::getpgrp() };
     let restore_terminal = move || {
         if give_terminal {
             // SAFETY: plain syscalls on fd 0, ignoring the SIGTTOU a background group gets.
@@ -243,16 +317,31 @@ pub fn launch(
             }
         }
     };
-    let out_tty = io::stdout().is_terminal();
     let err_tty = io::stderr().is_terminal();
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
         .current_dir(&spec.cwd)
         .env_clear()
-        .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdin(Stdio::inherit())
-        .stdout(if out_tty { Stdio::inherit() } else { Stdio::piped() })
-        .stderr(if err_tty { Stdio::inherit() } else { Stdio::piped() });
+        .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let (out_sink, err_sink) = match streams {
+        Streams::PassThrough => {
+            cmd.stdin(Stdio::inherit())
+                .stdout(if io::stdout().is_terminal() { Stdio::inherit() } else { Stdio::piped() })
+                .stderr(if err_tty { Stdio::inherit() } else { Stdio::piped() });
+            (Sink::Stdout, Sink::Stderr)
+        }
+        Streams::Background { show: true, .. } if err_tty => {
+            // Standard output joins standard error: ooo's own stdout stays its report.
+            let terminal =
+                io::stderr().as_fd().try_clone_to_owned().map_or(Stdio::null(), Stdio::from);
+            cmd.stdin(Stdio::null()).stdout(terminal).stderr(Stdio::inherit());
+            (Sink::Stderr, Sink::Stderr)
+        }
+        Streams::Background { kept, .. } => {
+            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+            (kept.clone(), kept)
+        }
+    };
     // SAFETY: only async-signal-safe calls between fork and exec: a new process group,
     // made the terminal's foreground group when ooo has a terminal.
     unsafe {
@@ -301,8 +390,8 @@ pub fn launch(
     };
     drop(channel); // the child holds its own copy now
     let pid = child.id();
-    let out = child.stdout.take().map(|s| tee(s, false));
-    let err = child.stderr.take().map(|s| tee(s, true));
+    let out = child.stdout.take().map(|s| tee(s, out_sink));
+    let err = child.stderr.take().map(|s| tee(s, err_sink));
     let mut forced: Option<Ended> = None;
     let mut term_sent: Option<Instant> = None;
     // A waiter thread reports the exit at once, so a short plugin is not charged a

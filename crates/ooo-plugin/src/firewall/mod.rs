@@ -42,6 +42,38 @@ impl Drop for TmpDir {
     }
 }
 
+/// The plugin's output directory in the caller's workspace, made for the call (the
+/// sandbox can only grant a directory that exists) and removed again with the
+/// directories made for it when the plugin left nothing in it: a workspace gets
+/// `.ouroboros/plugin-artifacts/<name>` only from a plugin that writes there.
+struct OutputDir {
+    /// Made by this call, outermost first.
+    made: Vec<PathBuf>,
+}
+
+impl OutputDir {
+    fn make(dir: &Path) -> Self {
+        let mut missing: Vec<PathBuf> =
+            dir.ancestors().take_while(|d| !d.exists()).map(Path::to_owned).collect();
+        missing.reverse();
+        // A workspace the caller cannot write gets no output directory (and the plugin
+        // no place to write one).
+        let _ = std::fs::create_dir_all(dir);
+        Self { made: missing }
+    }
+}
+
+impl Drop for OutputDir {
+    fn drop(&mut self) {
+        // remove_dir only removes empty directories: what the plugin wrote stays.
+        for dir in self.made.iter().rev() {
+            if std::fs::remove_dir(dir).is_err() {
+                break;
+            }
+        }
+    }
+}
+
 /// What the caller asked for.
 pub struct Request {
     pub target: String,
@@ -152,6 +184,7 @@ fn policy_for(
         read: vec![live.to_owned()],
         write: vec![dirs.state.clone(), dirs.tmp.clone(), dirs.output.clone()],
         network: false,
+        connect_ports: Vec::new(),
     };
     let trusted = |scope: &str| granted.iter().any(|g| g == scope);
     if let Some(x) = &manifest.x_ouroboros {
@@ -392,6 +425,9 @@ pub fn invoke(
             available: manifest.commands.iter().map(|c| c.name.clone()).collect(),
         });
     };
+    // Read before anything is recorded: an invalid config.toml stops the command (the
+    // sandbox policy must never fail open), whatever sandbox this kernel offers.
+    let sandbox_required = manager.sandbox_required()?;
     let live = manager.live_dir(&entry)?;
     let invocation_id = ulid::Ulid::new().to_string();
     let red = redaction::redact(&req.args);
@@ -422,8 +458,9 @@ pub fn invoke(
         std::fs::create_dir_all(dir)
             .map_err(|source| ManagerError::Io { path: dir.clone(), source })?;
     }
-    // The output directory is made when the caller's directory allows it.
-    let _ = std::fs::create_dir_all(&dirs.output);
+    // The output directory exists for the call, and after it only if the plugin wrote
+    // to it.
+    let _output = OutputDir::make(&dirs.output);
     let granted = trust::granted_scopes(ledger, &subject)?;
     let env = env_for(&entry, &manifest, &granted, &live, req, &dirs, &invocation_id);
     let policy = policy_for(&manifest, &granted, &live, req, &dirs);
@@ -528,7 +565,7 @@ pub fn invoke(
         }
     }
     let level = crate::sandbox::level();
-    if level != crate::sandbox::Level::Full && run.manager.sandbox_required() {
+    if level != crate::sandbox::Level::Full && sandbox_required {
         return run.blocked(
             "blocked",
             format!("sandbox: {level}, and config.toml says sandbox = \"require\"; run on a kernel with Landlock (ABI 4+) or relax the setting"),
@@ -680,8 +717,10 @@ pub fn invoke(
             ("plugin.failed", "failed", Some(format!("could not start: {message}")))
         }
     };
-    if matches!(done.ended, Ended::Cancelled) {
-        prov.push(("reason", "cancelled".into()));
+    match done.ended {
+        Ended::Cancelled => prov.push(("reason", "cancelled".into())),
+        Ended::TimedOut => prov.push(("reason", "timed_out".into())),
+        _ => {}
     }
     run.record(event, status, message.as_deref(), &required_owned, &prov)?;
     // The cancellation is recorded; the hooks that follow it must be allowed to run.

@@ -3,10 +3,12 @@
 //! `plugin-state/<name>/`) and its ledger.
 //!
 //! Installs are transactions: the new tree is staged and digested next to the live one,
-//! swapped in by rename, then the lockfile is rewritten and `plugin.installed` appended;
-//! a failure at any step puts the previous tree and lockfile back, and a crash is
-//! repaired by the next operation (`recovery`). Nothing from a plugin is executed here,
-//! and installing never grants a permission.
+//! built when its manifest declares a build step (`crate::build`, sandboxed), checked to
+//! be runnable, swapped in by rename, then the lockfile is rewritten and
+//! `plugin.installed` appended; a failure at any step puts the previous tree and lockfile
+//! back, and a crash is repaired by the next operation (`recovery`). Apart from that
+//! build step nothing from a plugin is executed here, and installing never grants a
+//! permission.
 
 use std::fs;
 use std::io;
@@ -15,18 +17,24 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::json;
 
+use ooo_core::config::{Config, ConfigError, SandboxSetting};
 use ooo_core::home::Home;
 use ooo_core::ledger::{Actor, LedgerError, Store, timestamp};
 
+use crate::build::{self, BuildError, Built};
 use crate::catalog::{self, CatalogEntry, Catalogs};
+use crate::changes::{self, FileChange};
 use crate::digest::{DigestError, StatCache, tree_digest, tree_digest_with_progress};
 use crate::git::{self, GitError};
 use crate::lockfile::{LockEntry, Lockfile, LockfileError};
-use crate::manifest::{self, Manifest, ManifestError, rules};
+use crate::manifest::{self, Manifest, ManifestError};
+use crate::runnable::{self, NotRunnable};
 use crate::source::{self, Source, SourceError};
-use crate::tree::{copy_tree, remove_tree};
+use crate::tree::{self, copy_tree, remove_tree};
 use crate::trust::{self, Subject, TrustState};
 
+mod catalogs;
+mod names;
 mod recovery;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,11 +50,23 @@ pub enum ManagerError {
     #[error(transparent)]
     Lockfile(#[from] LockfileError),
     #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error("{0}")]
+    NotRunnable(Box<Unrunnable>),
+    #[error(transparent)]
     Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error("i/o error on {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
     #[error("plugin {0} is not installed")]
     NotInstalled(String),
+    #[error("--ref {reference} needs a git repository, and {} is not in one", path.display())]
+    RefWithoutGit { path: PathBuf, reference: String },
+    #[error("{0}")]
+    ReplaceRefused(Box<Replacing>),
+    #[error("{0} is not a registered catalog")]
+    UnknownCatalog(String),
     #[error("plugin {0} is not in any known catalog")]
     Unknown(String),
     #[error("plugin name {name} is offered by {} catalogs: {}", candidates.len(), candidates.join("; "))]
@@ -55,9 +75,108 @@ pub enum ManagerError {
     Refused(String),
 }
 
+/// A plugin whose entrypoint (or a hook's) cannot start, and where to fix it.
+#[derive(Debug)]
+pub struct Unrunnable {
+    pub name: String,
+    pub problem: NotRunnable,
+    /// Where the file is (or should be) in the source, for the fix: absolute for a local
+    /// directory, relative to the repository for a git source.
+    pub file: String,
+    /// The git repository the file is in (its URL), for a git source.
+    pub repository: Option<String>,
+    /// The build command, when the plugin has one.
+    pub build: Option<String>,
+}
+
+impl std::fmt::Display for Unrunnable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = &self.name;
+        let at = match &self.repository {
+            Some(url) => format!("{} in {url}", self.file),
+            None => self.file.clone(),
+        };
+        match &self.problem {
+            NotRunnable::Missing { what, path } => {
+                let after = if self.build.is_some() { " after its build" } else { "" };
+                write!(f, "{name}'s {what} {path} does not exist{after} ({at})")
+            }
+            NotRunnable::NotExecutable { what, path } => {
+                write!(f, "{name}'s {what} {path} is not executable ({at})")
+            }
+        }
+    }
+}
+
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ManagerError + '_ {
     move |source| ManagerError::Io { path: path.to_owned(), source }
 }
+
+/// What an install transaction is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Install,
+    Update,
+    /// An update that only reports.
+    DryRun,
+}
+
+/// What `install` does when it would replace an installed plugin of the same name with
+/// one from another source or of a lower version.
+pub enum Replace {
+    /// Refuse, saying what would change (no terminal to ask on).
+    Refuse,
+    /// Replace it (`--force`).
+    Force,
+    /// Ask: replace when the answer is yes.
+    Ask(Box<dyn Fn(&Replacing) -> bool>),
+}
+
+/// An installed plugin that an install would replace by something the user may not
+/// expect: another source, or a lower version.
+#[derive(Debug, Clone, Serialize)]
+pub struct Replacing {
+    pub name: String,
+    pub installed_version: String,
+    pub installed_source: String,
+    pub new_version: String,
+    pub new_source: String,
+}
+
+impl Replacing {
+    pub fn other_source(&self) -> bool {
+        self.installed_source != self.new_source
+    }
+
+    pub fn lower_version(&self) -> bool {
+        version_key(&self.new_version) < version_key(&self.installed_version)
+    }
+}
+
+impl std::fmt::Display for Replacing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lower = if self.lower_version() { ", a lower version" } else { "" };
+        let other = if self.other_source() { ", another source" } else { "" };
+        write!(
+            f,
+            "{} {} from {} is installed; this would replace it with {} from {}{lower}{other} (its trust does not carry over)",
+            self.name,
+            self.installed_version,
+            self.installed_source,
+            self.new_version,
+            self.new_source
+        )
+    }
+}
+
+/// `1.2.3` as numbers, for ordering (a part that is not a number counts as 0).
+fn version_key(version: &str) -> Vec<u64> {
+    version.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+}
+
+/// A progress report: (what, bytes done, bytes total), `what` being `copying` or
+/// `hashing`.
+pub type Progress = dyn Fn(&str, u64, u64) + Sync;
 
 /// A step of an install at which tests can make it fail, to check the rollback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +196,19 @@ pub struct PermissionChange {
     pub required: bool,
 }
 
+/// What `trust` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Trusted {
+    /// Every scope the plugin holds now.
+    pub granted_scopes: Vec<String>,
+    /// The scopes granted by this call (not held before).
+    pub added: Vec<PermissionChange>,
+    /// The scopes asked for that it held already.
+    pub already_held: Vec<String>,
+    /// False when nothing changed, so no event was appended.
+    pub recorded: bool,
+}
+
 /// What an install or update did.
 #[derive(Debug, Clone, Serialize)]
 pub struct InstallReport {
@@ -86,12 +218,20 @@ pub struct InstallReport {
     pub source_kind: String,
     pub source_identity: String,
     pub git_sha: Option<String>,
+    /// The digest of the source tree before its build (when it has one).
+    pub source_digest: Option<String>,
+    /// What the build step did (when the manifest declares one).
+    pub build: Option<Built>,
     pub previous_version: Option<String>,
     pub previous_digest: Option<String>,
     pub permissions_added: Vec<PermissionChange>,
     pub permissions_removed: Vec<PermissionChange>,
+    /// The files that differ from the installed tree (all of them for a first install).
+    pub files_changed: Vec<FileChange>,
     /// False when the same bytes from the same source were already installed.
     pub changed: bool,
+    /// Only reported (`update --dry-run`): nothing was changed.
+    pub dry_run: bool,
     pub ledger_seq: Option<u64>,
 }
 
@@ -120,6 +260,8 @@ pub struct VerifyRow {
 
 /// Where a plugin's files come from for one install.
 struct Fetched {
+    /// The directory the source was fetched into (checkout, or the local directory).
+    root: PathBuf,
     plugin_dir: PathBuf,
     source: Source,
     git_sha: Option<String>,
@@ -134,14 +276,23 @@ pub struct Manager {
     reserved: Vec<String>,
     /// Let git draw progress on stderr.
     pub show_progress: bool,
-    /// Called with (bytes done, bytes total) while trees are hashed.
-    pub progress: Option<Box<dyn Fn(u64, u64) + Sync>>,
+    /// Told how long work goes while trees are copied and hashed.
+    pub progress: Option<Box<Progress>>,
+    /// Replacing an installed plugin from another source or with a lower version.
+    pub replace: Replace,
     failpoint: Option<FailPoint>,
 }
 
 impl Manager {
     pub fn new(home: Home, reserved: Vec<String>) -> Self {
-        Self { home, reserved, show_progress: false, progress: None, failpoint: None }
+        Self {
+            home,
+            reserved,
+            show_progress: false,
+            progress: None,
+            replace: Replace::Refuse,
+            failpoint: None,
+        }
     }
 
     /// Make the next install fail at `point` (for rollback tests).
@@ -181,13 +332,29 @@ impl Manager {
     fn digest(&self, dir: &Path, use_cache: bool) -> Result<String, ManagerError> {
         let cache = use_cache.then(|| StatCache::load(&self.stat_cache_path()));
         let d = match &self.progress {
-            Some(report) => tree_digest_with_progress(dir, cache.as_ref(), Some(report.as_ref()))?,
+            Some(report) => {
+                let hashing = |done: u64, total: u64| report("hashing", done, total);
+                tree_digest_with_progress(dir, cache.as_ref(), Some(&hashing))?
+            }
             None => tree_digest(dir, cache.as_ref())?,
         };
         if let Some(cache) = cache {
             let _ = cache.save(&self.stat_cache_path());
         }
         Ok(d.digest)
+    }
+
+    /// Copy a plugin tree, reporting progress when asked to.
+    fn copy(&self, src: &Path, dst: &Path) -> io::Result<()> {
+        let Some(report) = &self.progress else { return copy_tree(src, dst) };
+        let total = tree::tree_bytes(src);
+        let done = std::sync::atomic::AtomicU64::new(0);
+        let result = tree::copy_tree_reporting(src, dst, &|bytes| {
+            let now = done.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed) + bytes;
+            report("copying", now.min(total), total);
+        });
+        report("copying", total, total);
+        result
     }
 
     /// Where an installed plugin's files are: always `plugins/<name>` under this home,
@@ -244,17 +411,11 @@ impl Manager {
     }
 
     /// `sandbox = "require"` in the home's `config.toml`: refuse to run plugins without
-    /// the full sandbox.
-    pub fn sandbox_required(&self) -> bool {
-        #[derive(serde::Deserialize)]
-        struct Config {
-            sandbox: Option<String>,
-        }
-        fs::read_to_string(self.home.root().join("config.toml"))
-            .ok()
-            .and_then(|text| toml::from_str::<Config>(&text).ok())
-            .and_then(|c| c.sandbox)
-            .is_some_and(|s| s == "require")
+    /// the full sandbox. A file that cannot be read or is not valid (a syntax error
+    /// anywhere, `sandbox = "required"`) is an error, never "not required".
+    pub fn sandbox_required(&self) -> Result<bool, ManagerError> {
+        let config = Config::load(&self.home.config_toml())?;
+        Ok(config.sandbox == Some(SandboxSetting::Require))
     }
 
     /// The home's ledger database.
@@ -312,22 +473,42 @@ impl Manager {
 
     // ---- fetching -------------------------------------------------------------
 
+    /// The tree of `source` at `reference`, as `(root, git_sha, scratch)`: a git URL is
+    /// cloned; a local directory is used as it is, or, with a reference, cloned at that
+    /// reference from the git repository it is in (a plain directory has no versions).
+    fn checkout(
+        &self,
+        source: &Source,
+        reference: Option<&str>,
+    ) -> Result<(PathBuf, Option<String>, Option<PathBuf>), ManagerError> {
+        let (url, subdir) = match (source, reference) {
+            (Source::Local { path }, None) => return Ok((path.clone(), None, None)),
+            (Source::Local { path }, Some(r)) => {
+                let top = git::toplevel(path)
+                    .and_then(|top| top.canonicalize().ok())
+                    .filter(|top| path.starts_with(top))
+                    .ok_or_else(|| ManagerError::RefWithoutGit {
+                        path: path.clone(),
+                        reference: r.to_owned(),
+                    })?;
+                let subdir = path.strip_prefix(&top).unwrap_or(Path::new("")).to_owned();
+                (format!("file://{}", top.display()), subdir)
+            }
+            (Source::Git { url }, _) => (source::clone_url(url).to_owned(), PathBuf::new()),
+        };
+        let dest = self.scratch_dir()?;
+        let checkout = git::clone(&url, reference, &dest, self.show_progress)
+            .inspect_err(|_| drop(remove_tree(&dest)))?;
+        Ok((checkout.dir.join(subdir), Some(checkout.sha), Some(dest)))
+    }
+
     fn fetch(
         &self,
         source: Source,
         name: Option<&str>,
         reference: Option<&str>,
     ) -> Result<Fetched, ManagerError> {
-        let (root, git_sha, scratch) = match &source {
-            Source::Local { path } => (path.clone(), None, None),
-            Source::Git { url } => {
-                let dest = self.scratch_dir()?;
-                let checkout =
-                    git::clone(source::clone_url(url), reference, &dest, self.show_progress)
-                        .inspect_err(|_| drop(remove_tree(&dest)))?;
-                (checkout.dir, Some(checkout.sha), Some(dest))
-            }
-        };
+        let (root, git_sha, scratch) = self.checkout(&source, reference)?;
         let plugin_dir = match name {
             Some(n) if root.join("plugins").join(n).join(manifest::MANIFEST_FILE).is_file() => {
                 root.join("plugins").join(n)
@@ -344,6 +525,9 @@ impl Manager {
                 )));
             }
             None => {
+                if let Some(s) = &scratch {
+                    let _ = remove_tree(s);
+                }
                 return Err(ManagerError::Refused(format!(
                     "{} has no {}",
                     root.display(),
@@ -352,6 +536,7 @@ impl Manager {
             }
         };
         Ok(Fetched {
+            root,
             plugin_dir,
             source,
             git_sha,
@@ -367,15 +552,7 @@ impl Manager {
         reference: Option<&str>,
     ) -> Result<(CatalogEntry, catalog::Scan), ManagerError> {
         let source = Source::parse(location)?;
-        let (root, scratch) = match &source {
-            Source::Local { path } => (path.clone(), None),
-            Source::Git { url } => {
-                let dest = self.scratch_dir()?;
-                git::clone(source::clone_url(url), reference, &dest, self.show_progress)
-                    .inspect_err(|_| drop(remove_tree(&dest)))?;
-                (dest.clone(), Some(dest))
-            }
-        };
+        let (root, _, scratch) = self.checkout(&source, reference)?;
         let scan = catalog::scan(&root);
         if let Some(s) = &scratch {
             let _ = remove_tree(s);
@@ -396,9 +573,23 @@ impl Manager {
         }
         let entry = CatalogEntry {
             plugins: scan.candidates.iter().map(|c| c.manifest.name.clone()).collect(),
+            reference: reference.map(str::to_owned),
+            offers: scan
+                .candidates
+                .iter()
+                .map(|c| catalog::Offer {
+                    name: c.manifest.name.clone(),
+                    version: c.manifest.version.clone(),
+                    description: c.manifest.description.clone(),
+                })
+                .collect(),
             source_identity: source.identity(),
             source_type: scan.candidates[0].manifest.source.kind.clone(),
-            location: source::without_credentials(location),
+            // Where to fetch it again: a local directory absolute, whatever the cwd was.
+            location: match &source {
+                Source::Local { path } => path.display().to_string(),
+                Source::Git { url } => source::without_credentials(url),
+            },
             kind: source.kind().to_owned(),
         };
         self.catalogs()
@@ -440,7 +631,7 @@ impl Manager {
             }
         };
         let fetched = self.fetch(source, Some(name), reference)?;
-        let result = self.install_fetched(ledger, actor, name, &fetched, "plugin.installed");
+        let result = self.install_fetched(ledger, actor, name, &fetched, Kind::Install);
         if let Some(s) = &fetched.scratch {
             let _ = remove_tree(s);
         }
@@ -448,59 +639,77 @@ impl Manager {
     }
 
     /// Fetch the installed plugin's source again and install what it holds now.
+    /// With `reference`, move to that tag, branch or commit; with `dry_run`, report what
+    /// would change (files included) and change nothing.
     pub fn update(
         &self,
         ledger: &mut dyn Store,
         actor: &Actor,
         name: &str,
+        reference: Option<&str>,
+        dry_run: bool,
     ) -> Result<InstallReport, ManagerError> {
         let entry = self.entry(name)?;
         let location = match entry.source_kind.as_str() {
             "git" => entry.repository.clone().unwrap_or_else(|| entry.source_identity.clone()),
             _ => entry.source_identity.clone(),
         };
-        let fetched =
-            self.fetch(Source::parse(&location)?, Some(name), entry.requested_ref.as_deref())?;
-        let result = self.install_fetched(ledger, actor, name, &fetched, "plugin.updated");
+        let reference = reference.or(entry.requested_ref.as_deref());
+        let fetched = self.fetch(Source::parse(&location)?, Some(name), reference)?;
+        let kind = if dry_run { Kind::DryRun } else { Kind::Update };
+        let result = self.install_fetched(ledger, actor, name, &fetched, kind);
         if let Some(s) = &fetched.scratch {
             let _ = remove_tree(s);
         }
         result
     }
 
-    fn check_names(&self, m: &Manifest, installed: &[LockEntry]) -> Result<(), ManagerError> {
-        if m.source.kind == "first_party" {
-            return Err(ManagerError::Refused(format!(
-                "{} declares source.type \"first_party\", which is reserved for programs shipped with ooo",
-                m.name
-            )));
+    /// Go on with an install over `previous` only if it is the same source at the same or
+    /// a higher version, or the user agrees (`--force`, or yes when asked).
+    fn consent_to_replace(
+        &self,
+        previous: &LockEntry,
+        m: &Manifest,
+        f: &Fetched,
+    ) -> Result<(), ManagerError> {
+        let replacing = Replacing {
+            name: m.name.clone(),
+            installed_version: previous.version.clone(),
+            installed_source: previous.source_identity.clone(),
+            new_version: m.version.clone(),
+            new_source: f.source.identity(),
+        };
+        if !replacing.other_source() && !replacing.lower_version() {
+            return Ok(());
         }
-        if let Some((_, problem)) =
-            rules::warnings(m).into_iter().find(|(_, msg)| msg.contains("install refuses"))
-        {
-            return Err(ManagerError::Refused(format!("{}: {problem}", m.name)));
-        }
-        for word in [&m.name, &m.namespace().to_owned()] {
-            if self.reserved.iter().any(|r| r == word) {
-                return Err(ManagerError::Refused(format!(
-                    "{word:?} is a built-in ooo command; a plugin cannot take it as its name or namespace"
-                )));
+        let agreed = match &self.replace {
+            Replace::Force => true,
+            Replace::Ask(ask) => ask(&replacing),
+            Replace::Refuse => false,
+        };
+        if agreed { Ok(()) } else { Err(ManagerError::ReplaceRefused(Box::new(replacing))) }
+    }
+
+    /// The refusal for a tree that cannot start its entrypoint, naming the file in the
+    /// source (where the fix is made).
+    fn not_runnable(&self, m: &Manifest, f: &Fetched, problem: NotRunnable) -> ManagerError {
+        let (NotRunnable::Missing { path, .. } | NotRunnable::NotExecutable { path, .. }) =
+            &problem;
+        let path = path.trim_start_matches("./");
+        let (file, repository) = match &f.source {
+            Source::Local { .. } => (f.plugin_dir.join(path).display().to_string(), None),
+            Source::Git { url } => {
+                let rel = f.plugin_dir.strip_prefix(&f.root).unwrap_or(Path::new(""));
+                (rel.join(path).display().to_string(), Some(source::without_credentials(url)))
             }
-        }
-        for other in installed.iter().filter(|e| e.name != m.name) {
-            let other_namespace =
-                self.installed_manifest(other).ok().map(|om| om.namespace().to_owned());
-            let taken = [Some(other.name.clone()), other_namespace];
-            for word in [&m.name, &m.namespace().to_owned()] {
-                if taken.iter().flatten().any(|t| t == word) {
-                    return Err(ManagerError::Refused(format!(
-                        "{word:?} is already used by the installed plugin {}",
-                        other.name
-                    )));
-                }
-            }
-        }
-        Ok(())
+        };
+        ManagerError::NotRunnable(Box::new(Unrunnable {
+            name: m.name.clone(),
+            problem,
+            file,
+            repository,
+            build: m.build().map(|b| b.command.clone()),
+        }))
     }
 
     fn install_fetched(
@@ -509,8 +718,9 @@ impl Manager {
         actor: &Actor,
         name: &str,
         f: &Fetched,
-        event_type: &str,
+        kind: Kind,
     ) -> Result<InstallReport, ManagerError> {
+        let event_type = if kind == Kind::Install { "plugin.installed" } else { "plugin.updated" };
         let plugins = self.plugins_dir();
         fs::create_dir_all(&plugins).map_err(io_err(&plugins))?;
         // The whole transaction holds the lockfile lock: one install at a time per home,
@@ -521,8 +731,13 @@ impl Manager {
         // Stage a copy next to the live tree; everything below judges the copy, which is
         // exactly what will run (the source may change meanwhile).
         let staging = plugins.join(format!(".staging-{name}-{}", ulid::Ulid::new()));
+        // The build's own directory; its `.staging-` name makes recovery remove it too.
+        let build_work = staging.with_file_name(format!(
+            "{}-build",
+            staging.file_name().expect("a staging name").to_string_lossy()
+        ));
         let result = (|| {
-            copy_tree(&f.plugin_dir, &staging).map_err(io_err(&f.plugin_dir))?;
+            self.copy(&f.plugin_dir, &staging).map_err(io_err(&f.plugin_dir))?;
             let (m, manifest_bytes) = manifest::load(&staging)?;
             if m.name != name {
                 return Err(ManagerError::Refused(format!(
@@ -531,12 +746,74 @@ impl Manager {
                     m.name
                 )));
             }
-            let digest = self.digest(&staging, true)?;
+            let source_digest = self.digest(&staging, true)?;
             let entries = lockfile.read()?;
-            self.check_names(&m, &entries)?;
+            let file = staging.join(manifest::MANIFEST_FILE);
+            if let Some(first) = self.install_problems(&m, &entries, &file).into_iter().next() {
+                return Err(ManagerError::Refused(first.message));
+            }
             let previous = entries.iter().find(|e| e.name == name).cloned();
             let previous_manifest = previous.as_ref().and_then(|p| self.installed_manifest(p).ok());
             let live = plugins.join(name);
+            let (added, removed) = permission_diff(previous_manifest.as_ref(), &m);
+            if kind == Kind::Install
+                && let Some(p) = &previous
+            {
+                self.consent_to_replace(p, &m, f)?;
+            }
+            // Unchanged: the same source as installed, and the live files still what the
+            // lockfile says (a reinstall over tampered files must replace them). Nothing
+            // is built or swapped then.
+            let unchanged = previous.as_ref().is_some_and(|p| {
+                p.version == m.version
+                    && p.source_type == m.source.kind
+                    && p.source_identity == f.source.identity()
+                    && p.git_sha == f.git_sha
+                    && p.requested_ref == f.requested_ref
+                    && p.source_digest.as_ref().unwrap_or(&p.artifact_digest) == &source_digest
+                    && self.digest(&live, false).is_ok_and(|d| d == p.artifact_digest)
+            });
+            if unchanged {
+                let p = previous.as_ref().expect("unchanged means installed");
+                return Ok(InstallReport {
+                    name: name.to_owned(),
+                    version: p.version.clone(),
+                    artifact_digest: p.artifact_digest.clone(),
+                    source_kind: p.source_kind.clone(),
+                    source_identity: p.source_identity.clone(),
+                    git_sha: p.git_sha.clone(),
+                    source_digest: p.source_digest.clone(),
+                    build: None,
+                    previous_version: Some(p.version.clone()),
+                    previous_digest: Some(p.artifact_digest.clone()),
+                    permissions_added: added,
+                    permissions_removed: removed,
+                    files_changed: Vec::new(),
+                    changed: false,
+                    dry_run: kind == Kind::DryRun,
+                    ledger_seq: None,
+                });
+            }
+            let built = match m.build() {
+                Some(spec) => Some(
+                    build::Job {
+                        name,
+                        spec,
+                        source_root: &f.root,
+                        plugin_dir: &f.plugin_dir,
+                        work: &build_work,
+                        sandbox_required: self.sandbox_required()?,
+                        show_output: self.show_progress,
+                    }
+                    .run(&staging)?,
+                ),
+                None => None,
+            };
+            let digest = match &built {
+                Some(_) => self.digest(&staging, true)?,
+                None => source_digest.clone(),
+            };
+            runnable::check(&m, &staging).map_err(|problem| self.not_runnable(&m, f, problem))?;
             let new_entry = LockEntry {
                 name: name.to_owned(),
                 version: m.version.clone(),
@@ -556,15 +833,8 @@ impl Manager {
                 source_identity: f.source.identity(),
                 artifact_digest: digest.clone(),
                 requested_ref: f.requested_ref.clone(),
+                source_digest: built.as_ref().map(|_| source_digest.clone()),
             };
-            let (added, removed) = permission_diff(previous_manifest.as_ref(), &m);
-            // Unchanged only if the live files still are what the lockfile says: a
-            // reinstall over tampered files must replace them.
-            let unchanged = previous.as_ref().is_some_and(|p| {
-                Self::subject(p) == Self::subject(&new_entry)
-                    && p.git_sha == new_entry.git_sha
-                    && p.requested_ref == new_entry.requested_ref
-            }) && self.digest(&live, false).is_ok_and(|d| d == digest);
             let mut report = InstallReport {
                 name: name.to_owned(),
                 version: m.version.clone(),
@@ -572,14 +842,18 @@ impl Manager {
                 source_kind: new_entry.source_kind.clone(),
                 source_identity: new_entry.source_identity.clone(),
                 git_sha: new_entry.git_sha.clone(),
+                source_digest: new_entry.source_digest.clone(),
+                build: built.clone(),
                 previous_version: previous.as_ref().map(|p| p.version.clone()),
                 previous_digest: previous.as_ref().map(|p| p.artifact_digest.clone()),
                 permissions_added: added,
                 permissions_removed: removed,
-                changed: !unchanged,
+                files_changed: changes::between(&live, &staging).map_err(io_err(&staging))?,
+                changed: true,
+                dry_run: kind == Kind::DryRun,
                 ledger_seq: None,
             };
-            if unchanged {
+            if kind == Kind::DryRun {
                 return Ok(report);
             }
             // Swap: live -> backup, staging -> live. Names carry the plugin so recovery
@@ -647,9 +921,12 @@ impl Manager {
                 "git_sha": new_entry.git_sha,
                 "requested_ref": new_entry.requested_ref,
                 "manifest_checksum": new_entry.manifest_checksum,
+                "source_digest": new_entry.source_digest,
+                "build": report.build,
                 "previous": previous.as_ref().map(|p| json!({"version": p.version, "artifact_digest": p.artifact_digest})),
                 "permissions_added": report.permissions_added,
                 "permissions_removed": report.permissions_removed,
+                "files_changed": report.files_changed,
             });
             match trust::record(ledger, name, event_type, actor, payload) {
                 Ok(event) => report.ledger_seq = Some(event.seq),
@@ -663,21 +940,23 @@ impl Manager {
             Ok(report)
         })();
         let _ = remove_tree(&staging);
+        let _ = remove_tree(&build_work);
         drop(guard);
         result
     }
 
     // ---- trust ----------------------------------------------------------------
 
-    /// Grant `scopes` to the installed plugin's exact subject (after checking its bytes).
-    /// With no scopes, only re-enables a plugin that needs none.
+    /// Grant `scopes` to the installed plugin's exact subject (after checking its bytes),
+    /// re-enabling it if it was disabled. With no scopes, only re-enables a plugin that
+    /// needs none. Asking for what an enabled plugin already holds records nothing.
     pub fn trust(
         &self,
         ledger: &mut dyn Store,
         actor: &Actor,
         name: &str,
         scopes: &[String],
-    ) -> Result<(Vec<String>, Vec<PermissionChange>), ManagerError> {
+    ) -> Result<Trusted, ManagerError> {
         let entry = self.entry(name)?;
         let m = self.installed_manifest(&entry)?;
         let declared: Vec<&str> = m.permissions.iter().map(|p| p.scope.as_str()).collect();
@@ -708,13 +987,13 @@ impl Manager {
             )));
         }
         let subject = Self::subject(&entry);
-        let mut granted = trust::granted_scopes(ledger, &subject)?;
-        for s in scopes {
-            if !granted.contains(s) {
-                granted.push(s.clone());
-            }
-        }
-        let new: Vec<PermissionChange> = scopes
+        let held = trust::granted_scopes(ledger, &subject)?;
+        let has_grant = trust::grant(ledger, name)?.is_some_and(|g| g.subject == subject);
+        let (already_held, fresh): (Vec<String>, Vec<String>) =
+            scopes.iter().cloned().partition(|s| held.contains(s));
+        let mut granted = held;
+        granted.extend(fresh.iter().cloned());
+        let added: Vec<PermissionChange> = fresh
             .iter()
             .filter_map(|s| m.permission(s))
             .map(|p| PermissionChange {
@@ -723,14 +1002,17 @@ impl Manager {
                 required: p.required,
             })
             .collect();
-        trust::record(
-            ledger,
-            name,
-            "plugin.trusted",
-            actor,
-            json!({"name": name, "subject": subject, "scopes": scopes, "granted_scopes": granted}),
-        )?;
-        Ok((granted, new))
+        let unchanged = fresh.is_empty() && has_grant && !trust::is_disabled(ledger, &subject)?;
+        if !unchanged {
+            trust::record(
+                ledger,
+                name,
+                "plugin.trusted",
+                actor,
+                json!({"name": name, "subject": subject, "scopes": scopes, "granted_scopes": granted}),
+            )?;
+        }
+        Ok(Trusted { granted_scopes: granted, added, already_held, recorded: !unchanged })
     }
 
     pub fn disable(
@@ -750,24 +1032,25 @@ impl Manager {
         Ok(())
     }
 
-    /// Remove the install, its lockfile entry, trust, disable record and catalog
-    /// registration; plugin state only with `purge`. The ledger history stays.
+    /// Remove the install, its lockfile entry, trust and disable record; plugin state
+    /// only with `purge`. The ledger history stays, and so do the catalogs (the plugin
+    /// can be installed by name again). `purge` after a plain remove deletes the state
+    /// that remove kept. Returns whether an installed plugin was removed (false: only
+    /// its state was purged).
     pub fn remove(
         &self,
         ledger: &mut dyn Store,
         actor: &Actor,
         name: &str,
         purge: bool,
-    ) -> Result<(), ManagerError> {
+    ) -> Result<bool, ManagerError> {
         let lockfile = self.lockfile();
         let guard = lockfile.lock()?;
         self.recover(ledger, actor, &lockfile)?;
         let entries = lockfile.read()?;
-        let entry = entries
-            .iter()
-            .find(|e| e.name == name)
-            .cloned()
-            .ok_or_else(|| ManagerError::NotInstalled(name.to_owned()))?;
+        let Some(entry) = entries.iter().find(|e| e.name == name).cloned() else {
+            return self.purge_left_state(ledger, actor, name, purge).map(|()| false);
+        };
         let live = self.live_dir(&entry)?;
         let next: Vec<LockEntry> = entries.iter().filter(|e| e.name != name).cloned().collect();
         lockfile.write(&guard, &next)?;
@@ -783,8 +1066,28 @@ impl Manager {
             let state = self.state_dir(name);
             remove_tree(&state).map_err(io_err(&state))?;
         }
-        self.catalogs().forget(name).map_err(io_err(Path::new("plugin-catalogs.json")))?;
-        Ok(())
+        Ok(true)
+    }
+
+    /// `remove --purge` of a plugin no longer installed: delete the state a plain remove
+    /// kept (recorded as `plugin.removed` with `installed: false`). Anything else about
+    /// a plugin that is not installed is an error.
+    fn purge_left_state(
+        &self,
+        ledger: &mut dyn Store,
+        actor: &Actor,
+        name: &str,
+        purge: bool,
+    ) -> Result<(), ManagerError> {
+        let state = self.state_dir(name);
+        // `state_dir` joins the name: only a valid plugin name may reach the file system.
+        let valid = self.live_dir(&LockEntry { name: name.to_owned(), ..LockEntry::default() });
+        if !purge || valid.is_err() || !state.exists() {
+            return Err(ManagerError::NotInstalled(name.to_owned()));
+        }
+        let payload = json!({"name": name, "purge": true, "installed": false});
+        trust::record(ledger, name, "plugin.removed", actor, payload)?;
+        remove_tree(&state).map_err(io_err(&state))
     }
 
     /// Recompute digests; a mismatch is recorded and voids the plugin's trust.
@@ -873,8 +1176,9 @@ impl Manager {
         let disabled = trust::disable(ledger, name)?.filter(|d| {
             d.source_type == entry.source_type && d.source_identity == entry.source_identity
         });
-        // What the latest install or update changed (from the ledger, the record of it).
-        let last_change = ledger
+        // What the latest install or update changed and built (from the ledger, the
+        // record of it).
+        let last_install = ledger
             .query(&ooo_core::ledger::EventQuery {
                 aggregate_type: Some("plugin".into()),
                 aggregate_id: Some(name.to_owned()),
@@ -882,23 +1186,28 @@ impl Manager {
             })?
             .into_iter()
             .rev()
-            .find(|e| matches!(e.event_type.as_str(), "plugin.installed" | "plugin.updated"))
-            .map(|e| {
-                json!({
-                    "ledger_seq": e.seq,
-                    "event_type": e.event_type,
-                    "at": e.occurred_at,
-                    "previous": e.payload.get("previous"),
-                    "permissions_added": e.payload.get("permissions_added"),
-                    "permissions_removed": e.payload.get("permissions_removed"),
-                })
-            });
+            .find(|e| matches!(e.event_type.as_str(), "plugin.installed" | "plugin.updated"));
+        let build = last_install
+            .as_ref()
+            .and_then(|e| e.payload.get("build").filter(|b| !b.is_null()).cloned());
+        let last_change = last_install.map(|e| {
+            json!({
+                "ledger_seq": e.seq,
+                "event_type": e.event_type,
+                "at": e.occurred_at,
+                "previous": e.payload.get("previous"),
+                "permissions_added": e.payload.get("permissions_added"),
+                "permissions_removed": e.payload.get("permissions_removed"),
+            })
+        });
         Ok(json!({
             "name": row.name,
             "version": row.version,
             "source_kind": row.source_kind,
             "source_identity": row.source_identity,
             "artifact_digest": row.artifact_digest,
+            "source_digest": entry.source_digest,
+            "build": build,
             "trust_state": row.trust_state,
             "granted_scopes": row.granted_scopes,
             "missing_required_scopes": row.missing_required_scopes,

@@ -195,6 +195,23 @@ pub struct Extension {
     pub network: Option<Network>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fs: Option<FsAccess>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<Build>,
+}
+
+/// `x-ouroboros.build`: how `install` and `update` make the files the plugin runs from
+/// its source (see `crate::build`). Shown to the user with the permissions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Build {
+    /// Split by shell-word rules and run in the plugin's directory of a copy of the source.
+    pub command: String,
+    /// Files the build must leave, relative to the plugin directory; installed with it.
+    pub outputs: Vec<String>,
+    /// Hosts the build may reach; none when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -224,6 +241,11 @@ impl Manifest {
 
     pub fn permission(&self, scope: &str) -> Option<&Permission> {
         self.permissions.iter().find(|p| p.scope == scope)
+    }
+
+    /// The declared build step, if any.
+    pub fn build(&self) -> Option<&Build> {
+        self.x_ouroboros.as_ref().and_then(|x| x.build.as_ref())
     }
 
     /// Scopes marked `required: true`, in declaration order.
@@ -264,6 +286,42 @@ pub fn parse(bytes: &[u8], file: &Path) -> Result<Manifest, ManifestError> {
 
 /// `parse`, with the JSON Schema pass only when `schema` (see [`load_installed`]).
 fn parse_checked(bytes: &[u8], file: &Path, schema: bool) -> Result<Manifest, ManifestError> {
+    let (doc, version) = document(bytes, file)?;
+    if let Some(v) = schema.then(|| schema::first_violation(&doc, &version)).flatten() {
+        return Err(ManifestError::new(file, Some(&v.pointer), v.message, v.expected, v.found));
+    }
+    let manifest = model(doc, file)?;
+    rules::check(&manifest, file)?;
+    Ok(manifest)
+}
+
+/// Every problem of the manifest bytes, not only the first: a file that is not a JSON
+/// object with a supported `schema_version` has one; otherwise every schema violation,
+/// or, when the schema passes, every rule failure (with the manifest, so callers can
+/// check more).
+pub fn problems(bytes: &[u8], file: &Path) -> (Option<Manifest>, Vec<ManifestError>) {
+    let (doc, version) = match document(bytes, file) {
+        Ok(d) => d,
+        Err(e) => return (None, vec![e]),
+    };
+    let violations: Vec<ManifestError> = schema::violations(&doc, &version)
+        .into_iter()
+        .map(|v| ManifestError::new(file, Some(&v.pointer), v.message, v.expected, v.found))
+        .collect();
+    if !violations.is_empty() {
+        return (None, violations);
+    }
+    match model(doc, file) {
+        Ok(m) => {
+            let found = rules::problems(&m, file);
+            (Some(m), found)
+        }
+        Err(e) => (None, vec![e]),
+    }
+}
+
+/// The bytes as a JSON object with a supported `schema_version` (returned with it).
+fn document(bytes: &[u8], file: &Path) -> Result<(Value, String), ManifestError> {
     let text = std::str::from_utf8(bytes).map_err(|_| {
         ManifestError::new(
             file,
@@ -292,7 +350,7 @@ fn parse_checked(bytes: &[u8], file: &Path, schema: bool) -> Result<Manifest, Ma
         ));
     }
     let version = match doc.get("schema_version") {
-        Some(Value::String(v)) => v.as_str(),
+        Some(Value::String(v)) => v.clone(),
         other => {
             return Err(ManifestError::new(
                 file,
@@ -303,7 +361,7 @@ fn parse_checked(bytes: &[u8], file: &Path, schema: bool) -> Result<Manifest, Ma
             ));
         }
     };
-    if !SUPPORTED_VERSIONS.contains(&version) {
+    if !SUPPORTED_VERSIONS.contains(&version.as_str()) {
         return Err(ManifestError::new(
             file,
             Some("/schema_version"),
@@ -312,10 +370,12 @@ fn parse_checked(bytes: &[u8], file: &Path, schema: bool) -> Result<Manifest, Ma
             format!("{version:?}"),
         ));
     }
-    if let Some(v) = schema.then(|| schema::first_violation(&doc, version)).flatten() {
-        return Err(ManifestError::new(file, Some(&v.pointer), v.message, v.expected, v.found));
-    }
-    let manifest: Manifest = serde_json::from_value(doc).map_err(|e| {
+    Ok((doc, version))
+}
+
+/// The typed model of a document that passed the schema.
+fn model(doc: Value, file: &Path) -> Result<Manifest, ManifestError> {
+    serde_json::from_value(doc).map_err(|e| {
         ManifestError::new(
             file,
             Some(""),
@@ -323,9 +383,7 @@ fn parse_checked(bytes: &[u8], file: &Path, schema: bool) -> Result<Manifest, Ma
             "a valid manifest",
             "see message",
         )
-    })?;
-    rules::check(&manifest, file)?;
-    Ok(manifest)
+    })
 }
 
 /// Load `<dir>/ouroboros.plugin.json`, or a manifest file given directly. Only a
@@ -345,6 +403,14 @@ pub fn load_installed(path: &Path) -> Result<(Manifest, Vec<u8>), ManifestError>
 }
 
 fn load_checked(path: &Path, schema: bool) -> Result<(Manifest, Vec<u8>), ManifestError> {
+    let (bytes, file) = read(path)?;
+    let manifest = parse_checked(&bytes, &file, schema)?;
+    Ok((manifest, bytes))
+}
+
+/// The manifest file of `path` (a plugin directory or the file itself) and its bytes:
+/// only a regular file, at most [`MAX_MANIFEST_BYTES`].
+pub fn read(path: &Path) -> Result<(Vec<u8>, PathBuf), ManifestError> {
     use std::io::Read;
     let file = if path.is_dir() { path.join(MANIFEST_FILE) } else { path.to_owned() };
     let unreadable = |e: std::io::Error| {
@@ -378,6 +444,5 @@ fn load_checked(path: &Path, schema: bool) -> Result<(Manifest, Vec<u8>), Manife
             "more",
         ));
     }
-    let manifest = parse_checked(&bytes, &file, schema)?;
-    Ok((manifest, bytes))
+    Ok((bytes, file))
 }

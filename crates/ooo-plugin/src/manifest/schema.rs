@@ -120,31 +120,39 @@ fn truncate(text: &str, max: usize) -> String {
 
 /// The first violation of `doc` against the schema of `version`, if any.
 pub fn first_violation(doc: &Value, version: &str) -> Option<SchemaViolation> {
+    violations(doc, version).into_iter().next()
+}
+
+/// Every violation of `doc` against the schema of `version`, first as
+/// [`first_violation`] chooses it, then by instance path.
+pub fn violations(doc: &Value, version: &str) -> Vec<SchemaViolation> {
     let mut errors: Vec<_> = validator(version).iter_errors(doc).collect();
     // Stable: errors on the same path keep the validator's keyword order.
     errors.sort_by_cached_key(|e| segments(e.instance_path().as_str()));
-    let first = errors.into_iter().next()?;
+    errors.iter().map(violation).collect()
+}
+
+fn violation(error: &jsonschema::ValidationError<'_>) -> SchemaViolation {
     // Upstream names the object that holds an unexpected key (the root for a top-level
     // one), not the key itself; the key is in `found`.
-    let pointer = first.instance_path().as_str().to_owned();
-    let mut found = first.instance().to_string();
+    let pointer = error.instance_path().as_str().to_owned();
+    let mut found = error.instance().to_string();
     if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
-        first.kind()
-        && let Some(obj) = first.instance().as_object()
+        error.kind()
+        && let Some(obj) = error.instance().as_object()
         && let Some((key, value)) = obj.iter().find(|(k, _)| unexpected.contains(k))
     {
         found = format!("unexpected key {key:?}: {value}");
     }
-    if let jsonschema::error::ValidationErrorKind::Required { .. } = first.kind() {
+    if let jsonschema::error::ValidationErrorKind::Required { .. } = error.kind() {
         found = "an object without it".into();
     }
-    let found = truncate(&found, 200);
-    Some(SchemaViolation {
+    SchemaViolation {
         pointer,
-        message: first.to_string(),
-        expected: expected_of(first.kind()),
-        found,
-    })
+        message: error.to_string(),
+        expected: expected_of(error.kind()),
+        found: truncate(&found, 200),
+    }
 }
 
 #[cfg(test)]

@@ -13,21 +13,21 @@
 //! lost on power failure. We default to FULL because the ledger is evidence.
 //!
 //! Safety on open: a file that is not SQLite, an SQLite file that is not a ledger, and a
-//! ledger with a newer schema are all refused before anything is written.
+//! ledger with a newer schema are all refused before anything is written. Opening (first
+//! use by many processes at once, read-only opens) lives in `open`; the check of the
+//! newest event before each append in `head`.
 
 mod errors;
+mod head;
+mod open;
 mod projection;
 mod query;
 mod schema;
 
 use std::cell::RefCell;
-use std::fs;
-use std::io::{self, Read};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, Statement, TransactionBehavior};
 use serde_json::Value;
 
 pub use errors::BUSY_TIMEOUT_MS;
@@ -39,15 +39,15 @@ use super::chain::{self, ChainIndex, ChainVerifier};
 use super::event::check_payload;
 use super::{
     AppendOptions, ChainHead, Durability, Event, EventQuery, FaultKind, LedgerError, NewEvent,
-    Projection, Store, VerifyReport, timestamp,
+    Projection, Store, VerifyReport, restore, timestamp,
 };
 use projection::SqliteRows;
 
-const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
-
-/// Page cache per connection, in KiB. The default (2 MiB) makes appends to a large
-/// ledger re-read index pages from disk; memory is only used as pages are touched.
-const CACHE_KIB: u32 = 32 * 1024;
+/// One event row, as appended or restored (see [`insert_event`]).
+const INSERT_EVENT: &str = concat!(
+    "INSERT INTO events (seq, id, aggregate_type, aggregate_id, event_type, payload,",
+    " occurred_at, actor, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+);
 
 /// A ledger in one SQLite file.
 pub struct SqliteStore {
@@ -58,29 +58,20 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Open the ledger at `path`, creating it (mode 0600) if missing and migrating it to
-    /// the current schema.
+    /// the current schema. Safe when many processes open a new ledger at once.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, LedgerError> {
         let path = path.as_ref().to_owned();
-        preflight(&path)?;
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut conn = Connection::open_with_flags(&path, flags).map_err(|e| map_err(e, &path))?;
-        conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS)).map_err(|e| map_err(e, &path))?;
-        let version = schema::check_compatible(&conn, &path)?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(|e| map_err(e, &path))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(LedgerError::CannotOpen {
-                path,
-                detail: format!("cannot switch to WAL journal (got {mode})"),
-            });
-        }
-        conn.execute_batch(&format!("PRAGMA synchronous = FULL; PRAGMA cache_size = -{CACHE_KIB}"))
-            .map_err(|e| map_err(e, &path))?;
-        if version < LATEST_VERSION {
-            // Only a pending migration takes the write lock; readers open without it.
-            schema::migrate(&mut conn, &path)?;
-        }
+        let conn = open::read_write(&path)?;
+        conn.execute_batch("PRAGMA synchronous = FULL").map_err(|e| map_err(e, &path))?;
+        Ok(Self { conn, path, durability: Durability::Durable })
+    }
+
+    /// Open an existing ledger for reading only: nothing is created, migrated or written,
+    /// and a read-only copy (a read-only directory or file) can be read. A missing or
+    /// never-initialised ledger is [`LedgerError::NoLedger`]. Appends to it fail.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, LedgerError> {
+        let path = path.as_ref().to_owned();
+        let conn = open::read_only(&path)?;
         Ok(Self { conn, path, durability: Durability::Durable })
     }
 
@@ -108,41 +99,6 @@ impl SqliteStore {
     }
 }
 
-/// Refuse a non-SQLite file before SQLite can touch it; create a missing file owner-only.
-fn preflight(path: &Path) -> Result<(), LedgerError> {
-    let io_err = |source: io::Error| LedgerError::Io { path: path.to_owned(), source };
-    match fs::File::open(path) {
-        Ok(mut file) => {
-            let len = file.metadata().map_err(io_err)?.len();
-            if len == 0 {
-                return Ok(());
-            }
-            let mut header = [0u8; 16];
-            match file.read_exact(&mut header) {
-                Ok(()) if &header == SQLITE_MAGIC => Ok(()),
-                Ok(()) => Err(LedgerError::NotADatabase { path: path.to_owned() }),
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    Err(LedgerError::NotADatabase { path: path.to_owned() })
-                }
-                Err(e) => Err(io_err(e)),
-            }
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            match fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
-                Ok(_) => Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-                Err(e) => {
-                    Err(LedgerError::CannotOpen { path: path.to_owned(), detail: e.to_string() })
-                }
-            }
-        }
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-            Err(LedgerError::CannotOpen { path: path.to_owned(), detail: e.to_string() })
-        }
-        Err(e) => Err(io_err(e)),
-    }
-}
-
 impl Store for SqliteStore {
     fn append(
         &mut self,
@@ -160,20 +116,15 @@ impl Store for SqliteStore {
         let err = |e| map_err(e, &path);
         let tx =
             self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
-        let (mut seq, mut prev_hash) = match read_head(&tx).map_err(err)? {
+        // Never chain onto a newest event that no longer matches its hash.
+        let (mut seq, mut prev_hash) = match head::checked(&tx, &path)? {
             Some(head) => (head.seq, head.hash),
             None => (0, GENESIS_PREV_HASH.to_owned()),
         };
         let occurred_at = timestamp::now();
         let mut stored = Vec::with_capacity(batch.len());
         {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO events (seq, id, aggregate_type, aggregate_id, event_type, payload,
-                                         occurred_at, actor, prev_hash, hash)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )
-                .map_err(err)?;
+            let mut insert = tx.prepare_cached(INSERT_EVENT).map_err(err)?;
             for new in batch {
                 seq += 1;
                 let mut event = Event {
@@ -189,39 +140,49 @@ impl Store for SqliteStore {
                     hash: String::new(),
                 };
                 event.hash = event_hash(&event.prev_hash, HashedFields::from(&event));
-                insert
-                    .execute(rusqlite::params![
-                        seq as i64,
-                        event.id,
-                        event.aggregate_type,
-                        event.aggregate_id,
-                        event.event_type,
-                        event.payload.to_string(),
-                        event.occurred_at,
-                        event.actor,
-                        event.prev_hash,
-                        event.hash,
-                    ])
-                    .map_err(err)?;
+                insert_event(&mut insert, &event).map_err(err)?;
                 prev_hash.clone_from(&event.hash);
                 stored.push(event);
             }
         }
         for projection in opts.projections {
             for event in &stored {
-                let mut rows =
-                    SqliteRows { conn: &tx, projection: projection.name(), seq: event.seq };
-                projection.apply(event, &mut rows).map_err(|e| match e {
-                    LedgerError::Projection { .. } => e,
-                    other => LedgerError::Projection {
-                        projection: projection.name().to_owned(),
-                        message: other.to_string(),
-                    },
-                })?;
+                fold(&tx, *projection, event)?;
             }
         }
         tx.commit().map_err(err)?;
         Ok(stored)
+    }
+
+    fn restore(
+        &mut self,
+        events: &[Event],
+        projections: &[&dyn Projection],
+    ) -> Result<u64, LedgerError> {
+        restore::check(events)?;
+        self.set_durability(Durability::Durable)?;
+        let path = self.path.clone();
+        let err = |e| map_err(e, &path);
+        let tx =
+            self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let held: i64 =
+            tx.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).map_err(err)?;
+        if held > 0 {
+            return Err(LedgerError::NotEmpty { path, events: held as u64 });
+        }
+        {
+            let mut insert = tx.prepare_cached(INSERT_EVENT).map_err(err)?;
+            for event in events {
+                insert_event(&mut insert, event).map_err(err)?;
+            }
+        }
+        // Rebuilt as `rebuild_projection` does, but in this transaction: the events and
+        // their read models commit together, or neither does.
+        for projection in projections {
+            rebuild(&tx, *projection, &path)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(events.len() as u64)
     }
 
     fn scan(
@@ -280,20 +241,57 @@ impl Store for SqliteStore {
         let err = |e| map_err(e, &path);
         let tx =
             self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
-        tx.execute("DELETE FROM projection_rows WHERE projection = ?1", [p.name()]).map_err(err)?;
-        let mut folded = 0u64;
-        let sql = format!("SELECT {} FROM events ORDER BY seq", query::COLUMNS);
-        for_each_row(&tx, &sql, &[], &path, &mut |row| {
-            let event =
-                row.map_err(|bad| LedgerError::MalformedRow { seq: bad.seq, detail: bad.detail })?;
-            let mut rows = SqliteRows { conn: &tx, projection: p.name(), seq: event.seq };
-            p.apply(&event, &mut rows)?;
-            folded += 1;
-            Ok(true)
-        })?;
+        let folded = rebuild(&tx, p, &path)?;
         tx.commit().map_err(err)?;
         Ok(folded)
     }
+}
+
+/// Drop a projection's rows and refold every stored event, inside the caller's
+/// transaction. Returns the events folded.
+fn rebuild(conn: &Connection, p: &dyn Projection, path: &Path) -> Result<u64, LedgerError> {
+    conn.execute("DELETE FROM projection_rows WHERE projection = ?1", [p.name()])
+        .map_err(|e| map_err(e, path))?;
+    let mut folded = 0u64;
+    let sql = format!("SELECT {} FROM events ORDER BY seq", query::COLUMNS);
+    for_each_row(conn, &sql, &[], path, &mut |row| {
+        let event =
+            row.map_err(|bad| LedgerError::MalformedRow { seq: bad.seq, detail: bad.detail })?;
+        let mut rows = SqliteRows { conn, projection: p.name(), seq: event.seq };
+        p.apply(&event, &mut rows)?;
+        folded += 1;
+        Ok(true)
+    })?;
+    Ok(folded)
+}
+
+/// Insert one event row as it is.
+fn insert_event(insert: &mut Statement<'_>, event: &Event) -> rusqlite::Result<usize> {
+    insert.execute(rusqlite::params![
+        i64::try_from(event.seq).unwrap_or(i64::MAX),
+        event.id,
+        event.aggregate_type,
+        event.aggregate_id,
+        event.event_type,
+        event.payload.to_string(),
+        event.occurred_at,
+        event.actor,
+        event.prev_hash,
+        event.hash,
+    ])
+}
+
+/// Fold one event into a projection's rows inside the caller's transaction; any failure
+/// is reported as that projection's.
+fn fold(conn: &Connection, projection: &dyn Projection, event: &Event) -> Result<(), LedgerError> {
+    let mut rows = SqliteRows { conn, projection: projection.name(), seq: event.seq };
+    projection.apply(event, &mut rows).map_err(|e| match e {
+        LedgerError::Projection { .. } => e,
+        other => LedgerError::Projection {
+            projection: projection.name().to_owned(),
+            message: other.to_string(),
+        },
+    })
 }
 
 /// The newest event's seq and hash.

@@ -62,10 +62,15 @@ pub const LATEST_VERSION: i64 = 1;
 ///
 /// A database is ours when it carries our application id; an application id of 0 is
 /// accepted only for a database with no tables at all (one we are about to initialise).
+///
+/// The application id, the tables and the version are read in one read transaction, so
+/// they come from one snapshot: read one by one, a database another process initialised
+/// in between looked like "no application id, but tables", which is a foreign database.
 pub fn check_compatible(conn: &Connection, path: &Path) -> Result<i64, LedgerError> {
     let err = |e| map_err(e, path);
-    let app_id: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(err)?;
-    let tables: Vec<String> = conn
+    let snapshot = conn.unchecked_transaction().map_err(err)?;
+    let app_id: i64 = snapshot.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(err)?;
+    let tables: Vec<String> = snapshot
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
         .map_err(err)?;
@@ -80,7 +85,7 @@ pub fn check_compatible(conn: &Connection, path: &Path) -> Result<i64, LedgerErr
         };
         return Err(LedgerError::NotALedger { path: path.to_owned(), detail });
     }
-    let found = current_version(conn).map_err(err)?;
+    let found = current_version(&snapshot).map_err(err)?;
     if found > LATEST_VERSION {
         return Err(LedgerError::SchemaTooNew {
             path: path.to_owned(),
