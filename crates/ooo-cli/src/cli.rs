@@ -154,6 +154,10 @@ pub enum PluginCommand {
         /// Tag, branch or commit to read the catalog at (a directory: of its git repository).
         #[arg(long = "ref", value_name = "REF")]
         git_ref: Option<String>,
+        /// With --plugin: replace an installed plugin of that name from another source, or
+        /// with a lower version, without asking.
+        #[arg(long)]
+        force: bool,
     },
     /// Install a plugin by name (from a registered catalog) or from --from, running its
     /// declared build step in the sandbox. Grants nothing.
@@ -176,7 +180,7 @@ pub enum PluginCommand {
     },
     /// Installed plugins with their trust state.
     List {
-        /// Print the result as one JSON array.
+        /// One JSON object per line.
         #[arg(long)]
         json: bool,
     },

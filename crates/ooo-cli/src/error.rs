@@ -15,13 +15,31 @@ use ooo_plugin::runnable::NotRunnable;
 #[derive(Debug)]
 pub struct CliError {
     pub message: String,
+    /// What led to it, outermost first: one `caused by:` line each.
+    pub causes: Vec<String>,
     pub hint: Option<String>,
     pub code: u8,
 }
 
 impl CliError {
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into(), hint: None, code: 1 }
+        Self { message: message.into(), causes: Vec::new(), hint: None, code: 1 }
+    }
+
+    /// Add the source chain of `e` as causes (a cause its effect already spells out is
+    /// not repeated).
+    pub fn caused_by(mut self, e: &dyn std::error::Error) -> Self {
+        let mut effect = e.to_string();
+        let mut next = e.source();
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            if !effect.contains(&text) {
+                self.causes.push(text.clone());
+            }
+            effect = text;
+            next = cause.source();
+        }
+        self
     }
 
     pub fn code(mut self, code: u8) -> Self {
@@ -41,6 +59,9 @@ impl CliError {
 
 pub fn render(err: &CliError) {
     crate::output::stderr_line(&format!("error: {}", err.message));
+    for cause in &err.causes {
+        crate::output::stderr_line(&format!("caused by: {cause}"));
+    }
     if let Some(hint) = &err.hint {
         crate::output::stderr_line(&format!("hint: {hint}"));
     }
@@ -208,6 +229,13 @@ impl From<ManagerError> for CliError {
                     None => err,
                 }
             }
+            ManagerError::Refused(ref r) => {
+                let err = CliError::new(e.to_string()).caused_by(r);
+                match r.hint() {
+                    Some(h) => err.hint(h),
+                    None => err,
+                }
+            }
             ManagerError::NotRunnable(ref u) => {
                 let Unrunnable { problem, file, repository, build, .. } = u.as_ref();
                 let hint = match (problem, build) {
@@ -235,7 +263,7 @@ impl From<ManagerError> for CliError {
 fn build_hint(e: &BuildError) -> Option<String> {
     match e {
         BuildError::Failed { command, .. } => Some(format!(
-            "run `{command}` yourself in the plugin's directory to see all of its output; in ooo's sandbox it writes only its copy of the source and reaches only the hosts in x-ouroboros.build.network"
+            "run `{command}` yourself in the plugin's directory to see all of its output; in ooo's sandbox it writes only its copy of the source and connects only to the TCP ports of the hosts in x-ouroboros.build.network (none when it lists none)"
         )),
         BuildError::Output { output, .. } => Some(format!(
             "make the build write {output} (relative to the plugin's directory), or correct x-ouroboros.build.outputs"
@@ -261,5 +289,41 @@ impl From<RuntimeError> for CliError {
     fn from(e: RuntimeError) -> Self {
         let err = CliError::new(format!("{}: {}", e.runtime, e.message));
         if e.hint.is_empty() { err } else { err.hint(e.hint) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ooo_plugin::manager::Refusal;
+
+    #[test]
+    fn a_refusal_brings_its_hint_and_its_causes_once() {
+        let undeclared = ManagerError::from(Refusal::UndeclaredScopes {
+            name: "g".into(),
+            undeclared: vec!["g:admin".into()],
+            declared: vec!["g:read".into()],
+        });
+        let err = CliError::from(undeclared);
+        assert_eq!(err.message, "g does not declare g:admin; it declares: g:read");
+        assert!(err.causes.is_empty());
+        assert_eq!(
+            err.hint.as_deref(),
+            Some("grant only what it declares: `ooo plugin trust g --scope g:read`")
+        );
+        let restore = ManagerError::from(Refusal::RestoreFailed {
+            failed: Box::new(ManagerError::NotInstalled("g".into())),
+            restoring: Box::new(ManagerError::Io {
+                path: "/h/plugins/g".into(),
+                source: std::io::Error::other("disk full"),
+            }),
+        });
+        let err = CliError::from(restore);
+        assert_eq!(
+            err.message,
+            "plugin g is not installed; restoring the previous install also failed"
+        );
+        // The i/o error already names its own cause: it is not repeated.
+        assert_eq!(err.causes, ["i/o error on /h/plugins/g: disk full"]);
     }
 }

@@ -301,8 +301,8 @@ fn first_party_collisions_are_disabled_at_start_up() {
     fs::write(&manifest_path, text).unwrap();
     let out = t.ooo().args(["plugin", "list", "--json"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("collides with a built-in command"));
-    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(rows[0]["trust_state"], "disabled");
+    let row: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(row["trust_state"], "disabled");
     let events: Vec<Value> = t
         .ok(&["ledger", "log", "--json", "--type", "plugin.disabled"])
         .lines()

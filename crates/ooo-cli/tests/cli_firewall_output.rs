@@ -21,7 +21,7 @@ fn listings_suggestions_refusals_and_the_plugin_log() {
         // Durations vary run to run.
         // (with the padding before them: the column width follows the digits).
         settings.add_filter(r" +\d+ ms\b", " [N] ms");
-        settings.add_filter(r#""duration_ms":"\d+""#, r#""duration_ms":"[N]""#);
+        settings.add_filter(r#""duration_ms":\d+"#, r#""duration_ms":[N]"#);
         settings.bind(|| {
             assert_snapshot!("plugin_commands", t.shown(&["demo"]));
             assert_snapshot!("unknown_command", t.shown(&["demo", "sya"]));

@@ -191,12 +191,12 @@ fn lifecycle_install_trust_list_inspect_remove() {
     t.ok(&["plugin", "disable", "greeter"]);
     let row: serde_json::Value =
         serde_json::from_str(&t.ok(&["plugin", "list", "--json"])).unwrap();
-    assert_eq!(row[0]["trust_state"], "disabled");
+    assert_eq!(row["trust_state"], "disabled");
     let inspect: serde_json::Value =
         serde_json::from_str(&t.ok(&["plugin", "inspect", "greeter", "--json"])).unwrap();
     assert_eq!(inspect["disabled"]["reason"], "disabled by the user");
     t.ok(&["plugin", "remove", "greeter"]);
-    assert_eq!(t.ok(&["plugin", "list", "--json"]).trim(), "[]");
+    assert_eq!(t.ok(&["plugin", "list", "--json"]), "", "no plugins: no lines");
     let events: Vec<String> = t
         .ok(&["ledger", "log", "--json", "--aggregate", "plugin:greeter"])
         .lines()
@@ -224,7 +224,7 @@ fn verify_catches_tampering_and_exits_1() {
     assert_eq!(v["ok"], false);
     let row: serde_json::Value =
         serde_json::from_str(&t.ok(&["plugin", "list", "--json"])).unwrap();
-    assert_eq!(row[0]["trust_state"], "installed");
+    assert_eq!(row["trust_state"], "installed");
 }
 
 #[test]
@@ -298,10 +298,12 @@ fn concurrent_install_processes() {
     for c in &mut children {
         assert!(c.wait().unwrap().success());
     }
-    let rows: serde_json::Value =
-        serde_json::from_str(&t.ok(&["plugin", "list", "--json"])).unwrap();
-    let names: Vec<&str> =
-        rows.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    let rows: Vec<serde_json::Value> = t
+        .ok(&["plugin", "list", "--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["alpha", "bravo"]);
     let lock = fs::read_to_string(t.home().join("plugins.lock")).unwrap();
     assert_eq!(lock.matches("[[plugin]]").count(), 2, "{lock}");

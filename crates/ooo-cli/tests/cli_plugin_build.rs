@@ -115,8 +115,55 @@ fn a_failed_build_installs_nothing_and_shows_its_last_lines() {
     let dir =
         source(&t, "forgets", json!({"command": "sh ./build.sh forget", "outputs": ["bin/tool"]}));
     with_filters(&t, || assert_snapshot!("build_output_missing", install(&t, "forgets", &dir)));
-    assert_eq!(t.ok(&["plugin", "list", "--json"]).trim(), "[]");
+    assert_eq!(t.ok(&["plugin", "list", "--json"]), "", "nothing installed: no lines");
     assert!(leftovers(&t).is_empty(), "{:?}", leftovers(&t));
+}
+
+#[test]
+fn the_install_event_lists_a_bounded_number_of_files() {
+    let t = TestHome::new();
+    let dir = source(&t, "bulky", Value::Null);
+    fs::create_dir_all(dir.join("bin")).unwrap();
+    fs::write(dir.join("bin/tool"), "#!/bin/sh\necho hi\n").unwrap();
+    fs::set_permissions(dir.join("bin/tool"), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::create_dir_all(dir.join("vendor")).unwrap();
+    for i in 0..500 {
+        fs::write(dir.join(format!("vendor/file-{i:04}.txt")), format!("{i}")).unwrap();
+    }
+    t.ok(&["plugin", "install", "bulky", "--from", dir.to_str().unwrap()]);
+    let event: Value = serde_json::from_str(
+        t.ok(&["ledger", "log", "--json", "--type", "plugin.installed"]).trim(),
+    )
+    .unwrap();
+    assert_eq!(event["payload"]["files_changed"].as_array().unwrap().len(), 200);
+    assert_eq!(event["payload"]["files_changed_count"], 503);
+}
+
+#[test]
+fn update_dry_run_never_runs_the_new_build() {
+    let t = TestHome::new();
+    let dir = source(&t, "tool", json!({"command": "sh ./build.sh", "outputs": ["bin/tool"]}));
+    t.ok(&["plugin", "install", "tool", "--from", dir.to_str().unwrap()]);
+    // The new source's build fails: a dry run that ran it would fail too.
+    fs::write(dir.join("build.sh"), BUILD.replace("echo \"building tool\"", "exit 9")).unwrap();
+    let dry = t.ok(&["plugin", "update", "tool", "--dry-run"]);
+    assert!(!dry.contains("built with"), "{dry}");
+    let real = t.std_ooo().args(["plugin", "update", "tool"]).output().unwrap();
+    assert_eq!(real.status.code(), Some(1), "{}", String::from_utf8_lossy(&real.stderr));
+}
+
+#[test]
+fn a_build_cannot_replace_the_manifest() {
+    let t = TestHome::new();
+    let dir = source(
+        &t,
+        "sneaky",
+        json!({"command": "sh ./build.sh", "outputs": ["bin/tool", "./ouroboros.plugin.json"]}),
+    );
+    let out = install(&t, "sneaky", &dir);
+    assert!(out.contains("a build output cannot be the manifest"), "{out}");
+    assert!(out.contains("/x-ouroboros/build/outputs/1"), "{out}");
+    assert!(!t.home().join("plugins/sneaky").exists());
 }
 
 #[test]

@@ -8,7 +8,7 @@ use common::{TestHome, with_filters};
 use insta::assert_snapshot;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn git(dir: &Path, args: &[&str]) {
@@ -43,6 +43,19 @@ fn write_plugin(repo: &Path, name: &str, version: &str, extra_scope: bool) {
         .unwrap();
     fs::write(dir.join("hello.sh"), "#!/bin/sh\necho hello\n").unwrap();
     fs::set_permissions(dir.join("hello.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A git catalog `catalog` offering alpha 1.0.0 at tag `v1` and 2.0.0 at `main`.
+fn two_versions(t: &TestHome) -> PathBuf {
+    let repo = t.dir.path().join("catalog");
+    write_plugin(&repo, "alpha", "1.0.0", false);
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "v1"]);
+    git(&repo, &["tag", "v1"]);
+    write_plugin(&repo, "alpha", "2.0.0", false);
+    git(&repo, &["commit", "-q", "-am", "v2"]);
+    repo
 }
 
 #[test]
@@ -96,14 +109,7 @@ fn a_git_catalog_from_add_to_remove() {
 #[test]
 fn ref_on_a_local_directory_is_honoured_in_git_and_refused_elsewhere() {
     let t = TestHome::new();
-    let repo = t.dir.path().join("catalog");
-    write_plugin(&repo, "alpha", "1.0.0", false);
-    git(&repo, &["init", "-q"]);
-    git(&repo, &["add", "."]);
-    git(&repo, &["commit", "-q", "-m", "v1"]);
-    git(&repo, &["tag", "v1"]);
-    write_plugin(&repo, "alpha", "2.0.0", false);
-    git(&repo, &["commit", "-q", "-am", "v2"]);
+    let repo = two_versions(&t);
     write_plugin(&repo, "alpha", "3.0.0", true); // not committed
     let plugin = repo.join("plugins/alpha");
     let out =
@@ -205,4 +211,40 @@ fn update_dry_run_and_ref() {
     let back = t.ok(&["plugin", "update", "alpha", "--ref", "v1"]);
     assert!(back.contains("alpha: 1.1.0 -> 1.0.0") && back.contains("removed  README"), "{back}");
     assert_eq!(version(&t), "1.0.0");
+}
+
+/// A catalog registered at a ref installs that ref when a plugin is installed by name
+/// later (not the default branch).
+#[test]
+fn install_by_name_reads_the_catalog_at_its_ref() {
+    let t = TestHome::new();
+    let repo = two_versions(&t);
+    let url = format!("file://{}", repo.display());
+    t.ok(&["plugin", "add", &url, "--ref", "v1"]);
+    let out = t.ok(&["plugin", "install", "alpha"]);
+    assert!(out.starts_with("installed alpha 1.0.0 from "), "{out}");
+    // An explicit --ref still wins.
+    let out = t.ok(&["plugin", "install", "alpha", "--ref", "main", "--force"]);
+    assert!(out.contains("2.0.0"), "{out}");
+}
+
+/// `add --plugin` over a plugin installed from another source is refused without a
+/// terminal, and the `--force` the refusal names works on `add` too.
+#[test]
+fn add_with_plugin_over_another_source_takes_force() {
+    let t = TestHome::new();
+    let local = t.dir.path().join("local");
+    write_plugin(&local, "alpha", "1.0.0", false);
+    t.ok(&["plugin", "install", "alpha", "--from", local.join("plugins/alpha").to_str().unwrap()]);
+    let repo = t.dir.path().join("catalog");
+    write_plugin(&repo, "alpha", "1.1.0", false);
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "v1"]);
+    let url = format!("file://{}", repo.display());
+    let refused = t.std_ooo().args(["plugin", "add", &url, "--plugin", "alpha"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--force"));
+    let out = t.ok(&["plugin", "add", &url, "--plugin", "alpha", "--force"]);
+    assert!(out.contains("1.1.0"), "{out}");
 }

@@ -99,7 +99,7 @@ fn main() {
         }
         let baseline = rate(singles, t);
         let mut store = SqliteStore::open(dir.path().join(format!("single-{sync}.db"))).unwrap();
-        let opts = AppendOptions { durability, ..Default::default() };
+        let opts = AppendOptions { durability };
         let t = Instant::now();
         for i in 0..singles {
             store.append(&[event(i)], opts).unwrap();
@@ -129,12 +129,7 @@ fn main() {
     let mut store = SqliteStore::open(&path).unwrap();
     let events: Vec<NewEvent> = (0..1_000).map(event).collect();
     for _ in 0..verify_n / 1_000 {
-        store
-            .append(
-                &events,
-                AppendOptions { durability: Durability::Relaxed, ..Default::default() },
-            )
-            .unwrap();
+        store.append(&events, AppendOptions { durability: Durability::Relaxed }).unwrap();
     }
     let conn = Connection::open(&path).unwrap();
     let t = Instant::now();

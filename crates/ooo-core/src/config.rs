@@ -218,6 +218,21 @@ impl Config {
                     ),
                 ));
             }
+            if entry.kind.is_none() && !KNOWN_RUNTIMES.contains(&name.as_str()) {
+                let closest = KNOWN_RUNTIMES
+                    .iter()
+                    .min_by_key(|known| strsim::levenshtein(known, name))
+                    .filter(|known| strsim::levenshtein(known, name) <= 2);
+                let suggestion =
+                    closest.map_or(String::new(), |c| format!("did you mean [runtime.{c}]? "));
+                return Err((
+                    format!("runtime.{name}"),
+                    format!(
+                        "[runtime.{name}] is not a runtime ooo knows: {suggestion}the agent CLIs are {}; any other name is an HTTP provider and needs kind = \"anthropic\" or \"openai\"",
+                        AGENT_CLIS.join(", ")
+                    ),
+                ));
+            }
             if let Some(url) = &entry.base_url
                 && !(url.starts_with("http://") || url.starts_with("https://"))
             {
@@ -229,9 +244,28 @@ impl Config {
                 ));
             }
         }
+        if let Some(default) = &self.runtime.default
+            && !KNOWN_RUNTIMES.contains(&default.as_str())
+            && self.runtime.entries.get(default).is_none_or(|e| e.kind.is_none())
+        {
+            return Err((
+                "runtime.default".to_owned(),
+                format!(
+                    "[runtime] default = {default:?} names no runtime: use one of {}, or a [runtime.<name>] table with kind",
+                    KNOWN_RUNTIMES.join(", ")
+                ),
+            ));
+        }
         Ok(())
     }
 }
+
+/// The agent CLIs ooo drives, by the name of their `[runtime.<name>]` table.
+pub const AGENT_CLIS: [&str; 4] = ["claude", "codex", "gemini", "opencode"];
+
+/// Every runtime name that needs no `kind`: the agent CLIs and the built-in providers.
+pub const KNOWN_RUNTIMES: [&str; 6] =
+    ["claude", "codex", "gemini", "opencode", "anthropic", "openai"];
 
 #[cfg(test)]
 mod tests {
@@ -262,6 +296,17 @@ model = "llama3.1"
         assert_eq!(c.runtime.default.as_deref(), Some("local"));
         assert_eq!(c.runtime.entries["local"].kind, Some(ProviderKind::Openai));
         assert_eq!(c.runtime.entries["claude"].path, Some(PathBuf::from("/opt/claude")));
+    }
+
+    #[test]
+    fn a_misspelt_runtime_table_or_default_is_an_error() {
+        let err = parse("[runtime.claud]\nmodel = \"m\"\n").unwrap_err().to_string();
+        assert!(err.contains("did you mean [runtime.claude]") && err.contains("line 1"), "{err}");
+        let err = parse("[runtime]\ndefault = \"codx\"\n").unwrap_err().to_string();
+        assert!(err.contains("names no runtime"), "{err}");
+        assert!(
+            parse("[runtime]\ndefault = \"local\"\n[runtime.local]\nkind = \"openai\"\n").is_ok()
+        );
     }
 
     #[test]

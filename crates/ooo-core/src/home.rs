@@ -104,7 +104,60 @@ impl Home {
     pub fn config_toml(&self) -> PathBuf {
         self.root.join(crate::config::CONFIG_FILE)
     }
+
+    /// Saved seeds, one YAML file per seed (`crate::seed::SeedStore`).
+    pub fn seeds_dir(&self) -> PathBuf {
+        self.root.join("seeds")
+    }
+
+    /// The lockfile of installed plugins.
+    pub fn plugins_lock(&self) -> PathBuf {
+        self.root.join("plugins.lock")
+    }
+
+    /// The catalogs of plugins a user added.
+    pub fn plugin_catalogs(&self) -> PathBuf {
+        self.root.join("plugin-catalogs.json")
+    }
+
+    /// Where installed plugins live, one directory each.
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.root.join("plugins")
+    }
+
+    /// The installed files of the plugin `name`.
+    pub fn plugin_dir(&self, name: &str) -> PathBuf {
+        self.plugins_dir().join(name)
+    }
+
+    /// The state the plugin `name` keeps between runs.
+    pub fn plugin_state_dir(&self, name: &str) -> PathBuf {
+        self.root.join("plugin-state").join(name)
+    }
+
+    /// Files that can be rebuilt: run locks, the digest stat cache, checkouts.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.root.join("cache")
+    }
+
+    /// Where running plugin invocations hold their locks.
+    pub fn runs_dir(&self) -> PathBuf {
+        self.cache_dir().join("runs")
+    }
+
+    /// The stat cache that lets a tree digest skip unchanged files.
+    pub fn digest_stat_cache(&self) -> PathBuf {
+        self.cache_dir().join("digest-stat-cache.json")
+    }
+
+    /// A checkout being fetched for an install, named by `id`.
+    pub fn checkout_dir(&self, id: &str) -> PathBuf {
+        self.cache_dir().join(format!("{CHECKOUT_PREFIX}{id}"))
+    }
 }
+
+/// How the name of a checkout in [`Home::cache_dir`] begins.
+pub const CHECKOUT_PREFIX: &str = ".checkout-";
 
 #[cfg(test)]
 mod tests {
@@ -129,6 +182,24 @@ mod tests {
         let mode = fs::metadata(home.root()).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
         assert_eq!(home.ledger_db(), root.join("ledger.db"));
+    }
+
+    #[test]
+    fn names_every_path_in_the_home() {
+        let home = Home::at("/h").unwrap();
+        let paths = [
+            (home.seeds_dir(), "/h/seeds"),
+            (home.plugins_lock(), "/h/plugins.lock"),
+            (home.plugin_catalogs(), "/h/plugin-catalogs.json"),
+            (home.plugin_dir("a"), "/h/plugins/a"),
+            (home.plugin_state_dir("a"), "/h/plugin-state/a"),
+            (home.runs_dir(), "/h/cache/runs"),
+            (home.digest_stat_cache(), "/h/cache/digest-stat-cache.json"),
+            (home.checkout_dir("x"), "/h/cache/.checkout-x"),
+        ];
+        for (got, want) in paths {
+            assert_eq!(got, PathBuf::from(want));
+        }
     }
 
     #[test]

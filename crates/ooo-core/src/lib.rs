@@ -22,3 +22,9 @@ pub mod runtime;
 pub mod safety;
 pub mod seed;
 pub mod state;
+
+/// The projections of this crate's events (saved seeds, state): whoever opens a ledger
+/// for the application registers them with it ([`ledger::Store::register`]), with those
+/// of the crates above.
+pub const PROJECTIONS: &[&dyn ledger::Projection] =
+    &[&seed::store::SeedIndex, &state::StateProjection];

@@ -38,6 +38,17 @@ impl Projection for StateProjection {
         STATE
     }
 
+    fn event_types(&self) -> &[&str] {
+        const FOLDED: &[&str] = &[
+            PLUGIN.state_put,
+            PLUGIN.state_deleted,
+            PROGRAM.state_put,
+            PROGRAM.state_deleted,
+            PLUGIN_REMOVED,
+        ];
+        FOLDED
+    }
+
     fn apply(&self, e: &Event, rows: &mut dyn ProjectionRows) -> Result<(), LedgerError> {
         let ty = e.event_type.as_str();
         if ty == PLUGIN_REMOVED && e.payload["purge"] == true {

@@ -25,10 +25,18 @@ struct Fixture {
     actor: Actor,
 }
 
+/// The ledger at `path` with this crate's projections registered, as an application
+/// opens it.
+fn open(path: &std::path::Path) -> SqliteStore {
+    let mut ledger = SqliteStore::open(path).unwrap();
+    ledger.register_all(ooo_core::PROJECTIONS);
+    ledger
+}
+
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let home = Home::prepare(dir.path().join("home")).unwrap();
-    let ledger = SqliteStore::open(home.ledger_db()).unwrap();
+    let ledger = open(&home.ledger_db());
     let store = SeedStore::new(&home);
     Fixture { _dir: dir, home, ledger, store, actor: Actor::user("tester").unwrap() }
 }
@@ -124,7 +132,7 @@ fn concurrent_saves_record_one_event() {
             let db = db.clone();
             let root = root.clone();
             std::thread::spawn(move || {
-                let mut ledger = SqliteStore::open(&db).unwrap();
+                let mut ledger = open(&db);
                 let store = SeedStore::new(&Home::prepare(&root).unwrap());
                 let actor = Actor::user("racer").unwrap();
                 store.save(&mut ledger, &seed("seed_race", "same", None), &actor).unwrap()

@@ -30,6 +30,9 @@ impl Projection for PerId {
     fn name(&self) -> &str {
         "per_id"
     }
+    fn event_types(&self) -> &[&str] {
+        &["note"]
+    }
     fn apply(&self, e: &Event, rows: &mut dyn ProjectionRows) -> Result<(), LedgerError> {
         let n = rows.get(&e.aggregate_id)?.and_then(|v| v.as_u64()).unwrap_or(0);
         rows.put(&e.aggregate_id, &json!(n + 1))
@@ -40,8 +43,9 @@ fn ledger_with(n: u64) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
     let mut store = SqliteStore::open(&path).unwrap();
+    store.register(&PerId);
     let batch: Vec<NewEvent> = (1..=n).map(|i| note(&format!("n{}", i % 3), i)).collect();
-    store.append(&batch, AppendOptions { projections: &[&PerId], ..Default::default() }).unwrap();
+    store.append(&batch, AppendOptions::default()).unwrap();
     (dir, path)
 }
 
@@ -125,7 +129,8 @@ fn restore_reproduces_the_chain_and_its_projections() {
     let events = all(&source);
     let dir = tempfile::tempdir().unwrap();
     let mut restored = SqliteStore::open(dir.path().join("ledger.db")).unwrap();
-    assert_eq!(restored.restore(&events, &[&PerId]).unwrap(), 30);
+    restored.register(&PerId);
+    assert_eq!(restored.restore(&events).unwrap(), 30);
     assert_eq!(all(&restored), events);
     let report = restored.verify().unwrap();
     assert!(report.is_intact());
@@ -138,7 +143,7 @@ fn restore_reproduces_the_chain_and_its_projections() {
     restored.append_one(note("x", 31)).unwrap();
     assert!(restored.verify().unwrap().is_intact());
     // And a ledger that holds events is never overwritten.
-    let err = restored.restore(&events, &[&PerId]).unwrap_err();
+    let err = restored.restore(&events).unwrap_err();
     assert!(matches!(err, LedgerError::NotEmpty { events: 31, .. }), "{err:?}");
 }
 
@@ -148,16 +153,17 @@ fn restore_refuses_a_broken_or_partial_chain_and_stores_nothing() {
     let events = all(&SqliteStore::open(&path).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let mut target = SqliteStore::open(dir.path().join("ledger.db")).unwrap();
+    target.register(&PerId);
 
     let mut forged = events.clone();
     forged[3].payload = json!({"i": "forged"});
-    match target.restore(&forged, &[&PerId]) {
+    match target.restore(&forged) {
         Err(LedgerError::ImportBroken { fault }) => {
             assert_eq!((fault.seq, fault.kind), (4, FaultKind::Edited))
         }
         other => panic!("expected ImportBroken, got {other:?}"),
     }
-    let err = target.restore(&events[2..], &[&PerId]).unwrap_err();
+    let err = target.restore(&events[2..]).unwrap_err();
     assert!(matches!(err, LedgerError::ImportNotFromGenesis { first_seq: 3 }), "{err:?}");
     assert!(target.head().unwrap().is_none());
     assert!(target.projection_scan("per_id", "").unwrap().is_empty());
@@ -170,6 +176,9 @@ fn restore_is_one_transaction() {
     impl Projection for Fails {
         fn name(&self) -> &str {
             "fails"
+        }
+        fn event_types(&self) -> &[&str] {
+            &["note"]
         }
         fn apply(&self, e: &Event, _: &mut dyn ProjectionRows) -> Result<(), LedgerError> {
             if e.seq == 4 {
@@ -185,7 +194,9 @@ fn restore_is_one_transaction() {
     let events = all(&SqliteStore::open(&path).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let mut target = SqliteStore::open(dir.path().join("ledger.db")).unwrap();
-    let err = target.restore(&events, &[&PerId, &Fails]).unwrap_err();
+    target.register(&PerId);
+    target.register(&Fails);
+    let err = target.restore(&events).unwrap_err();
     assert!(matches!(err, LedgerError::Projection { .. }), "{err:?}");
     assert!(target.head().unwrap().is_none());
     assert!(target.projection_scan("per_id", "").unwrap().is_empty());

@@ -126,6 +126,9 @@ impl Projection for CountPerAggregate {
     fn name(&self) -> &str {
         "count_per_aggregate"
     }
+    fn event_types(&self) -> &[&str] {
+        &["note"]
+    }
     fn apply(&self, e: &Event, rows: &mut dyn ProjectionRows) -> Result<(), LedgerError> {
         if e.payload.get("fail").is_some() {
             return Err(LedgerError::Projection {
@@ -147,7 +150,8 @@ impl Projection for CountPerAggregate {
 fn projections_commit_with_events_and_roll_back_with_them() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = SqliteStore::open(dir.path().join("ledger.db")).unwrap();
-    let opts = AppendOptions { projections: &[&CountPerAggregate], ..Default::default() };
+    store.register(&CountPerAggregate);
+    let opts = AppendOptions::default();
     store
         .append(
             &[
@@ -180,6 +184,35 @@ fn projections_commit_with_events_and_roll_back_with_them() {
     assert_eq!(store.projection_scan("count_per_aggregate", "").unwrap(), rows);
 }
 
+/// Registered once, a projection folds exactly the event types it declares, on every
+/// append and on a rebuild; other events never reach it.
+#[test]
+fn registered_projections_fold_only_their_event_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(dir.path().join("ledger.db")).unwrap();
+    store.register(&CountPerAggregate);
+    store.register(&CountPerAggregate); // once per name, however often registered
+    store
+        .append(
+            &[
+                event("note", "a", "note.recorded", json!({})),
+                event("task", "t", "task.created", json!({"fail": 1})),
+                event("note", "a", "notes.recorded", json!({})),
+            ],
+            AppendOptions::default(),
+        )
+        .unwrap();
+    store.append_one(event("note", "a", "note.edited.twice", json!({}))).unwrap();
+    let rows = store.projection_scan("count_per_aggregate", "").unwrap();
+    assert_eq!(rows, vec![("note:a".to_string(), json!(2))]);
+    assert_eq!(store.rebuild_projection(&CountPerAggregate).unwrap(), 2);
+    assert_eq!(store.projection_scan("count_per_aggregate", "").unwrap(), rows);
+    // A store with nothing registered folds nothing.
+    let mut bare = SqliteStore::open(dir.path().join("bare.db")).unwrap();
+    bare.append_one(event("note", "a", "note.recorded", json!({}))).unwrap();
+    assert!(bare.projection_scan("count_per_aggregate", "").unwrap().is_empty());
+}
+
 #[test]
 fn queries_filter_by_seq_aggregate_type_and_time() {
     let dir = tempfile::tempdir().unwrap();
@@ -192,7 +225,7 @@ fn queries_filter_by_seq_aggregate_type_and_time() {
                 event("plugins_x", "q", "plugins_x.added", json!({})),
                 event("note", "n", "note.recorded", json!({})),
             ],
-            AppendOptions { durability: Durability::Relaxed, ..Default::default() },
+            AppendOptions { durability: Durability::Relaxed },
         )
         .unwrap();
     let seqs = |q: EventQuery| store.query(&q).unwrap().iter().map(|e| e.seq).collect::<Vec<_>>();
@@ -405,7 +438,7 @@ mod query_semantics {
             let mut store = SqliteStore::open(dir.path().join("ledger.db")).unwrap();
             let batch: Vec<NewEvent> =
                 specs.iter().map(|(t, a)| event("t", &format!("x{a}"), t, json!({}))).collect();
-            let all = store.append(&batch, AppendOptions { durability: Durability::Relaxed, ..Default::default() }).unwrap();
+            let all = store.append(&batch, AppendOptions { durability: Durability::Relaxed }).unwrap();
             let query = EventQuery {
                 from_seq: from,
                 to_seq: to,

@@ -219,7 +219,10 @@ pub struct CapabilityServer {
 
 impl CapabilityServer {
     pub fn new(session: Session) -> Result<Self, LedgerError> {
-        let store: Box<dyn Store + Send> = Box::new(SqliteStore::open(&session.ledger_path)?);
+        let mut ledger = SqliteStore::open(&session.ledger_path)?;
+        // The channel appends only core events (state, provenance, ...): their projections.
+        ledger.register_all(ooo_core::PROJECTIONS);
+        let store: Box<dyn Store + Send> = Box::new(ledger);
         // The manifest was validated when it loaded: unknown names cannot occur; skip any.
         let grants = Grants::new(
             session.declared.iter().filter_map(|g| CoreGrant::parse(&g.name, &g.access).ok()),

@@ -90,7 +90,7 @@ pub struct Scan {
 pub fn scan(root: &Path) -> Scan {
     let mut scan = Scan::default();
     let mut consider = |dir: PathBuf| match manifest::load(&dir) {
-        Ok((m, _)) if m.source.kind == "first_party" => scan.skipped.push((
+        Ok((m, _)) if m.source.kind == manifest::SourceType::FirstParty => scan.skipped.push((
             dir,
             "declares source.type first_party, which only ooo's own programs may use".into(),
         )),

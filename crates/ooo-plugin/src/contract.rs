@@ -187,7 +187,7 @@ pub fn test_contract(dir: &Path, scratch: &Path) -> Report {
         let (done, refused) = match channel {
             Some((channel, theirs)) => {
                 let mut spec = spec;
-                spec.env.push(("OUROBOROS_CORE_FD".into(), "3".into()));
+                spec.env.push((ooo_channel::CORE_FD_ENV.into(), ooo_channel::CORE_FD.to_string()));
                 let (done, _) = launch_in_background(&spec, ruleset, Some(theirs), false);
                 let (used, refused) = channel.finish_report();
                 all_used.extend(used);
@@ -226,12 +226,8 @@ fn dry_run_channel(
         plugin: m.name.clone(),
         invocation_id: "01TESTC0NTRACT000000000000".into(),
         ledger_path: scratch.join("dry-run-ledger.db"),
-        seeds_dir: scratch.join("seeds"),
-        declared: m
-            .capabilities
-            .iter()
-            .map(|c| ooo_mcp::capability::Grant { name: c.name.clone(), access: c.access.clone() })
-            .collect(),
+        seeds_dir: scratch.join("dry-run-seeds"),
+        declared: crate::firewall::channel_grants(m),
     };
     let (ours, theirs) = std::os::unix::net::UnixStream::pair().ok()?;
     let server = ooo_mcp::capability::CapabilityServer::new(session).ok()?;

@@ -84,6 +84,17 @@ impl Projection for PluginProjection {
         PROJECTION
     }
 
+    fn event_types(&self) -> &[&str] {
+        &[
+            "plugin.installed",
+            "plugin.updated",
+            "plugin.trusted",
+            "plugin.disabled",
+            "plugin.removed",
+            "plugin.integrity_failed",
+        ]
+    }
+
     fn apply(&self, event: &Event, rows: &mut dyn ProjectionRows) -> Result<(), LedgerError> {
         let p = &event.payload;
         let Some(name) = p.get("name").and_then(Value::as_str) else { return Ok(()) };
@@ -215,7 +226,7 @@ pub fn state(
     Ok((state, missing))
 }
 
-/// Append one `plugin.*` event with the projection folded in the same transaction.
+/// Append one `plugin.*` event (the store folds it into its registered projections).
 pub fn record(
     ledger: &mut dyn Store,
     name: &str,
@@ -229,13 +240,7 @@ pub fn record(
         actor.clone(),
         payload,
     )?;
-    let mut stored = ledger.append(
-        &[event],
-        AppendOptions {
-            projections: &[&PluginProjection, &ooo_mcp::capability::StateProjection],
-            ..Default::default()
-        },
-    )?;
+    let mut stored = ledger.append(&[event], AppendOptions::default())?;
     Ok(stored.remove(0))
 }
 
@@ -265,6 +270,14 @@ mod tests {
         .unwrap();
     }
 
+    /// A ledger in `dir` with the projections registered, as the application opens it.
+    fn open(dir: &std::path::Path) -> SqliteStore {
+        let mut ledger = SqliteStore::open(dir.join("l.db")).unwrap();
+        ledger.register_all(ooo_core::PROJECTIONS);
+        ledger.register_all(crate::PROJECTIONS);
+        ledger
+    }
+
     fn trusted(ledger: &mut SqliteStore, s: &Subject, scopes: &[&str]) {
         record(
             ledger,
@@ -279,7 +292,7 @@ mod tests {
     #[test]
     fn grants_bind_to_the_exact_subject() {
         let dir = tempfile::tempdir().unwrap();
-        let mut ledger = SqliteStore::open(dir.path().join("l.db")).unwrap();
+        let mut ledger = open(dir.path());
         let a = subject("1.0.0", "sha256:a", "https://h/r");
         installed(&mut ledger, &a);
         assert_eq!(
@@ -312,7 +325,7 @@ mod tests {
     #[test]
     fn disable_survives_upgrades_not_a_source_change() {
         let dir = tempfile::tempdir().unwrap();
-        let mut ledger = SqliteStore::open(dir.path().join("l.db")).unwrap();
+        let mut ledger = open(dir.path());
         let actor = Actor::user("t").unwrap();
         let a = subject("1.0.0", "sha256:a", "https://h/r");
         installed(&mut ledger, &a);

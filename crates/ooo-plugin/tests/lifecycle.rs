@@ -19,10 +19,18 @@ struct Env {
     actor: Actor,
 }
 
+/// The home's ledger with every projection registered, as the application opens it.
+fn open(home: &Home) -> SqliteStore {
+    let mut ledger = SqliteStore::open(home.ledger_db()).unwrap();
+    ledger.register_all(ooo_core::PROJECTIONS);
+    ledger.register_all(ooo_plugin::PROJECTIONS);
+    ledger
+}
+
 fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let home = Home::prepare(dir.path().join("home")).unwrap();
-    let ledger = SqliteStore::open(home.ledger_db()).unwrap();
+    let ledger = open(&home);
     Env { dir, home, ledger, actor: Actor::user("tester").unwrap() }
 }
 
@@ -150,7 +158,7 @@ fn trust_needs_declared_scopes_and_binds_to_the_bytes() {
     assert!(err.to_string().contains("--scope alpha:read"), "{err}");
     let trusted = m.trust(&mut e.ledger, &e.actor, "alpha", &["alpha:read".into()]).unwrap();
     assert_eq!(trusted.granted_scopes, ["alpha:read"]);
-    assert_eq!(trusted.added[0].risk, "read_only");
+    assert_eq!(trusted.added[0].risk, ooo_plugin::manifest::Risk::ReadOnly);
     assert_eq!(state_of(&e, &m, "alpha"), TrustState::Trusted);
     // Tampering with an installed file: verify says so and the grant is gone.
     fs::write(e.home.root().join("plugins/alpha/bin/run.sh"), "#!/bin/sh\ncurl evil\n").unwrap();
@@ -278,7 +286,7 @@ fn concurrent_installs_give_a_consistent_lockfile() {
             let home = e.home.clone();
             let name = name.to_string();
             std::thread::spawn(move || {
-                let mut ledger = SqliteStore::open(home.ledger_db()).unwrap();
+                let mut ledger = open(&home);
                 let m = Manager::new(home, vec![]);
                 m.install(
                     &mut ledger,

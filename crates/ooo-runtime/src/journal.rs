@@ -84,9 +84,7 @@ impl JournalSink for LedgerJournal {
         let mut store = self.store.lock().map_err(|_| {
             RuntimeError::new(RuntimeErrorKind::Io, "journal", "the ledger lock is poisoned", "")
         })?;
-        store
-            .append(&[event], AppendOptions { durability, ..AppendOptions::default() })
-            .map_err(ledger_error)?;
+        store.append(&[event], AppendOptions { durability }).map_err(ledger_error)?;
         Ok(())
     }
 }

@@ -28,7 +28,7 @@ use crate::http::{
 pub const RUNTIME_ENV: &str = "OUROBOROS_RUNTIME";
 
 /// The agent CLIs, in the order "first available" tries them.
-pub const CLI_NAMES: [&str; 4] = ["claude", "codex", "gemini", "opencode"];
+pub const CLI_NAMES: [&str; 4] = ooo_core::config::AGENT_CLIS;
 
 /// Built-in HTTP providers: name, kind, base URL, key variable, default model.
 pub const BUILTIN_PROVIDERS: [(&str, ProviderKind, &str, &str, &str); 2] = [

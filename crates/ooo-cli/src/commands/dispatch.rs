@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::CommandFactory;
-use ooo_core::ledger::{Actor, SqliteStore};
+use ooo_core::ledger::Actor;
 use ooo_plugin::firewall::{self, Outcome, Request};
 use ooo_plugin::manager::Manager;
 
@@ -64,7 +64,7 @@ pub fn run(args: Vec<String>, confirm: bool) -> Result<ExitCode, CliError> {
     let command = words.next();
     let rest: Vec<String> = words.collect();
     let home = home()?;
-    let mut ledger = SqliteStore::open(home.ledger_db())?;
+    let mut ledger = super::open_ledger_in(&home)?;
     super::mark_abandoned(&home, &mut ledger)?;
     let manager = Manager::new(home, reserved_names());
     let actor = Actor::user(&login())?;

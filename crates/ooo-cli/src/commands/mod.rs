@@ -12,7 +12,7 @@ mod seed;
 use std::process::ExitCode;
 
 use ooo_core::home::Home;
-use ooo_core::ledger::SqliteStore;
+use ooo_core::ledger::{SqliteStore, Store};
 
 use crate::cli::{Cli, Command};
 use crate::error::CliError;
@@ -49,14 +49,24 @@ pub fn open_ledger_read_only() -> Result<SqliteStore, CliError> {
 /// whose `ooo` process died as abandoned.
 pub fn open_ledger() -> Result<SqliteStore, CliError> {
     let home = home()?;
-    let mut ledger = SqliteStore::open(home.ledger_db())?;
+    let mut ledger = open_ledger_in(&home)?;
     mark_abandoned(&home, &mut ledger)?;
+    Ok(ledger)
+}
+
+/// Open (creating if needed) the ledger in `home` with every projection of this binary
+/// registered: the one place a writable ledger is opened, so every append folds its
+/// events into every projection that reads them, and an import rebuilds them all.
+pub fn open_ledger_in(home: &Home) -> Result<SqliteStore, CliError> {
+    let mut ledger = SqliteStore::open(home.ledger_db())?;
+    ledger.register_all(ooo_core::PROJECTIONS);
+    ledger.register_all(ooo_plugin::PROJECTIONS);
     Ok(ledger)
 }
 
 /// Close invocations whose `ooo` process died (their run lock is free) as abandoned.
 pub fn mark_abandoned(home: &Home, ledger: &mut SqliteStore) -> Result<(), CliError> {
-    let runs = home.root().join("cache").join("runs");
+    let runs = home.runs_dir();
     ooo_plugin::firewall::audit::mark_abandoned(
         ledger,
         &ooo_core::ledger::Actor::program("ooo")?,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ooo_core::config::{CONFIG_FILE, Config};
+use ooo_core::config::Config;
 use ooo_core::ledger::{Actor, AggregateRef};
 use ooo_core::runtime::{
     AgentEvent, AgentRuntime, AgentTask, CompletionOutput, CompletionRequest, LlmProvider, Message,
@@ -37,7 +37,7 @@ pub fn run(cmd: RuntimeCommand) -> Result<ExitCode, CliError> {
 
 /// The registry over this home's configuration and this process's environment.
 pub fn registry() -> Result<Registry, CliError> {
-    let path = home()?.root().join(CONFIG_FILE);
+    let path = home()?.config_toml();
     let config = Config::load(&path)?;
     Ok(Registry::new(config, caller_env()))
 }

@@ -110,7 +110,7 @@ fn validate(file: &Path, json: bool) -> Result<ExitCode, CliError> {
 /// Open the ledger and the seed store of the home.
 fn stores() -> Result<(SqliteStore, SeedStore), CliError> {
     let home: Home = home()?;
-    let ledger = SqliteStore::open(home.ledger_db())?;
+    let ledger = super::open_ledger_in(&home)?;
     Ok((ledger, SeedStore::new(&home)))
 }
 

@@ -11,12 +11,11 @@ use super::{Access, Capability, Grant, Grants};
 use crate::event_types::{self, RecordTypes};
 use crate::handoff::Handoff;
 use crate::ledger::{
-    Actor, AggregateRef, AppendOptions, Event, EventQuery, EventType, LedgerError, NewEvent,
-    Projection, Store,
+    Actor, AggregateRef, AppendOptions, Event, EventQuery, EventType, LedgerError, NewEvent, Store,
 };
 use crate::progress::Progress;
 use crate::provenance::Provenance;
-use crate::state::{self, STATE, StateProjection};
+use crate::state::{self, STATE};
 
 /// Who acts through a [`ScopedCore`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +114,8 @@ pub struct ScopedCore {
 }
 
 impl ScopedCore {
+    /// A handle over `store`, which must have [`crate::PROJECTIONS`] registered: state
+    /// is read from the state projection its appends keep up to date.
     pub fn new(
         store: Arc<Mutex<Box<dyn Store + Send>>>,
         principal: Principal,
@@ -179,16 +180,15 @@ impl ScopedCore {
         self.refused.lock().map(|r| r.iter().cloned().collect()).unwrap_or_default()
     }
 
-    fn append(&self, event_type: &str, payload: Value, state: bool) -> Result<u64, CoreError> {
+    fn append(&self, event_type: &str, payload: Value) -> Result<u64, CoreError> {
         let event = NewEvent::new(
             self.aggregate.clone(),
             EventType::parse(event_type)?,
             self.principal.actor()?,
             payload,
         )?;
-        let projections: &[&dyn Projection] = if state { &[&StateProjection] } else { &[] };
         let mut store = self.lock()?;
-        let stored = store.append(&[event], AppendOptions { projections, ..Default::default() })?;
+        let stored = store.append(&[event], AppendOptions::default())?;
         Ok(stored[0].seq)
     }
 
@@ -207,7 +207,7 @@ impl ScopedCore {
         }
         let payload =
             json!({ self.principal.field(): self.principal.name(), "kind": kind, "data": data });
-        self.append(self.principal.records().evidence, payload, false)
+        self.append(self.principal.records().evidence, payload)
     }
 
     /// The events of the principal's own aggregate. Needs `ledger:read` (or write).
@@ -241,7 +241,7 @@ impl ScopedCore {
         self.require("state_put", Capability::State, &[Access::Write])?;
         let p = &self.principal;
         let payload = state::put_payload(p.field(), p.name(), key, value);
-        self.append(p.records().state_put, payload, true)
+        self.append(p.records().state_put, payload)
     }
 
     /// Delete a key of the principal's state. Needs `state:write`.
@@ -249,7 +249,7 @@ impl ScopedCore {
         self.require("state_delete", Capability::State, &[Access::Write])?;
         let p = &self.principal;
         let payload = state::deleted_payload(p.field(), p.name(), key);
-        self.append(p.records().state_deleted, payload, true)
+        self.append(p.records().state_deleted, payload)
     }
 
     /// Record an external thing touched. Needs `provenance:write` (or attach).
@@ -261,7 +261,7 @@ impl ScopedCore {
         )?;
         let p = &self.principal;
         let payload = json!({ p.field(): p.name(), "kind": record.kind, "identifier": record.identifier, "action": record.action });
-        self.append(p.records().provenance, payload, false)
+        self.append(p.records().provenance, payload)
     }
 
     /// Attach a document or an artifact hash. Needs `handoff:attach` (or write).
@@ -274,7 +274,7 @@ impl ScopedCore {
         }
         let p = &self.principal;
         let payload = json!({ p.field(): p.name(), "name": handoff.name, "document": handoff.document, "sha256": handoff.sha256 });
-        self.append(p.records().handoff, payload, false)
+        self.append(p.records().handoff, payload)
     }
 
     /// Report progress. Needs `progress:write` (or attach, or execute).
@@ -286,7 +286,7 @@ impl ScopedCore {
         )?;
         let p = &self.principal;
         let payload = json!({ p.field(): p.name(), "step": progress.step, "fraction": progress.recorded_fraction() });
-        self.append(p.records().progress, payload, false)
+        self.append(p.records().progress, payload)
     }
 
     /// A saved seed's YAML, by id. Needs `seed:read`.
@@ -309,8 +309,9 @@ mod tests {
     use crate::ledger::SqliteStore;
 
     fn core(dir: &std::path::Path, principal: Principal, grants: &[(&str, &str)]) -> ScopedCore {
-        let store: Box<dyn Store + Send> =
-            Box::new(SqliteStore::open(dir.join("ledger.db")).unwrap());
+        let mut ledger = SqliteStore::open(dir.join("ledger.db")).unwrap();
+        ledger.register_all(crate::PROJECTIONS);
+        let store: Box<dyn Store + Send> = Box::new(ledger);
         let grants = Grants::new(grants.iter().map(|(c, a)| Grant::parse(c, a).unwrap()));
         ScopedCore::new(
             Arc::new(Mutex::new(store)),

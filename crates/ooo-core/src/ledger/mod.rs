@@ -29,5 +29,6 @@ pub use event::{Actor, AggregateRef, Event, EventType, NewEvent};
 pub use follow::Follower;
 pub use sqlite::SqliteStore;
 pub use store::{
-    AppendOptions, ChainHead, Durability, EventQuery, Projection, ProjectionRows, Store,
+    AppendOptions, ChainHead, Durability, EventQuery, Projection, ProjectionRows, Projections,
+    Store,
 };

@@ -2,6 +2,15 @@
 //! and projections. Callers program against this; SQLite implements it today and a
 //! PostgreSQL backend can implement it later without changing them (nothing here is
 //! SQL or SQLite specific).
+//!
+//! Projections are registered with the store once, by whoever opens it for the
+//! application ([`Store::register`]; `ooo-cli` registers every projection of the binary
+//! where it opens the home's ledger). Each [`Projection`] declares the event types it
+//! folds ([`Projection::event_types`]), and every append folds each stored event into
+//! every registered projection that declares its type, in the append's transaction.
+//! Callers of [`Store::append`] never name projections. A rebuild
+//! ([`Store::rebuild_projection`], [`Store::restore`]) folds the same events an append
+//! would have, so a rebuilt projection equals one kept up to date.
 
 use serde_json::Value;
 
@@ -20,11 +29,9 @@ pub enum Durability {
 }
 
 /// Options for one append.
-#[derive(Clone, Copy, Default)]
-pub struct AppendOptions<'a> {
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AppendOptions {
     pub durability: Durability,
-    /// Projections updated in the same transaction as the events.
-    pub projections: &'a [&'a dyn Projection],
 }
 
 /// Which events to read. Empty fields do not filter.
@@ -95,21 +102,69 @@ pub trait ProjectionRows {
 /// A read model derived only from events. Its rows change in the same transaction as
 /// the events that change them (one source of truth, one commit), and it can be rebuilt
 /// from the ledger at any time with [`Store::rebuild_projection`].
-pub trait Projection {
+pub trait Projection: Send + Sync {
     /// Stable name; also the namespace of its rows.
     fn name(&self) -> &str;
+    /// The event types it folds, each an exact type or a prefix as [`type_matches`]
+    /// reads it (`plugin.` folds every `plugin.*`). Other events never reach
+    /// [`Projection::apply`].
+    fn event_types(&self) -> &[&str];
     /// Fold one event into the rows. Returning an error aborts the whole append.
     fn apply(&self, event: &Event, rows: &mut dyn ProjectionRows) -> Result<(), LedgerError>;
+
+    /// Does it fold events of `event_type`?
+    fn folds(&self, event_type: &str) -> bool {
+        self.event_types().iter().any(|t| type_matches(t, event_type))
+    }
+}
+
+/// The projections registered with a store: what its appends keep up to date and its
+/// restores rebuild. One per name; registering a name again replaces the earlier one.
+#[derive(Clone, Default)]
+pub struct Projections {
+    registered: Vec<&'static dyn Projection>,
+}
+
+impl Projections {
+    /// Add `projection`, replacing one registered under the same name.
+    pub fn register(&mut self, projection: &'static dyn Projection) {
+        self.registered.retain(|p| p.name() != projection.name());
+        self.registered.push(projection);
+    }
+
+    /// Every registered projection, in the order registered.
+    pub fn all(&self) -> impl Iterator<Item = &'static dyn Projection> + '_ {
+        self.registered.iter().copied()
+    }
+
+    /// The registered projections that fold events of `event_type`.
+    pub fn folding<'a>(
+        &'a self,
+        event_type: &'a str,
+    ) -> impl Iterator<Item = &'static dyn Projection> + 'a {
+        self.all().filter(move |p| p.folds(event_type))
+    }
 }
 
 /// A ledger backend.
 pub trait Store {
-    /// Append events as one transaction, in order, updating `opts.projections` in the
-    /// same transaction. Returns the stored events. Either all are stored or none.
+    /// Keep `projection` up to date from now on: every later append folds the events of
+    /// the types it declares into it, and [`Store::restore`] rebuilds it. Done once, by
+    /// whoever opens the store for the application.
+    fn register(&mut self, projection: &'static dyn Projection);
+
+    /// [`Store::register`] each of `projections`.
+    fn register_all(&mut self, projections: &[&'static dyn Projection]) {
+        projections.iter().for_each(|p| self.register(*p));
+    }
+
+    /// Append events as one transaction, in order, folding each into every registered
+    /// projection that declares its type, in the same transaction. Returns the stored
+    /// events. Either all are stored (with their projection rows) or none.
     fn append(
         &mut self,
         batch: &[NewEvent],
-        opts: AppendOptions<'_>,
+        opts: AppendOptions,
     ) -> Result<Vec<Event>, LedgerError>;
 
     /// Stream matching events, oldest first, until `visit` returns `false`.
@@ -135,19 +190,16 @@ pub trait Store {
         key_prefix: &str,
     ) -> Result<Vec<(String, Value)>, LedgerError>;
 
-    /// Drop a projection's rows and refold every event. Returns the events folded.
+    /// Drop a projection's rows and refold every event of the types it declares (it
+    /// need not be registered). Returns the events folded.
     fn rebuild_projection(&mut self, projection: &dyn Projection) -> Result<u64, LedgerError>;
 
     /// Restore an exported chain into this ledger, which must hold no events: the events
     /// are stored as they are (same seq, ids, times and hashes, so the ledger verifies to
-    /// the same head) and `projections` are rebuilt from them, in one transaction. The
-    /// chain is checked first (`restore::check`): whole from genesis, intact, every
-    /// event valid. Returns the events stored.
-    fn restore(
-        &mut self,
-        events: &[Event],
-        projections: &[&dyn Projection],
-    ) -> Result<u64, LedgerError>;
+    /// the same head) and every registered projection is rebuilt from them, in one
+    /// transaction. The chain is checked first (`restore::check`): whole from genesis,
+    /// intact, every event valid. Returns the events stored.
+    fn restore(&mut self, events: &[Event]) -> Result<u64, LedgerError>;
 
     /// Append one durable event.
     fn append_one(&mut self, event: NewEvent) -> Result<Event, LedgerError> {

@@ -76,6 +76,10 @@ impl Projection for SeedIndex {
         PROJECTION
     }
 
+    fn event_types(&self) -> &[&str] {
+        &[SEED_CREATED]
+    }
+
     fn apply(&self, event: &Event, rows: &mut dyn ProjectionRows) -> Result<(), LedgerError> {
         if event.event_type != SEED_CREATED {
             return Ok(());
@@ -175,7 +179,7 @@ pub fn save_problems(seed: &Seed) -> Vec<Problem> {
 
 impl SeedStore {
     pub fn new(home: &Home) -> Self {
-        Self { dir: home.root().join("seeds") }
+        Self { dir: home.seeds_dir() }
     }
 
     /// Where the seed with this id is (or would be) saved.
@@ -285,8 +289,7 @@ impl SeedStore {
             actor.clone(),
             payload,
         )?;
-        let stored = ledger
-            .append(&[event], AppendOptions { projections: &[&SeedIndex], ..Default::default() })?;
+        let stored = ledger.append(&[event], AppendOptions::default())?;
         Ok(stored[0].seq)
     }
 

@@ -1,8 +1,10 @@
 //! Audit events of one invocation, in upstream's audit-event shape (so each payload
 //! validates against the upstream schema of its family), appended under aggregate
 //! `plugin_invocation:<id>`; and the `plugin_runs` projection that answers "which
-//! invocations of this plugin happened" and "which are still running".
+//! invocations of this plugin happened" (as typed [`Run`]s) and "which are still
+//! running". Rendering runs for people is the command line's.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use ooo_core::ledger::{
@@ -11,6 +13,56 @@ use ooo_core::ledger::{
 };
 
 pub const RUNS: &str = "plugin_runs";
+
+/// One invocation of a plugin as `ooo plugin log` shows it: a `plugin_runs` row.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Run {
+    pub invocation_id: String,
+    pub plugin: String,
+    pub command: Option<String>,
+    pub started_at: String,
+    pub started_seq: u64,
+    /// The audit status (`success`, `blocked`, `failed`, ...), `running`, or why a run
+    /// that did not finish failed (`timed_out`, `cancelled`, `abandoned`).
+    pub result: Option<String>,
+    pub message: Option<String>,
+    #[serde(deserialize_with = "number")]
+    pub exit_code: Option<i64>,
+    #[serde(deserialize_with = "number")]
+    pub duration_ms: Option<u64>,
+    pub ended_at: Option<String>,
+}
+
+/// A number, also when the ledger holds it as a decimal string.
+fn number<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + std::str::FromStr,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Number<T> {
+        Number(T),
+        Text(String),
+    }
+    Ok(match Option::<Number<T>>::deserialize(d)? {
+        Some(Number::Number(n)) => Some(n),
+        Some(Number::Text(s)) => s.parse().ok(),
+        None => None,
+    })
+}
+
+/// Every recorded invocation of `plugin`, oldest first.
+pub fn runs(ledger: &dyn Store, plugin: &str) -> Result<Vec<Run>, LedgerError> {
+    let mut runs: Vec<Run> = ledger
+        .projection_scan(RUNS, &format!("run:{plugin}/"))?
+        .into_iter()
+        .filter_map(|(_, row)| serde_json::from_value(row).ok())
+        .collect();
+    runs.sort_by_key(|r| r.started_seq);
+    Ok(runs)
+}
 
 /// Who and what an invocation is about; shared by all its events.
 #[derive(Debug, Clone)]
@@ -101,7 +153,7 @@ pub fn append_all(
             NewEvent::new(aggregate.clone(), EventType::parse(&event_type)?, actor.clone(), payload)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    ledger.append(&events, AppendOptions { projections: &[&RunsProjection], ..Default::default() })
+    ledger.append(&events, AppendOptions::default())
 }
 
 /// `plugin_runs`: `run:<plugin>/<invocation>` summaries (the result is the audit status,
@@ -112,6 +164,10 @@ pub struct RunsProjection;
 impl Projection for RunsProjection {
     fn name(&self) -> &str {
         RUNS
+    }
+
+    fn event_types(&self) -> &[&str] {
+        &["plugin.invoked", "plugin.completed", "plugin.failed"]
     }
 
     fn apply(&self, event: &Event, rows: &mut dyn ProjectionRows) -> Result<(), LedgerError> {
@@ -240,12 +296,25 @@ pub fn mark_abandoned(
             actor.clone(),
             payload,
         )?;
-        ledger.append(
-            &[event],
-            AppendOptions { projections: &[&RunsProjection], ..Default::default() },
-        )?;
+        ledger.append(&[event], AppendOptions::default())?;
         let _ = std::fs::remove_file(runs_dir.join(format!("{id}.lock")));
         marked += 1;
     }
     Ok(marked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_reads_numbers_as_numbers_or_strings() {
+        let row = json!({"invocation_id": "i", "plugin": "p", "command": "say", "started_at": "t", "started_seq": 4, "result": "success", "message": null, "exit_code": "0", "duration_ms": 12, "ended_at": "u"});
+        let run: Run = serde_json::from_value(row).unwrap();
+        assert_eq!((run.exit_code, run.duration_ms), (Some(0), Some(12)));
+        let json = serde_json::to_string(&run).unwrap();
+        assert!(json.contains(r#""exit_code":0,"duration_ms":12"#), "{json}");
+        let running: Run = serde_json::from_value(json!({"invocation_id": "i", "plugin": "p", "command": null, "started_at": "t", "started_seq": 1, "result": "running"})).unwrap();
+        assert_eq!((running.exit_code, running.ended_at), (None, None));
+    }
 }

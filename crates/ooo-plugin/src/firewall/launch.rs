@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use ooo_channel::CORE_FD;
 use sha2::{Digest, Sha256};
 
 /// What to start.
@@ -252,7 +253,7 @@ fn terminate_group(pid: u32) {
 
 /// Start the process and wait for it, enforcing the timeout and cancellation. With a
 /// `sandbox` ruleset, the child applies it (and the resource limits) before exec.
-/// `channel`, when given, becomes the child's fd 3 (the capability channel) and is
+/// `channel`, when given, becomes the child's fd [`CORE_FD`] (the capability channel) and is
 /// closed in ooo as soon as the child started, so the channel ends with the plugin.
 pub fn launch(
     spec: &LaunchSpec,
@@ -295,7 +296,7 @@ fn start(
     channel: Option<std::os::fd::OwnedFd>,
     streams: Streams,
 ) -> Launched {
-    use std::os::fd::{AsFd, AsRawFd};
+    use std::os::fd::AsRawFd;
     let sandbox = std::sync::Mutex::new(Some(sandbox));
     let channel_raw = channel.as_ref().map(|fd| fd.as_raw_fd());
     let cancel = cancel_flag();
@@ -331,10 +332,10 @@ fn start(
             (Sink::Stdout, Sink::Stderr)
         }
         Streams::Background { show: true, .. } if err_tty => {
-            // Standard output joins standard error: ooo's own stdout stays its report.
-            let terminal =
-                io::stderr().as_fd().try_clone_to_owned().map_or(Stdio::null(), Stdio::from);
-            cmd.stdin(Stdio::null()).stdout(terminal).stderr(Stdio::inherit());
+            // Shown on ooo's stderr (its stdout stays its report), but through pipes: the
+            // build never holds the terminal itself, so it cannot push keystrokes into it
+            // (TIOCSTI) or read from it.
+            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
             (Sink::Stderr, Sink::Stderr)
         }
         Streams::Background { kept, .. } => {
@@ -360,13 +361,13 @@ fn start(
             if let Some(ruleset) = sandbox.lock().ok().and_then(|mut s| s.take()) {
                 crate::sandbox::apply_in_child(ruleset)?;
             }
-            // After the sandbox: its ruleset descriptor may itself be fd 3.
+            // After the sandbox: its ruleset descriptor may itself be `CORE_FD`.
             if let Some(fd) = channel_raw {
-                // The channel becomes fd 3, inherited across exec (dup2 clears
-                // close-on-exec; when it already is 3, clear it by hand).
-                if fd == 3 {
-                    libc::fcntl(3, libc::F_SETFD, 0);
-                } else if libc::dup2(fd, 3) < 0 {
+                // The channel becomes `CORE_FD`, inherited across exec (dup2 clears
+                // close-on-exec; when it already is that fd, clear it by hand).
+                if fd == CORE_FD {
+                    libc::fcntl(CORE_FD, libc::F_SETFD, 0);
+                } else if libc::dup2(fd, CORE_FD) < 0 {
                     return Err(io::Error::last_os_error());
                 }
             }

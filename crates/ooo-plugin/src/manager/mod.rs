@@ -34,8 +34,16 @@ use crate::tree::{self, copy_tree, remove_tree};
 use crate::trust::{self, Subject, TrustState};
 
 mod catalogs;
+mod inspect;
 mod names;
 mod recovery;
+mod refusal;
+
+pub use inspect::{CommandSummary, Disabled, Inspection, LastChange, ManifestSummary, Previous};
+pub use refusal::Refusal;
+
+/// How many changed files an install or update event lists (the count is always there).
+const LEDGER_FILES_CHANGED: usize = 200;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManagerError {
@@ -71,8 +79,8 @@ pub enum ManagerError {
     Unknown(String),
     #[error("plugin name {name} is offered by {} catalogs: {}", candidates.len(), candidates.join("; "))]
     Ambiguous { name: String, candidates: Vec<String> },
-    #[error("{0}")]
-    Refused(String),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
 }
 
 /// A plugin whose entrypoint (or a hook's) cannot start, and where to fix it.
@@ -189,10 +197,10 @@ pub enum FailPoint {
 }
 
 /// A permission and whether it was added or removed, for update and trust reports.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct PermissionChange {
     pub scope: String,
-    pub risk: String,
+    pub risk: manifest::Risk,
     pub required: bool,
 }
 
@@ -302,27 +310,27 @@ impl Manager {
     }
 
     fn lockfile(&self) -> Lockfile {
-        Lockfile::new(self.home.root().join("plugins.lock"))
+        Lockfile::new(self.home.plugins_lock())
     }
 
     fn catalogs(&self) -> Catalogs {
-        Catalogs::new(self.home.root().join("plugin-catalogs.json"))
+        Catalogs::new(self.home.plugin_catalogs())
     }
 
     pub fn plugins_dir(&self) -> PathBuf {
-        self.home.root().join("plugins")
+        self.home.plugins_dir()
     }
 
     pub fn state_dir(&self, name: &str) -> PathBuf {
-        self.home.root().join("plugin-state").join(name)
+        self.home.plugin_state_dir(name)
     }
 
     fn stat_cache_path(&self) -> PathBuf {
-        self.home.root().join("cache").join("digest-stat-cache.json")
+        self.home.digest_stat_cache()
     }
 
     fn scratch_dir(&self) -> Result<PathBuf, ManagerError> {
-        let dir = self.home.root().join("cache").join(format!(".checkout-{}", ulid::Ulid::new()));
+        let dir = self.home.checkout_dir(&ulid::Ulid::new().to_string());
         fs::create_dir_all(dir.parent().expect("cache dir")).map_err(io_err(&dir))?;
         Ok(dir)
     }
@@ -369,12 +377,9 @@ impl Manager {
             && !entry.name.starts_with('-')
             && !entry.name.ends_with('-');
         if !valid {
-            return Err(ManagerError::Refused(format!(
-                "the lockfile names a plugin {:?}, which is not a valid plugin name",
-                entry.name
-            )));
+            return Err(Refusal::InvalidLockedName(entry.name.clone()).into());
         }
-        Ok(self.plugins_dir().join(&entry.name))
+        Ok(self.home.plugin_dir(&entry.name))
     }
 
     /// Disable installed plugins whose name or namespace is a built-in (first-party)
@@ -425,12 +430,12 @@ impl Manager {
 
     /// Where saved seeds are.
     pub fn seeds_dir(&self) -> PathBuf {
-        self.home.root().join("seeds")
+        self.home.seeds_dir()
     }
 
     /// Where running invocations hold their locks.
     pub fn runs_dir(&self) -> PathBuf {
-        self.home.root().join("cache").join("runs")
+        self.home.runs_dir()
     }
 
     /// Every installed entry.
@@ -518,21 +523,13 @@ impl Manager {
                 if let Some(s) = &scratch {
                     let _ = remove_tree(s);
                 }
-                return Err(ManagerError::Refused(format!(
-                    "{} has no plugin {n} (looked for {0}/{1} and {0}/plugins/{n}/{1})",
-                    root.display(),
-                    manifest::MANIFEST_FILE
-                )));
+                return Err(Refusal::NoSuchPlugin { root, name: n.to_owned() }.into());
             }
             None => {
                 if let Some(s) = &scratch {
                     let _ = remove_tree(s);
                 }
-                return Err(ManagerError::Refused(format!(
-                    "{} has no {}",
-                    root.display(),
-                    manifest::MANIFEST_FILE
-                )));
+                return Err(Refusal::NoManifest { root }.into());
             }
         };
         Ok(Fetched {
@@ -558,18 +555,9 @@ impl Manager {
             let _ = remove_tree(s);
         }
         if scan.candidates.is_empty() {
-            let reasons: Vec<String> =
+            let skipped =
                 scan.skipped.iter().map(|(d, r)| format!("{}: {r}", d.display())).collect();
-            return Err(ManagerError::Refused(format!(
-                "{location} has no valid plugin (looked for {} and plugins/*/{}){}",
-                manifest::MANIFEST_FILE,
-                manifest::MANIFEST_FILE,
-                if reasons.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", reasons.join("; "))
-                }
-            )));
+            return Err(Refusal::NoValidPlugin { location: location.to_owned(), skipped }.into());
         }
         let entry = CatalogEntry {
             plugins: scan.candidates.iter().map(|c| c.manifest.name.clone()).collect(),
@@ -584,7 +572,7 @@ impl Manager {
                 })
                 .collect(),
             source_identity: source.identity(),
-            source_type: scan.candidates[0].manifest.source.kind.clone(),
+            source_type: scan.candidates[0].manifest.source.kind.as_str().to_owned(),
             // Where to fetch it again: a local directory absolute, whatever the cwd was.
             location: match &source {
                 Source::Local { path } => path.display().to_string(),
@@ -608,6 +596,9 @@ impl Manager {
         from: Option<&str>,
         reference: Option<&str>,
     ) -> Result<InstallReport, ManagerError> {
+        // Installing by name from a catalog registered with `--ref` reads that version,
+        // unless this install names its own.
+        let mut catalog_ref = None;
         let source = match from {
             Some(text) => Source::parse(text)?,
             None => {
@@ -617,7 +608,10 @@ impl Manager {
                     .map_err(io_err(Path::new("plugin-catalogs.json")))?;
                 match offering.as_slice() {
                     [] => return Err(ManagerError::Unknown(name.to_owned())),
-                    [one] => Source::parse(&one.location)?,
+                    [one] => {
+                        catalog_ref.clone_from(&one.reference);
+                        Source::parse(&one.location)?
+                    }
                     many => {
                         return Err(ManagerError::Ambiguous {
                             name: name.to_owned(),
@@ -630,6 +624,7 @@ impl Manager {
                 }
             }
         };
+        let reference = reference.or(catalog_ref.as_deref());
         let fetched = self.fetch(source, Some(name), reference)?;
         let result = self.install_fetched(ledger, actor, name, &fetched, Kind::Install);
         if let Some(s) = &fetched.scratch {
@@ -740,21 +735,21 @@ impl Manager {
             self.copy(&f.plugin_dir, &staging).map_err(io_err(&f.plugin_dir))?;
             let (m, manifest_bytes) = manifest::load(&staging)?;
             if m.name != name {
-                return Err(ManagerError::Refused(format!(
-                    "the manifest at {} is for {}, not {name}",
-                    f.plugin_dir.display(),
-                    m.name
-                )));
+                return Err(Refusal::WrongManifest {
+                    dir: f.plugin_dir.clone(),
+                    found: m.name.clone(),
+                    wanted: name.to_owned(),
+                }
+                .into());
             }
             let source_digest = self.digest(&staging, true)?;
             let entries = lockfile.read()?;
-            let file = staging.join(manifest::MANIFEST_FILE);
-            if let Some(first) = self.install_problems(&m, &entries, &file).into_iter().next() {
-                return Err(ManagerError::Refused(first.message));
+            if let Some((_, first)) = self.install_refusals(&m, &entries).into_iter().next() {
+                return Err(first.into());
             }
             let previous = entries.iter().find(|e| e.name == name).cloned();
             let previous_manifest = previous.as_ref().and_then(|p| self.installed_manifest(p).ok());
-            let live = plugins.join(name);
+            let live = self.home.plugin_dir(name);
             let (added, removed) = permission_diff(previous_manifest.as_ref(), &m);
             if kind == Kind::Install
                 && let Some(p) = &previous
@@ -766,7 +761,7 @@ impl Manager {
             // is built or swapped then.
             let unchanged = previous.as_ref().is_some_and(|p| {
                 p.version == m.version
-                    && p.source_type == m.source.kind
+                    && p.source_type == m.source.kind.as_str()
                     && p.source_identity == f.source.identity()
                     && p.git_sha == f.git_sha
                     && p.requested_ref == f.requested_ref
@@ -794,7 +789,10 @@ impl Manager {
                     ledger_seq: None,
                 });
             }
-            let built = match m.build() {
+            // A dry run never runs the new source's build: that would execute code the
+            // user has not agreed to, with its network. It reports the source only.
+            let dry_run = kind == Kind::DryRun;
+            let built = match m.build().filter(|_| !dry_run) {
                 Some(spec) => Some(
                     build::Job {
                         name,
@@ -813,7 +811,10 @@ impl Manager {
                 Some(_) => self.digest(&staging, true)?,
                 None => source_digest.clone(),
             };
-            runnable::check(&m, &staging).map_err(|problem| self.not_runnable(&m, f, problem))?;
+            if !(dry_run && m.build().is_some()) {
+                runnable::check(&m, &staging)
+                    .map_err(|problem| self.not_runnable(&m, f, problem))?;
+            }
             let new_entry = LockEntry {
                 name: name.to_owned(),
                 version: m.version.clone(),
@@ -829,7 +830,7 @@ impl Manager {
                     .map(|s| format!("{s}Z"))
                     .unwrap_or_default(),
                 plugin_home: live.display().to_string(),
-                source_type: m.source.kind.clone(),
+                source_type: m.source.kind.as_str().to_owned(),
                 source_identity: f.source.identity(),
                 artifact_digest: digest.clone(),
                 requested_ref: f.requested_ref.clone(),
@@ -883,18 +884,15 @@ impl Manager {
             };
             let fail = |e: ManagerError, lockfile_written: bool| match rollback(lockfile_written) {
                 Ok(()) => e,
-                Err(r) => ManagerError::Refused(format!(
-                    "{e}; restoring the previous install also failed: {r}"
-                )),
+                Err(r) => {
+                    Refusal::RestoreFailed { failed: Box::new(e), restoring: Box::new(r) }.into()
+                }
             };
             if let Err(e) = fs::rename(&staging, &live) {
                 return Err(fail(ManagerError::Io { path: live.clone(), source: e }, false));
             }
             if self.failpoint == Some(FailPoint::AfterSwap) {
-                return Err(fail(
-                    ManagerError::Refused("injected failure after the swap".into()),
-                    false,
-                ));
+                return Err(fail(Refusal::Injected("failure after the swap").into(), false));
             }
             let mut next: Vec<LockEntry> =
                 entries.iter().filter(|e| e.name != name).cloned().collect();
@@ -903,13 +901,11 @@ impl Manager {
                 return Err(fail(e.into(), false));
             }
             if self.failpoint == Some(FailPoint::CrashAfterLockfile) {
-                return Err(ManagerError::Refused(
-                    "injected crash after the lockfile write".into(),
-                ));
+                return Err(Refusal::Injected("crash after the lockfile write").into());
             }
             if self.failpoint == Some(FailPoint::AfterLockfile) {
                 return Err(fail(
-                    ManagerError::Refused("injected failure after the lockfile write".into()),
+                    Refusal::Injected("failure after the lockfile write").into(),
                     true,
                 ));
             }
@@ -926,7 +922,10 @@ impl Manager {
                 "previous": previous.as_ref().map(|p| json!({"version": p.version, "artifact_digest": p.artifact_digest})),
                 "permissions_added": report.permissions_added,
                 "permissions_removed": report.permissions_removed,
-                "files_changed": report.files_changed,
+                // The ledger keeps a bounded list (a first install of a tree with a
+                // vendored dependency folder lists thousands) and the count.
+                "files_changed": report.files_changed.iter().take(LEDGER_FILES_CHANGED).collect::<Vec<_>>(),
+                "files_changed_count": report.files_changed.len(),
             });
             match trust::record(ledger, name, event_type, actor, payload) {
                 Ok(event) => report.ledger_seq = Some(event.seq),
@@ -963,28 +962,25 @@ impl Manager {
         let undeclared: Vec<&String> =
             scopes.iter().filter(|s| !declared.contains(&s.as_str())).collect();
         if !undeclared.is_empty() {
-            return Err(ManagerError::Refused(format!(
-                "{name} does not declare {}; it declares: {}",
-                undeclared.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
-                if declared.is_empty() { "nothing".to_owned() } else { declared.join(", ") }
-            )));
+            return Err(Refusal::UndeclaredScopes {
+                name: name.to_owned(),
+                undeclared: undeclared.into_iter().cloned().collect(),
+                declared: declared.iter().map(|s| (*s).to_owned()).collect(),
+            }
+            .into());
         }
         if scopes.is_empty() && !m.required_scopes().is_empty() {
-            return Err(ManagerError::Refused(format!(
-                "name the scopes to grant: {}",
-                m.required_scopes()
-                    .iter()
-                    .map(|s| format!("--scope {s}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            )));
+            let required = m.required_scopes().iter().map(|s| s.to_string()).collect();
+            return Err(Refusal::NoScopesNamed { name: name.to_owned(), required }.into());
         }
         let actual = self.digest(&self.live_dir(&entry)?, false)?;
         if actual != entry.artifact_digest {
-            return Err(ManagerError::Refused(format!(
-                "{name}'s installed files changed since install ({actual}, installed {}); reinstall it before trusting it",
-                entry.artifact_digest
-            )));
+            return Err(Refusal::TreeChanged {
+                name: name.to_owned(),
+                actual,
+                installed: entry.artifact_digest.clone(),
+            }
+            .into());
         }
         let subject = Self::subject(&entry);
         let held = trust::granted_scopes(ledger, &subject)?;
@@ -998,7 +994,7 @@ impl Manager {
             .filter_map(|s| m.permission(s))
             .map(|p| PermissionChange {
                 scope: p.scope.clone(),
-                risk: p.risk.clone(),
+                risk: p.risk,
                 required: p.required,
             })
             .collect();
@@ -1159,76 +1155,6 @@ impl Manager {
         }
         Ok(rows)
     }
-
-    /// Everything known about one installed plugin.
-    pub fn inspect(
-        &self,
-        ledger: &dyn Store,
-        name: &str,
-    ) -> Result<serde_json::Value, ManagerError> {
-        let entry = self.entry(name)?;
-        let row = self
-            .list(ledger)?
-            .into_iter()
-            .find(|r| r.name == name)
-            .ok_or_else(|| ManagerError::NotInstalled(name.to_owned()))?;
-        let m = self.installed_manifest(&entry)?;
-        let disabled = trust::disable(ledger, name)?.filter(|d| {
-            d.source_type == entry.source_type && d.source_identity == entry.source_identity
-        });
-        // What the latest install or update changed and built (from the ledger, the
-        // record of it).
-        let last_install = ledger
-            .query(&ooo_core::ledger::EventQuery {
-                aggregate_type: Some("plugin".into()),
-                aggregate_id: Some(name.to_owned()),
-                ..Default::default()
-            })?
-            .into_iter()
-            .rev()
-            .find(|e| matches!(e.event_type.as_str(), "plugin.installed" | "plugin.updated"));
-        let build = last_install
-            .as_ref()
-            .and_then(|e| e.payload.get("build").filter(|b| !b.is_null()).cloned());
-        let last_change = last_install.map(|e| {
-            json!({
-                "ledger_seq": e.seq,
-                "event_type": e.event_type,
-                "at": e.occurred_at,
-                "previous": e.payload.get("previous"),
-                "permissions_added": e.payload.get("permissions_added"),
-                "permissions_removed": e.payload.get("permissions_removed"),
-            })
-        });
-        Ok(json!({
-            "name": row.name,
-            "version": row.version,
-            "source_kind": row.source_kind,
-            "source_identity": row.source_identity,
-            "artifact_digest": row.artifact_digest,
-            "source_digest": entry.source_digest,
-            "build": build,
-            "trust_state": row.trust_state,
-            "granted_scopes": row.granted_scopes,
-            "missing_required_scopes": row.missing_required_scopes,
-            "installed_at": entry.installed_at,
-            "plugin_home": entry.plugin_home,
-            "repository": entry.repository,
-            "git_sha": entry.git_sha,
-            "requested_ref": entry.requested_ref,
-            "disabled": disabled.map(|d| json!({"reason": d.reason, "ledger_seq": d.disabled_at_seq})),
-            "last_change": last_change,
-            "manifest": {
-                "schema_version": m.schema_version,
-                "description": m.description,
-                "namespace": m.namespace(),
-                "commands": m.commands.iter().map(|c| json!({"name": c.name, "summary": c.summary, "risk": c.risk, "requires_confirmation": c.requires_confirmation, "permissions": c.permissions})).collect::<Vec<_>>(),
-                "capabilities": m.capabilities,
-                "permissions": m.permissions,
-                "hooks": m.hooks.iter().map(|h| &h.name).collect::<Vec<_>>(),
-            },
-        }))
-    }
 }
 
 fn permission_diff(
@@ -1237,7 +1163,7 @@ fn permission_diff(
 ) -> (Vec<PermissionChange>, Vec<PermissionChange>) {
     let change = |p: &manifest::Permission| PermissionChange {
         scope: p.scope.clone(),
-        risk: p.risk.clone(),
+        risk: p.risk,
         required: p.required,
     };
     let Some(before) = before else { return (Vec::new(), Vec::new()) };

@@ -39,7 +39,7 @@ impl Manager {
                 remove_tree(&path).map_err(io_err(&path))?;
             } else if let Some(rest) = file_name.strip_prefix(".backup-") {
                 let Some((name, _)) = rest.rsplit_once('-') else { continue };
-                let live = plugins.join(name);
+                let live = self.home.plugin_dir(name);
                 let recorded =
                     entries.iter().find(|e| e.name == name).map(|e| e.artifact_digest.clone());
                 let live_matches = live.exists()
@@ -67,11 +67,16 @@ impl Manager {
         }
         // Checkouts belong to whoever is fetching (outside this lock); only ones left by
         // a crash long ago are cleared.
-        if let Ok(dir) = fs::read_dir(self.home.root().join("cache")) {
+        if let Ok(dir) = fs::read_dir(self.home.cache_dir()) {
             let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(24 * 3600);
             for item in dir.filter_map(Result::ok) {
                 let stale = item.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < day_ago);
-                if stale && item.file_name().to_string_lossy().starts_with(".checkout-") {
+                if stale
+                    && item
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with(ooo_core::home::CHECKOUT_PREFIX)
+                {
                     let _ = remove_tree(&item.path());
                 }
             }

@@ -92,10 +92,56 @@ pub struct Manifest {
     pub x_ouroboros: Option<Extension>,
 }
 
+/// `as_str` (the manifest's spelling, as serde writes it) and `Display` for an enum.
+macro_rules! named {
+    ($ty:ident { $($variant:ident => $text:literal),* $(,)? }) => {
+        impl $ty {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)*
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.pad(self.as_str())
+            }
+        }
+    };
+}
+
+/// How much a command or a scope may change: parsed when the manifest loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Risk {
+    ReadOnly,
+    Write,
+    Destructive,
+}
+
+named!(Risk { ReadOnly => "read_only", Write => "write", Destructive => "destructive" });
+
+/// The manifest's `source.type`: where the plugin says it is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceType {
+    LocalPath,
+    PluginHome,
+    /// Shipped with ooo: never installed from outside.
+    FirstParty,
+}
+
+named!(SourceType {
+    LocalPath => "local_path",
+    PluginHome => "plugin_home",
+    FirstParty => "first_party",
+});
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceSpec {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: SourceType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,7 +154,7 @@ pub struct Command {
     pub name: String,
     pub summary: String,
     pub usage: String,
-    pub risk: String,
+    pub risk: Risk,
     #[serde(default)]
     pub requires_confirmation: bool,
     #[serde(default)]
@@ -145,8 +191,8 @@ pub struct Argument {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Capability {
-    pub name: String,
-    pub access: String,
+    pub name: ooo_core::capability::Capability,
+    pub access: ooo_core::capability::Access,
     #[serde(default)]
     pub reason: String,
 }
@@ -154,7 +200,7 @@ pub struct Capability {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Permission {
     pub scope: String,
-    pub risk: String,
+    pub risk: Risk,
     pub required: bool,
     #[serde(default)]
     pub reason: String,
@@ -445,4 +491,22 @@ pub fn read(path: &Path) -> Result<(Vec<u8>, PathBuf), ManifestError> {
         ));
     }
     Ok((bytes, file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_are_spelled_as_serde_writes_them() {
+        for risk in [Risk::ReadOnly, Risk::Write, Risk::Destructive] {
+            assert_eq!(serde_json::to_value(risk).unwrap(), risk.as_str());
+            assert_eq!(serde_json::from_value::<Risk>(risk.as_str().into()).unwrap(), risk);
+        }
+        for kind in [SourceType::LocalPath, SourceType::PluginHome, SourceType::FirstParty] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        assert_eq!(format!("[{:<11}]", Risk::Write), "[write      ]", "padding is honoured");
+        assert!(serde_json::from_value::<Risk>("reckless".into()).is_err());
+    }
 }

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use super::{Manifest, ManifestError};
+use super::{Manifest, ManifestError, SourceType};
 
 const LIFECYCLE_READ: &str = "plugin:lifecycle:read";
 const LIFECYCLE_POLICY: &str = "plugin:lifecycle:policy";
@@ -72,8 +72,10 @@ impl Checker<'_> {
 
     fn source_path(&self) -> Result<(), ManifestError> {
         let s = &self.m.source;
-        let Some(path) =
-            s.path.as_deref().filter(|_| matches!(s.kind.as_str(), "local_path" | "plugin_home"))
+        let Some(path) = s
+            .path
+            .as_deref()
+            .filter(|_| matches!(s.kind, SourceType::LocalPath | SourceType::PluginHome))
         else {
             return Ok(());
         };
@@ -331,6 +333,15 @@ impl Checker<'_> {
                         &format!("/x-ouroboros/build/outputs/{i}"),
                         &format!("a build output {problem}"),
                         "a relative POSIX path inside the plugin",
+                        output.as_str(),
+                    ));
+                } else if output.trim_start_matches("./") == super::MANIFEST_FILE {
+                    // The manifest is validated, diffed and trusted before the build: a
+                    // build must not be able to replace it.
+                    out.push(self.problem(
+                        &format!("/x-ouroboros/build/outputs/{i}"),
+                        "a build output cannot be the manifest",
+                        "a path such as bin/<name>",
                         output.as_str(),
                     ));
                 }

@@ -2,31 +2,21 @@
 //!
 //! The export is read and its whole chain verified before the home is touched; the
 //! events then go into the home's ledger, which must hold none, with every projection
-//! this binary knows rebuilt from them in the same transaction (so plugin trust, saved
-//! seeds, plugin runs and plugin state read as they did). What does not live here: the
-//! checks on the chain (`ooo_core::ledger::restore`) and storing it (`Store::restore`).
+//! registered where the binary opens it (`commands::open_ledger_in`) rebuilt from them
+//! in the same transaction (so plugin trust, saved seeds, plugin runs and plugin state
+//! read as they did). What does not live here: the checks on the chain
+//! (`ooo_core::ledger::restore`) and storing it (`Store::restore`).
 
 use std::fs::File;
 use std::io::{self, BufReader};
 use std::process::ExitCode;
 
-use ooo_core::ledger::{Projection, SqliteStore, Store, export, restore};
+use ooo_core::ledger::{Store, export, restore};
 
-use super::super::home;
+use super::super::{home, open_ledger_in};
 use crate::cli::ImportArgs;
 use crate::error::CliError;
 use crate::output::piped;
-
-/// Every projection folded from ledger events by some part of this binary. A projection
-/// added anywhere must be added here, or an imported ledger would lack its rows.
-fn known_projections() -> [&'static dyn Projection; 4] {
-    [
-        &ooo_core::seed::store::SeedIndex,
-        &ooo_plugin::trust::PluginProjection,
-        &ooo_plugin::firewall::audit::RunsProjection,
-        &ooo_core::state::StateProjection,
-    ]
-}
 
 pub fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
     let (read, source) = if args.file == "-" {
@@ -50,8 +40,8 @@ pub fn run(args: ImportArgs) -> Result<ExitCode, CliError> {
     }
     // Check the chain before the home or the ledger is created (restore checks again).
     restore::check(&read.events)?;
-    let mut store = SqliteStore::open(home()?.ledger_db())?;
-    let imported = store.restore(&read.events, &known_projections())?;
+    let mut store = open_ledger_in(&home()?)?;
+    let imported = store.restore(&read.events)?;
     let head = store.head()?.expect("a ledger that was just restored has a head");
     piped(|out| {
         writeln!(

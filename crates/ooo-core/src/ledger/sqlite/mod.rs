@@ -39,7 +39,7 @@ use super::chain::{self, ChainIndex, ChainVerifier};
 use super::event::check_payload;
 use super::{
     AppendOptions, ChainHead, Durability, Event, EventQuery, FaultKind, LedgerError, NewEvent,
-    Projection, Store, VerifyReport, restore, timestamp,
+    Projection, Projections, Store, VerifyReport, restore, timestamp,
 };
 use projection::SqliteRows;
 
@@ -54,6 +54,7 @@ pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
     durability: Durability,
+    projections: Projections,
 }
 
 impl SqliteStore {
@@ -63,7 +64,7 @@ impl SqliteStore {
         let path = path.as_ref().to_owned();
         let conn = open::read_write(&path)?;
         conn.execute_batch("PRAGMA synchronous = FULL").map_err(|e| map_err(e, &path))?;
-        Ok(Self { conn, path, durability: Durability::Durable })
+        Ok(Self::over(conn, path))
     }
 
     /// Open an existing ledger for reading only: nothing is created, migrated or written,
@@ -72,7 +73,12 @@ impl SqliteStore {
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, LedgerError> {
         let path = path.as_ref().to_owned();
         let conn = open::read_only(&path)?;
-        Ok(Self { conn, path, durability: Durability::Durable })
+        Ok(Self::over(conn, path))
+    }
+
+    /// A store over an open connection: durable appends, no projection registered yet.
+    fn over(conn: Connection, path: PathBuf) -> Self {
+        Self { conn, path, durability: Durability::Durable, projections: Projections::default() }
     }
 
     /// Where this ledger lives.
@@ -100,10 +106,14 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    fn register(&mut self, projection: &'static dyn Projection) {
+        self.projections.register(projection);
+    }
+
     fn append(
         &mut self,
         batch: &[NewEvent],
-        opts: AppendOptions<'_>,
+        opts: AppendOptions,
     ) -> Result<Vec<Event>, LedgerError> {
         if batch.is_empty() {
             return Ok(Vec::new());
@@ -113,6 +123,7 @@ impl Store for SqliteStore {
         }
         self.set_durability(opts.durability)?;
         let path = self.path.clone();
+        let projections = self.projections.clone();
         let err = |e| map_err(e, &path);
         let tx =
             self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
@@ -145,23 +156,20 @@ impl Store for SqliteStore {
                 stored.push(event);
             }
         }
-        for projection in opts.projections {
-            for event in &stored {
-                fold(&tx, *projection, event)?;
+        for event in &stored {
+            for projection in projections.folding(&event.event_type) {
+                fold(&tx, projection, event)?;
             }
         }
         tx.commit().map_err(err)?;
         Ok(stored)
     }
 
-    fn restore(
-        &mut self,
-        events: &[Event],
-        projections: &[&dyn Projection],
-    ) -> Result<u64, LedgerError> {
+    fn restore(&mut self, events: &[Event]) -> Result<u64, LedgerError> {
         restore::check(events)?;
         self.set_durability(Durability::Durable)?;
         let path = self.path.clone();
+        let projections = self.projections.clone();
         let err = |e| map_err(e, &path);
         let tx =
             self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
@@ -178,8 +186,8 @@ impl Store for SqliteStore {
         }
         // Rebuilt as `rebuild_projection` does, but in this transaction: the events and
         // their read models commit together, or neither does.
-        for projection in projections {
-            rebuild(&tx, *projection, &path)?;
+        for projection in projections.all() {
+            rebuild(&tx, projection, &path)?;
         }
         tx.commit().map_err(err)?;
         Ok(events.len() as u64)
@@ -247,8 +255,8 @@ impl Store for SqliteStore {
     }
 }
 
-/// Drop a projection's rows and refold every stored event, inside the caller's
-/// transaction. Returns the events folded.
+/// Drop a projection's rows and refold every stored event of the types it declares,
+/// inside the caller's transaction. Returns the events folded.
 fn rebuild(conn: &Connection, p: &dyn Projection, path: &Path) -> Result<u64, LedgerError> {
     conn.execute("DELETE FROM projection_rows WHERE projection = ?1", [p.name()])
         .map_err(|e| map_err(e, path))?;
@@ -257,6 +265,9 @@ fn rebuild(conn: &Connection, p: &dyn Projection, path: &Path) -> Result<u64, Le
     for_each_row(conn, &sql, &[], path, &mut |row| {
         let event =
             row.map_err(|bad| LedgerError::MalformedRow { seq: bad.seq, detail: bad.detail })?;
+        if !p.folds(&event.event_type) {
+            return Ok(true);
+        }
         let mut rows = SqliteRows { conn, projection: p.name(), seq: event.seq };
         p.apply(&event, &mut rows)?;
         folded += 1;

@@ -1,0 +1,211 @@
+//! The one set-up of an invocation, before any gate: the config's sandbox setting, the
+//! trust state, the audit context, the private directories (removed when the call
+//! ends), the environment and the sandbox policy. Deciding whether the command may run
+//! is `gates`'; running it is `run`'s.
+
+use std::path::{Path, PathBuf};
+
+use ooo_core::ledger::{Actor, Store};
+use ooo_core::safety::redaction;
+
+use super::Request;
+use super::audit::Context;
+use super::run::Run;
+use crate::lockfile::LockEntry;
+use crate::manager::{Manager, ManagerError};
+use crate::manifest::{Command, Manifest};
+use crate::trust;
+
+/// Removes the invocation's private temporary directory when the call ends.
+pub(super) struct TmpDir(PathBuf);
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The plugin's output directory in the caller's workspace, made for the call (the
+/// sandbox can only grant a directory that exists) and removed again with the
+/// directories made for it when the plugin left nothing in it: a workspace gets
+/// `.ouroboros/plugin-artifacts/<name>` only from a plugin that writes there.
+pub(super) struct OutputDir {
+    /// Made by this call, outermost first.
+    made: Vec<PathBuf>,
+}
+
+impl OutputDir {
+    fn make(dir: &Path) -> Self {
+        let mut missing: Vec<PathBuf> =
+            dir.ancestors().take_while(|d| !d.exists()).map(Path::to_owned).collect();
+        missing.reverse();
+        // A workspace the caller cannot write gets no output directory (and the plugin
+        // no place to write one).
+        let _ = std::fs::create_dir_all(dir);
+        Self { made: missing }
+    }
+}
+
+impl Drop for OutputDir {
+    fn drop(&mut self) {
+        // remove_dir only removes empty directories: what the plugin wrote stays.
+        for dir in self.made.iter().rev() {
+            if std::fs::remove_dir(dir).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// Where one invocation may write, besides the workspace.
+pub(super) struct Dirs {
+    pub(super) state: PathBuf,
+    pub(super) home: PathBuf,
+    pub(super) tmp: PathBuf,
+    pub(super) output: PathBuf,
+}
+
+/// The plugin's environment: an allowlist of the caller's (never its secrets), a
+/// private HOME and TMPDIR, the `OUROBOROS_PLUGIN_*` variables, and each
+/// `x-ouroboros.env` variable whose scope is trusted.
+pub(super) fn env_for(
+    entry: &LockEntry,
+    manifest: &Manifest,
+    granted: &[String],
+    live: &Path,
+    req: &Request,
+    dirs: &Dirs,
+    invocation_id: &str,
+) -> Vec<(String, String)> {
+    const ALLOWED: &[&str] =
+        &["PATH", "USER", "LOGNAME", "LANG", "TERM", "TZ", "COLORTERM", "NO_COLOR"];
+    let mut env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| ALLOWED.contains(&k.as_str()) || k.starts_with("LC_"))
+        .collect();
+    env.push(("HOME".into(), dirs.home.display().to_string()));
+    env.push(("TMPDIR".into(), dirs.tmp.display().to_string()));
+    env.push(("OUROBOROS_PLUGIN_WORKDIR".into(), req.workdir.display().to_string()));
+    env.push(("OUROBOROS_PLUGIN_OUTPUT_DIR".into(), dirs.output.display().to_string()));
+    env.push(("OUROBOROS_PLUGIN_HOME".into(), live.display().to_string()));
+    env.push(("OUROBOROS_PLUGIN_STATE_DIR".into(), dirs.state.display().to_string()));
+    env.push(("OUROBOROS_INVOCATION_ID".into(), invocation_id.to_owned()));
+    if let Some(x) = &manifest.x_ouroboros {
+        for (var, scope) in &x.env {
+            let trusted = scope.as_str().is_some_and(|s| granted.iter().any(|g| g == s));
+            if let (true, Ok(value)) = (trusted, std::env::var(var)) {
+                env.push((var.clone(), value));
+            }
+        }
+    }
+    let _ = &entry.name;
+    env
+}
+
+/// What the sandbox lets this plugin touch, from its manifest and the user's grants.
+pub(super) fn policy_for(
+    manifest: &Manifest,
+    granted: &[String],
+    live: &Path,
+    req: &Request,
+    dirs: &Dirs,
+) -> crate::sandbox::Policy {
+    let mut policy = crate::sandbox::Policy {
+        read: vec![live.to_owned()],
+        write: vec![dirs.state.clone(), dirs.tmp.clone(), dirs.output.clone()],
+        network: false,
+        connect_ports: Vec::new(),
+    };
+    let trusted = |scope: &str| granted.iter().any(|g| g == scope);
+    if let Some(x) = &manifest.x_ouroboros {
+        if let Some(fs) = &x.fs {
+            match fs.workspace.as_deref() {
+                Some("write") if fs.write_scope.as_deref().is_some_and(trusted) => {
+                    policy.write.push(req.workdir.clone())
+                }
+                Some("read") | Some("write") => policy.read.push(req.workdir.clone()),
+                _ => {}
+            }
+        }
+        if let Some(net) = &x.network {
+            policy.network = trusted(&net.scope);
+        }
+    }
+    policy
+}
+
+/// Everything one invocation runs with, set up before the gates (nothing is recorded
+/// yet). The directories made for it are removed when it is dropped.
+pub(super) struct Setup<'a> {
+    pub(super) run: Run<'a>,
+    pub(super) state: trust::TrustState,
+    /// Required scopes not trusted.
+    pub(super) missing: Vec<String>,
+    /// Scopes the command requires.
+    pub(super) required: Vec<String>,
+    pub(super) sandbox_required: bool,
+    pub(super) _output: OutputDir,
+    pub(super) _tmp: TmpDir,
+}
+
+/// The one set-up of an invocation: config, trust state, its context for the audit,
+/// its directories, environment and sandbox policy.
+pub(super) fn set_up<'a>(
+    manager: &'a Manager,
+    ledger: &'a mut dyn Store,
+    actor: &'a Actor,
+    entry: &LockEntry,
+    manifest: &'a Manifest,
+    command: &Command,
+    req: &Request,
+) -> Result<Setup<'a>, ManagerError> {
+    // Read before anything is recorded: an invalid config.toml stops the command (the
+    // sandbox policy must never fail open), whatever sandbox this kernel offers.
+    let sandbox_required = manager.sandbox_required()?;
+    let live = manager.live_dir(entry)?;
+    let invocation_id = ulid::Ulid::new().to_string();
+    let red = redaction::redact(&req.args);
+    let subject = Manager::subject(entry);
+    let required: Vec<&str> = manifest.scopes_for(command);
+    let (state, missing) = trust::state(ledger, &subject, &required)?;
+    let ctx = Context {
+        invocation_id: invocation_id.clone(),
+        plugin: entry.name.clone(),
+        version: entry.version.clone(),
+        source_type: entry.source_type.clone(),
+        namespace: command.namespace.clone(),
+        command: command.name.clone(),
+        argv: red.argv,
+        argv_sha256_original: red.original_sha256,
+        trust_state: state.as_str().to_owned(),
+        // Filled with what the plugin really called, for its terminal event.
+        capabilities: Vec::new(),
+    };
+    let state_dir = manager.state_dir(&entry.name);
+    let dirs = Dirs {
+        home: state_dir.join("home"),
+        tmp: manager.runs_dir().join(format!("tmp-{invocation_id}")),
+        output: req.workdir.join(".ouroboros").join("plugin-artifacts").join(&entry.name),
+        state: state_dir,
+    };
+    for dir in [&dirs.home, &dirs.tmp] {
+        std::fs::create_dir_all(dir)
+            .map_err(|source| ManagerError::Io { path: dir.clone(), source })?;
+    }
+    // The output directory exists for the call, and after it only if the plugin wrote
+    // to it.
+    let output = OutputDir::make(&dirs.output);
+    let tmp = TmpDir(dirs.tmp.clone());
+    let granted = trust::granted_scopes(ledger, &subject)?;
+    let env = env_for(entry, manifest, &granted, &live, req, &dirs, &invocation_id);
+    let policy = policy_for(manifest, &granted, &live, req, &dirs);
+    let required = required.iter().map(|s| s.to_string()).collect();
+    Ok(Setup {
+        run: Run { manager, ledger, actor, ctx, manifest, env, live, policy },
+        state,
+        missing,
+        required,
+        sandbox_required,
+        _output: output,
+        _tmp: tmp,
+    })
+}
