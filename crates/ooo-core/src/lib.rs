@@ -1,8 +1,10 @@
 //! `ooo-core`: the stable primitives of the ooo agent OS.
 //!
 //! What lives here: the tamper-evident [`ledger`] (event model, hash chain, the `Store`
-//! trait and its SQLite backend) and the [`home`] directory layout. Later primitives
-//! (seed, state, provenance, safety, capability) join as their own modules.
+//! trait, projections and the SQLite backend); the [`seed`]; the primitives a principal
+//! uses through [`capability::ScopedCore`] ([`state`], [`provenance`], [`progress`],
+//! [`handoff`]) and their [`event_types`]; the [`runtime`] traits (no adapters);
+//! [`safety`] (redaction); the [`home`] layout and its [`config`].
 //!
 //! What does not: anything about a particular external domain (code hosts, issue
 //! trackers, chat: those live in plugins), argument parsing or terminal rendering (that

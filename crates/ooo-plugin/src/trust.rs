@@ -86,12 +86,12 @@ impl Projection for PluginProjection {
 
     fn event_types(&self) -> &[&str] {
         &[
-            "plugin.installed",
-            "plugin.updated",
-            "plugin.trusted",
-            "plugin.disabled",
-            "plugin.removed",
-            "plugin.integrity_failed",
+            ooo_core::event_types::plugin::INSTALLED,
+            ooo_core::event_types::plugin::UPDATED,
+            ooo_core::event_types::plugin::TRUSTED,
+            ooo_core::event_types::plugin::DISABLED,
+            ooo_core::event_types::plugin::REMOVED,
+            ooo_core::event_types::plugin::INTEGRITY_FAILED,
         ]
     }
 
@@ -101,7 +101,7 @@ impl Projection for PluginProjection {
         let trust_key = format!("trust:{name}");
         let disabled_key = format!("disabled:{name}");
         match event.event_type.as_str() {
-            "plugin.installed" | "plugin.updated" => {
+            ooo_core::event_types::plugin::INSTALLED | ooo_core::event_types::plugin::UPDATED => {
                 let Some(subject) = subject_of(p) else { return Ok(()) };
                 if let Some(grant) =
                     rows.get(&trust_key)?.and_then(|v| serde_json::from_value::<Grant>(v).ok())
@@ -118,7 +118,7 @@ impl Projection for PluginProjection {
                     rows.delete(&disabled_key)?;
                 }
             }
-            "plugin.trusted" => {
+            ooo_core::event_types::plugin::TRUSTED => {
                 let Some(subject) = subject_of(p) else { return Ok(()) };
                 let granted: Vec<String> = p
                     .get("granted_scopes")
@@ -128,7 +128,7 @@ impl Projection for PluginProjection {
                 rows.put(&trust_key, &json!(Grant { subject, granted_scopes: granted }))?;
                 rows.delete(&disabled_key)?;
             }
-            "plugin.disabled" => {
+            ooo_core::event_types::plugin::DISABLED => {
                 let disable = Disable {
                     source_type: p
                         .get("source_type")
@@ -149,12 +149,12 @@ impl Projection for PluginProjection {
                 rows.put(&disabled_key, &json!(disable))?;
                 rows.delete(&trust_key)?;
             }
-            "plugin.removed" => {
+            ooo_core::event_types::plugin::REMOVED => {
                 rows.delete(&trust_key)?;
                 rows.delete(&disabled_key)?;
             }
             // The installed bytes no longer match what was trusted.
-            "plugin.integrity_failed" => rows.delete(&trust_key)?,
+            ooo_core::event_types::plugin::INTEGRITY_FAILED => rows.delete(&trust_key)?,
             _ => {}
         }
         Ok(())
@@ -263,7 +263,7 @@ mod tests {
         record(
             ledger,
             "demo",
-            "plugin.installed",
+            ooo_core::event_types::plugin::INSTALLED,
             &Actor::user("t").unwrap(),
             json!({"name": "demo", "subject": s}),
         )
@@ -282,7 +282,7 @@ mod tests {
         record(
             ledger,
             "demo",
-            "plugin.trusted",
+            ooo_core::event_types::plugin::TRUSTED,
             &Actor::user("t").unwrap(),
             json!({"name": "demo", "subject": s, "granted_scopes": scopes}),
         )
@@ -333,7 +333,7 @@ mod tests {
         record(
             &mut ledger,
             "demo",
-            "plugin.disabled",
+            ooo_core::event_types::plugin::DISABLED,
             &actor,
             json!({"name": "demo", "source_type": "plugin_home", "source_identity": "https://h/r"}),
         )
@@ -346,10 +346,17 @@ mod tests {
         installed(&mut ledger, &moved);
         assert_eq!(state(&ledger, &moved, &[]).unwrap().0, TrustState::Installed);
         // trust re-enables; remove clears everything but the history.
-        record(&mut ledger, "demo", "plugin.disabled", &actor, json!({"name": "demo", "source_type": "plugin_home", "source_identity": "https://elsewhere/r"})).unwrap();
+        record(&mut ledger, "demo", ooo_core::event_types::plugin::DISABLED, &actor, json!({"name": "demo", "source_type": "plugin_home", "source_identity": "https://elsewhere/r"})).unwrap();
         trusted(&mut ledger, &moved, &[]);
         assert_eq!(state(&ledger, &moved, &[]).unwrap().0, TrustState::Trusted);
-        record(&mut ledger, "demo", "plugin.removed", &actor, json!({"name": "demo"})).unwrap();
+        record(
+            &mut ledger,
+            "demo",
+            ooo_core::event_types::plugin::REMOVED,
+            &actor,
+            json!({"name": "demo"}),
+        )
+        .unwrap();
         assert!(grant(&ledger, "demo").unwrap().is_none());
         assert_eq!(ledger.head().unwrap().unwrap().seq, 8, "history is kept");
         // The projection is derived: a rebuild gives the same answer.

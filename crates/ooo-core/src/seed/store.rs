@@ -24,7 +24,7 @@ use crate::ledger::{
 };
 
 /// The ledger event that records a saved seed.
-pub const SEED_CREATED: &str = "seed.created";
+pub const SEED_CREATED: &str = crate::event_types::SEED_CREATED;
 /// The projection of saved seeds, keyed by seed id.
 pub const PROJECTION: &str = "seeds";
 

@@ -149,7 +149,10 @@ pub fn append_all(
     let events = payloads
         .into_iter()
         .map(|payload| {
-            let event_type = payload["event_type"].as_str().unwrap_or("plugin.failed").to_owned();
+            let event_type = payload["event_type"]
+                .as_str()
+                .unwrap_or(ooo_core::event_types::plugin::FAILED)
+                .to_owned();
             NewEvent::new(aggregate.clone(), EventType::parse(&event_type)?, actor.clone(), payload)
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -167,7 +170,11 @@ impl Projection for RunsProjection {
     }
 
     fn event_types(&self) -> &[&str] {
-        &["plugin.invoked", "plugin.completed", "plugin.failed"]
+        &[
+            ooo_core::event_types::plugin::INVOKED,
+            ooo_core::event_types::plugin::COMPLETED,
+            ooo_core::event_types::plugin::FAILED,
+        ]
     }
 
     fn apply(&self, event: &Event, rows: &mut dyn ProjectionRows) -> Result<(), LedgerError> {
@@ -182,11 +189,11 @@ impl Projection for RunsProjection {
             json!({"invocation_id": id, "plugin": plugin, "command": p["command"]["name"], "started_at": event.occurred_at, "started_seq": event.seq})
         });
         match event.event_type.as_str() {
-            "plugin.invoked" => {
+            ooo_core::event_types::plugin::INVOKED => {
                 run["result"] = json!("running");
                 rows.put(&format!("running:{id}"), &json!({"plugin": plugin, "ooo_pid": p["provenance"]["ooo_pid"], "ooo_start": p["provenance"]["ooo_start"], "seq": event.seq}))?;
             }
-            "plugin.completed" | "plugin.failed" => {
+            ooo_core::event_types::plugin::COMPLETED | ooo_core::event_types::plugin::FAILED => {
                 // The audit status is upstream's (`failed`); the log names why a run
                 // that did not finish failed.
                 run["result"] = match p["provenance"]["reason"].as_str() {
@@ -273,14 +280,14 @@ pub fn mark_abandoned(
         let invoked = ledger.query(&ooo_core::ledger::EventQuery {
             aggregate_type: Some("plugin_invocation".into()),
             aggregate_id: Some(id.clone()),
-            event_type_prefix: Some("plugin.invoked".into()),
+            event_type_prefix: Some(ooo_core::event_types::plugin::INVOKED.into()),
             ..Default::default()
         })?;
         let Some(invoked) = invoked.into_iter().next() else { continue };
         let p = &invoked.payload;
         let payload = json!({
             "schema_version": "0.1",
-            "event_type": "plugin.failed",
+            "event_type": ooo_core::event_types::plugin::FAILED,
             "occurred_at": timestamp::now(),
             "plugin": p.get("plugin").cloned().unwrap_or(json!({})),
             "command": p.get("command").cloned().unwrap_or(json!({})),
@@ -292,7 +299,7 @@ pub fn mark_abandoned(
         });
         let event = NewEvent::new(
             AggregateRef::new("plugin_invocation", &id)?,
-            EventType::parse("plugin.failed")?,
+            EventType::parse(ooo_core::event_types::plugin::FAILED)?,
             actor.clone(),
             payload,
         )?;

@@ -19,14 +19,16 @@ impl Terminal {
     /// The event for how the command ended, `timeout` being the one it was given.
     pub fn of(ended: &Ended, timeout: Duration) -> Self {
         let failed = |message: String| Terminal {
-            event: "plugin.failed",
+            event: ooo_core::event_types::plugin::FAILED,
             status: "failed",
             message: Some(message),
         };
         match ended {
-            Ended::Exited(0) => {
-                Terminal { event: "plugin.completed", status: "success", message: None }
-            }
+            Ended::Exited(0) => Terminal {
+                event: ooo_core::event_types::plugin::COMPLETED,
+                status: "success",
+                message: None,
+            },
             Ended::Exited(code) => failed(format!("exited with status {code}")),
             Ended::Signaled(sig) => failed(format!("killed by signal {sig}")),
             Ended::TimedOut => failed(format!(
@@ -83,7 +85,11 @@ mod tests {
         let t = Duration::from_secs(5);
         assert_eq!(
             Terminal::of(&Ended::Exited(0), t),
-            Terminal { event: "plugin.completed", status: "success", message: None }
+            Terminal {
+                event: ooo_core::event_types::plugin::COMPLETED,
+                status: "success",
+                message: None
+            }
         );
         let cases = [
             (Ended::Exited(3), "exited with status 3"),
@@ -97,7 +103,10 @@ mod tests {
         ];
         for (ended, message) in cases {
             let terminal = Terminal::of(&ended, t);
-            assert_eq!((terminal.event, terminal.status), ("plugin.failed", "failed"));
+            assert_eq!(
+                (terminal.event, terminal.status),
+                (ooo_core::event_types::plugin::FAILED, "failed")
+            );
             assert_eq!(terminal.message.as_deref(), Some(message));
         }
     }

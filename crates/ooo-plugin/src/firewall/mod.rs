@@ -239,7 +239,7 @@ pub fn invoke(
     run.record_invoked(confirmation, timeout, &level, &required)?;
     if !run.hooks("before_tool_call", json!({}))? {
         run.record(
-            "plugin.failed",
+            ooo_core::event_types::plugin::FAILED,
             "blocked",
             Some("a fail_closed before_tool_call hook refused the call"),
             &required,
@@ -317,7 +317,7 @@ mod tests {
                 args.insert(at + i, part);
             }
             let ctx = context(&args);
-            for event in ["plugin.invoked", "plugin.completed", "plugin.failed"] {
+            for event in [ooo_core::event_types::plugin::INVOKED, ooo_core::event_types::plugin::COMPLETED, ooo_core::event_types::plugin::FAILED] {
                 let payload = ctx.payload(event, "success", None, &[], &[]).to_string();
                 prop_assert!(!payload.contains(&secret), "{} leaked into {}", secret, payload);
             }

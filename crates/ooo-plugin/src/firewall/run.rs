@@ -77,7 +77,7 @@ impl Run<'_> {
         let ooo_start = audit::process_start(ooo_pid).unwrap_or_default();
         let network = if self.policy.network { "allowed" } else { "denied" };
         let mut payloads = vec![self.ctx.payload(
-            "plugin.invoked",
+            ooo_core::event_types::plugin::INVOKED,
             "success",
             None,
             &[],
@@ -92,7 +92,7 @@ impl Run<'_> {
         )];
         for scope in required {
             payloads.push(self.ctx.payload(
-                "plugin.permission_used",
+                ooo_core::event_types::plugin::PERMISSION_USED,
                 "success",
                 None,
                 std::slice::from_ref(scope),
@@ -153,7 +153,7 @@ impl Run<'_> {
         status: &str,
         message: String,
     ) -> Result<Outcome, ManagerError> {
-        self.record("plugin.failed", status, Some(&message), &[], &[])?;
+        self.record(ooo_core::event_types::plugin::FAILED, status, Some(&message), &[], &[])?;
         Ok(Outcome::Blocked { invocation_id: self.ctx.invocation_id.clone(), message })
     }
 
@@ -268,24 +268,24 @@ impl HookEvents {
         match name {
             "before_tool_call" => Self {
                 family: "0.4",
-                start: Some("plugin.tool.intercept.requested"),
-                ok: "plugin.tool.intercept.completed",
-                failed: "plugin.tool.intercept.completed",
-                blocked: "plugin.tool.intercept.blocked",
+                start: Some(ooo_core::event_types::plugin::TOOL_INTERCEPT_REQUESTED),
+                ok: ooo_core::event_types::plugin::TOOL_INTERCEPT_COMPLETED,
+                failed: ooo_core::event_types::plugin::TOOL_INTERCEPT_COMPLETED,
+                blocked: ooo_core::event_types::plugin::TOOL_INTERCEPT_BLOCKED,
             },
             "after_tool_call" => Self {
                 family: "0.4",
                 start: None,
-                ok: "plugin.tool.observe.recorded",
-                failed: "plugin.tool.observe.recorded",
-                blocked: "plugin.tool.observe.recorded",
+                ok: ooo_core::event_types::plugin::TOOL_OBSERVE_RECORDED,
+                failed: ooo_core::event_types::plugin::TOOL_OBSERVE_RECORDED,
+                blocked: ooo_core::event_types::plugin::TOOL_OBSERVE_RECORDED,
             },
             _ => Self {
                 family: "0.3",
-                start: Some("plugin.hook.invoked"),
-                ok: "plugin.hook.completed",
-                failed: "plugin.hook.failed",
-                blocked: "plugin.hook.blocked",
+                start: Some(ooo_core::event_types::plugin::HOOK_INVOKED),
+                ok: ooo_core::event_types::plugin::HOOK_COMPLETED,
+                failed: ooo_core::event_types::plugin::HOOK_FAILED,
+                blocked: ooo_core::event_types::plugin::HOOK_BLOCKED,
             },
         }
     }

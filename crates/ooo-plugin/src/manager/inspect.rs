@@ -138,7 +138,13 @@ impl Manager {
             })?
             .into_iter()
             .rev()
-            .find(|e| matches!(e.event_type.as_str(), "plugin.installed" | "plugin.updated"));
+            .find(|e| {
+                matches!(
+                    e.event_type.as_str(),
+                    ooo_core::event_types::plugin::INSTALLED
+                        | ooo_core::event_types::plugin::UPDATED
+                )
+            });
         let build = last_install.as_ref().and_then(|e| field(&e.payload, "build"));
         let last_change = last_install.map(|e| LastChange {
             ledger_seq: e.seq,

@@ -400,7 +400,7 @@ impl Manager {
             trust::record(
                 ledger,
                 &entry.name,
-                "plugin.disabled",
+                ooo_core::event_types::plugin::DISABLED,
                 actor,
                 json!({
                     "name": entry.name,
@@ -715,7 +715,11 @@ impl Manager {
         f: &Fetched,
         kind: Kind,
     ) -> Result<InstallReport, ManagerError> {
-        let event_type = if kind == Kind::Install { "plugin.installed" } else { "plugin.updated" };
+        let event_type = if kind == Kind::Install {
+            ooo_core::event_types::plugin::INSTALLED
+        } else {
+            ooo_core::event_types::plugin::UPDATED
+        };
         let plugins = self.plugins_dir();
         fs::create_dir_all(&plugins).map_err(io_err(&plugins))?;
         // The whole transaction holds the lockfile lock: one install at a time per home,
@@ -1003,7 +1007,7 @@ impl Manager {
             trust::record(
                 ledger,
                 name,
-                "plugin.trusted",
+                ooo_core::event_types::plugin::TRUSTED,
                 actor,
                 json!({"name": name, "subject": subject, "scopes": scopes, "granted_scopes": granted}),
             )?;
@@ -1021,7 +1025,7 @@ impl Manager {
         trust::record(
             ledger,
             name,
-            "plugin.disabled",
+            ooo_core::event_types::plugin::DISABLED,
             actor,
             json!({"name": name, "source_type": entry.source_type, "source_identity": entry.source_identity}),
         )?;
@@ -1053,7 +1057,9 @@ impl Manager {
         // The event clears trust and the disable record; if it cannot be written, the
         // plugin stays installed exactly as it was.
         let payload = json!({"name": name, "purge": purge, "subject": Self::subject(&entry)});
-        if let Err(e) = trust::record(ledger, name, "plugin.removed", actor, payload) {
+        if let Err(e) =
+            trust::record(ledger, name, ooo_core::event_types::plugin::REMOVED, actor, payload)
+        {
             lockfile.write(&guard, &entries)?;
             return Err(e.into());
         }
@@ -1082,7 +1088,7 @@ impl Manager {
             return Err(ManagerError::NotInstalled(name.to_owned()));
         }
         let payload = json!({"name": name, "purge": true, "installed": false});
-        trust::record(ledger, name, "plugin.removed", actor, payload)?;
+        trust::record(ledger, name, ooo_core::event_types::plugin::REMOVED, actor, payload)?;
         remove_tree(&state).map_err(io_err(&state))
     }
 
@@ -1114,7 +1120,7 @@ impl Manager {
                 trust::record(
                     ledger,
                     &e.name,
-                    "plugin.integrity_failed",
+                    ooo_core::event_types::plugin::INTEGRITY_FAILED,
                     actor,
                     json!({
                         "name": e.name, "subject": Self::subject(e), "actual_digest": actual, "detail": detail,

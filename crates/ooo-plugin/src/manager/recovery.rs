@@ -100,12 +100,12 @@ fn record_if_missing(
     })?;
     // The latest install, update or removal: after a removal nothing is installed.
     let latest = events.iter().rev().find(|e| {
-        e.event_type == "plugin.installed"
-            || e.event_type == "plugin.updated"
-            || e.event_type == "plugin.removed"
+        e.event_type == ooo_core::event_types::plugin::INSTALLED
+            || e.event_type == ooo_core::event_types::plugin::UPDATED
+            || e.event_type == ooo_core::event_types::plugin::REMOVED
     });
     let recorded = latest
-        .filter(|e| e.event_type != "plugin.removed")
+        .filter(|e| e.event_type != ooo_core::event_types::plugin::REMOVED)
         .and_then(|e| serde_json::from_value(e.payload["subject"].clone()).ok());
     if recorded.as_ref() == Some(&subject) {
         return Ok(());
@@ -113,7 +113,7 @@ fn record_if_missing(
     trust::record(
         ledger,
         &entry.name,
-        "plugin.installed",
+        ooo_core::event_types::plugin::INSTALLED,
         actor,
         json!({
             "name": entry.name,

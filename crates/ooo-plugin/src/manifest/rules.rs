@@ -16,15 +16,23 @@ const TOOL_INTERCEPT: &str = "plugin:tool:intercept";
 const TOOL_OBSERVE: &str = "plugin:tool:observe";
 const REWIND_OBSERVE: &str = "plugin:rewind:observe";
 
-const STANDARD_EVENTS: &[&str] =
-    &["plugin.invoked", "plugin.permission_used", "plugin.completed", "plugin.failed"];
-const HOOK_EVENTS: &[&str] =
-    &["plugin.hook.invoked", "plugin.hook.completed", "plugin.hook.blocked", "plugin.hook.failed"];
+const STANDARD_EVENTS: &[&str] = &[
+    ooo_core::event_types::plugin::INVOKED,
+    ooo_core::event_types::plugin::PERMISSION_USED,
+    ooo_core::event_types::plugin::COMPLETED,
+    ooo_core::event_types::plugin::FAILED,
+];
+const HOOK_EVENTS: &[&str] = &[
+    ooo_core::event_types::plugin::HOOK_INVOKED,
+    ooo_core::event_types::plugin::HOOK_COMPLETED,
+    ooo_core::event_types::plugin::HOOK_BLOCKED,
+    ooo_core::event_types::plugin::HOOK_FAILED,
+];
 const TOOL_EVENTS: &[&str] = &[
-    "plugin.tool.intercept.requested",
-    "plugin.tool.intercept.completed",
-    "plugin.tool.intercept.blocked",
-    "plugin.tool.observe.recorded",
+    ooo_core::event_types::plugin::TOOL_INTERCEPT_REQUESTED,
+    ooo_core::event_types::plugin::TOOL_INTERCEPT_COMPLETED,
+    ooo_core::event_types::plugin::TOOL_INTERCEPT_BLOCKED,
+    ooo_core::event_types::plugin::TOOL_OBSERVE_RECORDED,
 ];
 
 /// Versions whose hooks actually run (0.2 hooks load but never run).
