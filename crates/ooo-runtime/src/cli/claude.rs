@@ -118,7 +118,7 @@ fn build_command(
     settings: &CliSettings,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<CliCommand, RuntimeError> {
-    let resume = resume_id(task)?;
+    let resume = super::resume_session(NAME, "session id", task)?;
     let permissions = permissions(task.sandbox);
     let mode_env = permissions.env;
     let mut args: Vec<OsString> = vec!["-p".into(), "--output-format".into(), "stream-json".into()];
@@ -158,28 +158,6 @@ fn build_command(
     Ok(CliCommand { args, env })
 }
 
-/// The session to continue, when the task names one of ours.
-fn resume_id(task: &AgentTask) -> Result<Option<&str>, RuntimeError> {
-    let Some(handle) = &task.resume else { return Ok(None) };
-    if handle.runtime != NAME {
-        return Err(RuntimeError::new(
-            RuntimeErrorKind::InvalidTask,
-            NAME,
-            format!("cannot resume a {} session with claude", handle.runtime),
-            format!("resume it with the runtime that started it (--runtime {})", handle.runtime),
-        ));
-    }
-    if handle.session_id.is_empty() || handle.session_id.starts_with('-') {
-        return Err(RuntimeError::new(
-            RuntimeErrorKind::InvalidTask,
-            NAME,
-            format!("`{}` is not a claude session id", handle.session_id),
-            "use the resume handle a claude run reported",
-        ));
-    }
-    Ok(Some(&handle.session_id))
-}
-
 /// The value of the key variable the settings name; unset is an error before anything runs.
 fn api_key(var: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, RuntimeError> {
     lookup(var).filter(|v| !v.is_empty()).ok_or_else(|| {
@@ -196,12 +174,8 @@ fn api_key(var: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String,
 /// code Claude Code put on its last assistant message.
 fn api_error(message: String, status: Option<u16>, code: Option<&str>) -> RuntimeError {
     use RuntimeErrorKind::*;
-    let kind = match (status, code) {
-        (Some(401 | 403), _) => Auth,
-        (Some(404), _) => NotFound,
-        (Some(429), _) => RateLimited,
-        (Some(500..=599), _) => Unavailable,
-        (Some(400..=499), _) => BadRequest,
+    let kind = match (status.and_then(super::kind_for_status), code) {
+        (Some(kind), _) => kind,
         (
             _,
             Some(
@@ -415,11 +389,7 @@ impl StreamParser for ClaudeParser {
     }
 
     fn finish(&mut self, _exit_code: Option<i32>) -> Result<StreamEnd, RuntimeError> {
-        match self.end.take() {
-            Some(Ok(result)) => Ok(StreamEnd::Final(AgentEvent::Final(result))),
-            Some(Err(error)) => Err(error),
-            None => Ok(StreamEnd::Missing),
-        }
+        super::stream_end(self.end.take())
     }
 }
 

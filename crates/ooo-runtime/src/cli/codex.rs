@@ -64,7 +64,7 @@ impl CliAdapter for Codex {
         settings: &CliSettings,
         _caller: &crate::env::EnvMap,
     ) -> Result<CliCommand, RuntimeError> {
-        let resume = resume_id(task)?;
+        let resume = super::resume_session(NAME, "thread id", task)?;
         let mut args: Vec<OsString> =
             vec!["exec".into(), "--json".into(), "--skip-git-repo-check".into(), "-C".into()];
         args.push(task.cwd.clone().into_os_string());
@@ -152,28 +152,6 @@ fn with_system_prompt(task: &AgentTask) -> String {
     }
 }
 
-/// The thread to continue, when the task names one of ours.
-fn resume_id(task: &AgentTask) -> Result<Option<&str>, RuntimeError> {
-    let Some(handle) = &task.resume else { return Ok(None) };
-    if handle.runtime != NAME {
-        return Err(RuntimeError::new(
-            RuntimeErrorKind::InvalidTask,
-            NAME,
-            format!("cannot resume a {} session with codex", handle.runtime),
-            format!("resume it with the runtime that started it (--runtime {})", handle.runtime),
-        ));
-    }
-    if handle.session_id.is_empty() || handle.session_id.starts_with('-') {
-        return Err(RuntimeError::new(
-            RuntimeErrorKind::InvalidTask,
-            NAME,
-            format!("`{}` is not a codex thread id", handle.session_id),
-            "use the resume handle a codex run reported",
-        ));
-    }
-    Ok(Some(&handle.session_id))
-}
-
 /// The error for Codex's message: the HTTP status when the message shows one, else the
 /// OpenAI error type in the JSON body it often is, else connection words.
 fn run_error(message: &str) -> RuntimeError {
@@ -182,12 +160,8 @@ fn run_error(message: &str) -> RuntimeError {
     let status = status_in(message).or_else(|| body.as_ref().and_then(ErrorBody::status));
     let said = body.and_then(|b| b.error.message).unwrap_or_else(|| message.to_owned());
     let lower = message.to_ascii_lowercase();
-    let kind = match status {
-        Some(401 | 403) => Auth,
-        Some(404) => NotFound,
-        Some(429) => RateLimited,
-        Some(500..=599) => Unavailable,
-        Some(400..=499) => BadRequest,
+    let kind = match status.and_then(super::kind_for_status) {
+        Some(kind) => kind,
         _ if ["connection failed", "stream disconnected", "reconnecting", "timed out"]
             .iter()
             .any(|w| lower.contains(w)) =>
@@ -409,11 +383,7 @@ impl StreamParser for CodexParser {
     }
 
     fn finish(&mut self, _exit_code: Option<i32>) -> Result<StreamEnd, RuntimeError> {
-        match self.end.take() {
-            Some(Ok(result)) => Ok(StreamEnd::Final(AgentEvent::Final(result))),
-            Some(Err(error)) => Err(error),
-            None => Ok(StreamEnd::Missing),
-        }
+        super::stream_end(self.end.take())
     }
 }
 

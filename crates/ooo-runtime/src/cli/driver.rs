@@ -81,19 +81,11 @@ impl CliRuntime {
     /// The exact process spec for `task` (what `start` runs), without running it.
     pub fn process_spec(&self, task: &AgentTask) -> Result<ProcessSpec, RuntimeError> {
         let name = self.adapter.name();
-        if let Some(handle) = &task.resume
-            && handle.runtime != name
-        {
-            return Err(RuntimeError::new(
-                RuntimeErrorKind::InvalidTask,
-                name,
-                format!("cannot resume a {} session with {name}", handle.runtime),
-                format!("resume it with --runtime {}", handle.runtime),
-            ));
-        }
         let depth = child_depth(&self.caller, name)?;
-        let program = self.binary()?;
+        // The adapter checks the task (a resume handle of another runtime, ...) before
+        // the binary is looked for, so that mistake is the one reported.
         let command = self.adapter.command(task, &self.settings, &self.caller)?;
+        let program = self.binary()?;
         // The key variable a user named in the settings passes too, and nothing else.
         let mut allow: Vec<&str> = self.adapter.env_allowlist().to_vec();
         allow.extend(self.settings.api_key_env.as_deref());

@@ -99,7 +99,7 @@ fn build_command(
     settings: &CliSettings,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<CliCommand, RuntimeError> {
-    let resume = resume_id(task)?;
+    let resume = super::resume_session(NAME, "session id", task)?;
     let mut args: Vec<OsString> =
         vec!["--output-format".into(), "stream-json".into(), "--skip-trust".into()];
     args.push("--approval-mode".into());
@@ -136,28 +136,6 @@ fn build_command(
     Ok(CliCommand { args, env })
 }
 
-/// The session to continue, when the task names one of ours.
-fn resume_id(task: &AgentTask) -> Result<Option<&str>, RuntimeError> {
-    let Some(handle) = &task.resume else { return Ok(None) };
-    if handle.runtime != NAME {
-        return Err(RuntimeError::new(
-            RuntimeErrorKind::InvalidTask,
-            NAME,
-            format!("cannot resume a {} session with gemini", handle.runtime),
-            format!("resume it with the runtime that started it (--runtime {})", handle.runtime),
-        ));
-    }
-    if handle.session_id.is_empty() || handle.session_id.starts_with('-') {
-        return Err(RuntimeError::new(
-            RuntimeErrorKind::InvalidTask,
-            NAME,
-            format!("`{}` is not a gemini session id", handle.session_id),
-            "use the resume handle a gemini run reported",
-        ));
-    }
-    Ok(Some(&handle.session_id))
-}
-
 /// The error for a failed run. Gemini CLI quotes the API's answer in its message
 /// (`[API Error: {"error":{"code":400,...}}]`): the kind follows that code.
 fn run_error(message: &str) -> RuntimeError {
@@ -165,12 +143,8 @@ fn run_error(message: &str) -> RuntimeError {
     let body = ApiErrorBody::parse(message);
     let status = body.as_ref().and_then(|b| b.error.code);
     let said = body.and_then(|b| b.error.message).unwrap_or_else(|| message.to_owned());
-    let kind = match status {
-        Some(401 | 403) => Auth,
-        Some(404) => NotFound,
-        Some(429) => RateLimited,
-        Some(500..=599) => Unavailable,
-        Some(400..=499) => BadRequest,
+    let kind = match status.and_then(super::kind_for_status) {
+        Some(kind) => kind,
         _ if message.contains("fetch failed") => Unavailable,
         _ => AgentFailed,
     };
@@ -340,11 +314,7 @@ impl StreamParser for GeminiParser {
     }
 
     fn finish(&mut self, _exit_code: Option<i32>) -> Result<StreamEnd, RuntimeError> {
-        match self.end.take() {
-            Some(Ok(result)) => Ok(StreamEnd::Final(AgentEvent::Final(result))),
-            Some(Err(error)) => Err(error),
-            None => Ok(StreamEnd::Missing),
-        }
+        super::stream_end(self.end.take())
     }
 }
 

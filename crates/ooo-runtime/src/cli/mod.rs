@@ -19,7 +19,7 @@ pub use provider::CliProvider;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use ooo_core::runtime::{AgentEvent, AgentTask, RuntimeError};
+use ooo_core::runtime::{AgentEvent, AgentTask, FinalResult, RuntimeError, RuntimeErrorKind};
 
 /// What a user configured for one CLI (from `config.toml`'s `[runtime.<name>]`, or
 /// defaults). Everything optional falls back to the CLI's own configuration.
@@ -104,4 +104,56 @@ pub trait CliAdapter: Send + Sync + 'static {
     /// The npm package at the version ooo is tested with (`@openai/codex@0.171.0`). The
     /// install hint, `.ci/run` and the README name the same one (a test checks).
     fn tested_package(&self) -> &'static str;
+}
+
+/// The session `task` resumes, for the adapter `runtime`: a handle of another runtime,
+/// or an id that is empty or could be read as an option, is an `InvalidTask` error.
+/// `id_kind` names the id in messages (`session id`, `thread id`).
+pub(crate) fn resume_session<'t>(
+    runtime: &str,
+    id_kind: &str,
+    task: &'t AgentTask,
+) -> Result<Option<&'t str>, RuntimeError> {
+    let Some(handle) = &task.resume else { return Ok(None) };
+    let invalid = |message: String, hint: String| {
+        RuntimeError::new(RuntimeErrorKind::InvalidTask, runtime, message, hint)
+    };
+    if handle.runtime != runtime {
+        return Err(invalid(
+            format!("cannot resume a {} session with {runtime}", handle.runtime),
+            format!("resume it with the runtime that started it (--runtime {})", handle.runtime),
+        ));
+    }
+    if handle.session_id.is_empty() || handle.session_id.starts_with('-') {
+        return Err(invalid(
+            format!("`{}` is not a {runtime} {id_kind}", handle.session_id),
+            format!("use the resume handle that a {runtime} run reported"),
+        ));
+    }
+    Ok(Some(&handle.session_id))
+}
+
+/// The error kind an HTTP status from a model API stands for, as the four CLIs report
+/// it; `None` for anything that is not an error status.
+pub(crate) fn kind_for_status(status: u16) -> Option<RuntimeErrorKind> {
+    match status {
+        401 | 403 => Some(RuntimeErrorKind::Auth),
+        404 => Some(RuntimeErrorKind::NotFound),
+        429 => Some(RuntimeErrorKind::RateLimited),
+        500..=599 => Some(RuntimeErrorKind::Unavailable),
+        400..=499 => Some(RuntimeErrorKind::BadRequest),
+        _ => None,
+    }
+}
+
+/// How a stream ended, from the last word a parser kept: the final event, the error, or
+/// nothing (the driver reports a missing result).
+pub(crate) fn stream_end(
+    end: Option<Result<FinalResult, RuntimeError>>,
+) -> Result<StreamEnd, RuntimeError> {
+    match end {
+        Some(Ok(result)) => Ok(StreamEnd::Final(AgentEvent::Final(result))),
+        Some(Err(error)) => Err(error),
+        None => Ok(StreamEnd::Missing),
+    }
 }

@@ -70,7 +70,7 @@ impl CliAdapter for OpenCode {
         settings: &CliSettings,
         _caller: &crate::env::EnvMap,
     ) -> Result<CliCommand, RuntimeError> {
-        let resume = resume_id(task)?;
+        let resume = super::resume_session(NAME, "session id", task)?;
         let model = task.model.as_ref().or(settings.model.as_ref());
         let mut args: Vec<OsString> = vec!["run".into(), "--format".into(), "json".into()];
         if let Some(model) = model {
@@ -219,34 +219,14 @@ fn invalid(message: impl Into<String>, hint: impl Into<String>) -> RuntimeError 
     RuntimeError::new(RuntimeErrorKind::InvalidTask, NAME, message, hint)
 }
 
-/// The session to continue, when the task names one of ours.
-fn resume_id(task: &AgentTask) -> Result<Option<&str>, RuntimeError> {
-    let Some(handle) = &task.resume else { return Ok(None) };
-    if handle.runtime != NAME {
-        return Err(invalid(
-            format!("cannot resume a {} session with opencode", handle.runtime),
-            format!("resume it with the runtime that started it (--runtime {})", handle.runtime),
-        ));
-    }
-    if handle.session_id.is_empty() || handle.session_id.starts_with('-') {
-        return Err(invalid(
-            format!("`{}` is not an opencode session id", handle.session_id),
-            "use the resume handle an opencode run reported (ses_...)",
-        ));
-    }
-    Ok(Some(&handle.session_id))
-}
-
 /// The error an `error` event stands for.
 fn run_error(error: Failure) -> RuntimeError {
     use RuntimeErrorKind::*;
     let status = error.data.status_code;
-    let kind = match (error.name.as_str(), status) {
-        ("ProviderAuthError", _) | (_, Some(401 | 403)) => Auth,
-        (_, Some(404)) | ("ProviderModelNotFoundError", _) => NotFound,
-        (_, Some(429)) => RateLimited,
-        (_, Some(500..=599)) => Unavailable,
-        (_, Some(400..=499)) => BadRequest,
+    let kind = match (error.name.as_str(), status.and_then(super::kind_for_status)) {
+        ("ProviderAuthError", _) | (_, Some(Auth)) => Auth,
+        ("ProviderModelNotFoundError", _) | (_, Some(NotFound)) => NotFound,
+        (_, Some(kind)) => kind,
         _ => AgentFailed,
     };
     let hint = match kind {
@@ -429,11 +409,7 @@ impl StreamParser for OpenCodeParser {
     }
 
     fn finish(&mut self, _exit_code: Option<i32>) -> Result<StreamEnd, RuntimeError> {
-        match self.end.take() {
-            Some(Ok(result)) => Ok(StreamEnd::Final(AgentEvent::Final(result))),
-            Some(Err(error)) => Err(error),
-            None => Ok(StreamEnd::Missing),
-        }
+        super::stream_end(self.end.take())
     }
 }
 
