@@ -16,20 +16,18 @@
 //! figures of failed runs. A CLI that is not installed in `target/npm` is skipped.
 
 use std::io::Read;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ooo_core::runtime::{AgentEvent, AgentRuntime, AgentTask, RunLimits};
 use ooo_fake_model::{FakeModel, Reply};
 use ooo_runtime::cli::{CliRuntime, CliSettings};
-use ooo_runtime::env::EnvMap;
 use ooo_runtime::registry::cli_adapter;
-use serde_json::json;
 
-const KEY: &str = "sk-fake-bench-key-0123456789";
-/// The model name each CLI is configured with.
-const MODEL: &str = "fake-model";
+#[path = "../tests/support/cli_setup.rs"]
+mod cli_setup;
+
+use cli_setup::{MODEL, base_env, configure, installed_at, npm_root, processes_under};
 /// What the fake model answers, and what each run must show.
 const ANSWER: &str = "DONE";
 const PROMPT: &str = "say DONE";
@@ -37,17 +35,6 @@ const PROMPT: &str = "say DONE";
 const GOAL_MS: f64 = 20.0;
 
 const ALL_CLIS: [&str; 4] = ["claude", "codex", "gemini", "opencode"];
-
-/// Where `.ci/run` puts each executable, under `target/npm/node_modules`.
-fn installed_at(cli: &str) -> &'static str {
-    match cli {
-        "claude" => "@anthropic-ai/claude-code-linux-x64/claude",
-        "codex" => ".bin/codex",
-        "gemini" => ".bin/gemini",
-        "opencode" => "opencode-linux-x64/bin/opencode",
-        other => panic!("unknown CLI {other:?}; known: {}", ALL_CLIS.join(", ")),
-    }
-}
 
 /// One CLI set up against its own fake model in a private directory.
 struct Rig {
@@ -60,9 +47,7 @@ struct Rig {
 impl Rig {
     /// `None` (with a message) when the CLI is not installed.
     fn new(cli: &'static str) -> Option<Rig> {
-        let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../target/npm/node_modules")
-            .join(installed_at(cli));
+        let bin = npm_root().join(installed_at(cli));
         if !bin.exists() {
             println!("{cli:<9} skipped: not installed at {} (run .ci/run)", bin.display());
             return None;
@@ -151,126 +136,11 @@ impl Rig {
 
     /// Processes still running in this rig's directory (what a run left behind).
     fn leftovers(&self) -> usize {
-        processes_under(self.dir.path())
+        processes_under(self.dir.path()).len()
     }
 
     fn assert_reply_consumed(&self) {
         assert_eq!(self.fake.remaining(), 0, "{}: the scripted reply was not used", self.cli);
-    }
-}
-
-/// Live processes whose working directory or command line is under `root`.
-fn processes_under(root: &Path) -> usize {
-    let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
-    let needle = root.display().to_string();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            if stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')) {
-                return false;
-            }
-            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            cwd.starts_with(&root) || String::from_utf8_lossy(&cmdline).contains(&needle)
-        })
-        .count()
-}
-
-fn base_env(root: &Path) -> EnvMap {
-    let p = |s: &str| root.join(s).display().to_string();
-    [
-        ("PATH", std::env::var("PATH").unwrap_or_default()),
-        ("HOME", p("home")),
-        ("XDG_CONFIG_HOME", p("xdg/config")),
-        ("XDG_DATA_HOME", p("xdg/data")),
-        ("XDG_STATE_HOME", p("xdg/state")),
-        ("XDG_CACHE_HOME", p("xdg/cache")),
-        ("TMPDIR", std::env::temp_dir().display().to_string()),
-        ("LANG", "C.UTF-8".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
-}
-
-/// Point the CLI at the fake, as `tests/real_clis.rs` does: key, base URL, config files.
-fn configure(cli: &str, root: &Path, base: &str, env: &mut EnvMap, settings: &mut CliSettings) {
-    let mut set = |k: &str, v: String| {
-        env.insert(k.to_string(), v);
-    };
-    match cli {
-        "claude" => {
-            set("ANTHROPIC_API_KEY", KEY.into());
-            set("CLAUDE_CONFIG_DIR", root.join("claude").display().to_string());
-            settings.base_url = Some(base.to_string());
-        }
-        "codex" => {
-            let home = root.join("codex");
-            std::fs::create_dir_all(&home).expect("codex home");
-            let config = format!(
-                r#"model = "gpt-5.5"
-model_provider = "fake"
-approval_policy = "never"
-check_for_update_on_startup = false
-
-[analytics]
-enabled = false
-
-[features]
-plugins = false
-apps = false
-
-[model_providers.fake]
-name = "fake"
-base_url = "{base}/v1"
-env_key = "FAKE_OPENAI_KEY"
-wire_api = "responses"
-request_max_retries = 0
-stream_max_retries = 0
-"#
-            );
-            std::fs::write(home.join("config.toml"), config).expect("codex config");
-            set("CODEX_HOME", home.display().to_string());
-            set("FAKE_OPENAI_KEY", KEY.into());
-            settings.api_key_env = Some("FAKE_OPENAI_KEY".into());
-            settings.model = None;
-        }
-        "gemini" => {
-            let gemini = root.join("home/.gemini");
-            std::fs::create_dir_all(&gemini).expect("gemini dir");
-            let settings_json = json!({
-                "security": {"auth": {"selectedType": "gemini-api-key"}},
-                "privacy": {"usageStatisticsEnabled": false},
-                "telemetry": {"enabled": false},
-                "general": {"disableAutoUpdate": true, "disableUpdateNag": true},
-            });
-            std::fs::write(gemini.join("settings.json"), settings_json.to_string())
-                .expect("gemini settings");
-            set("GEMINI_API_KEY", KEY.into());
-            settings.base_url = Some(base.to_string());
-        }
-        "opencode" => {
-            let dir = root.join("xdg/config/opencode");
-            std::fs::create_dir_all(&dir).expect("opencode dir");
-            let config = json!({
-                "model": format!("fake/{MODEL}"),
-                "small_model": format!("fake/{MODEL}"),
-                "autoupdate": false,
-                "share": "disabled",
-                "provider": {"fake": {
-                    "npm": "@ai-sdk/openai-compatible",
-                    "name": "fake",
-                    "options": {"baseURL": format!("{base}/v1"), "apiKey": KEY},
-                    "models": {MODEL: {"name": MODEL, "tool_call": true, "limit": {"context": 100000, "output": 4096}}}
-                }}
-            });
-            std::fs::write(dir.join("opencode.json"), config.to_string()).expect("opencode config");
-            settings.model = Some(format!("fake/{MODEL}"));
-        }
-        other => panic!("unknown CLI {other:?}"),
     }
 }
 

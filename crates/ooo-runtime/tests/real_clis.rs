@@ -19,13 +19,13 @@ use ooo_core::runtime::{
 };
 use ooo_fake_model::{FakeModel, Reply};
 use ooo_runtime::cli::{CliProvider, CliRuntime, CliSettings};
-use ooo_runtime::env::EnvMap;
 use ooo_runtime::registry::cli_adapter;
 use serde_json::json;
 
-const KEY: &str = "sk-fake-test-key-0123456789";
-/// The model name each CLI is configured with.
-const MODEL: &str = "fake-model";
+#[path = "support/cli_setup.rs"]
+mod cli_setup;
+
+use cli_setup::{MODEL, base_env, configure, installed_at, npm_root, processes_under};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Cli {
@@ -42,16 +42,6 @@ impl Cli {
             Cli::Codex => "codex",
             Cli::Gemini => "gemini",
             Cli::OpenCode => "opencode",
-        }
-    }
-
-    /// Where `.ci/run` puts the executable, under `target/npm/node_modules`.
-    fn installed_at(self) -> &'static str {
-        match self {
-            Cli::Claude => "@anthropic-ai/claude-code-linux-x64/claude",
-            Cli::Codex => ".bin/codex",
-            Cli::Gemini => ".bin/gemini",
-            Cli::OpenCode => "opencode-linux-x64/bin/opencode",
         }
     }
 
@@ -81,13 +71,9 @@ impl Cli {
     }
 }
 
-fn npm_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/npm/node_modules")
-}
-
 /// The CLI's executable, or `None` (skip) when it is not installed outside CI.
 fn binary(cli: Cli) -> Option<PathBuf> {
-    let path = npm_root().join(cli.installed_at());
+    let path = npm_root().join(installed_at(cli.name()));
     if path.exists() {
         return Some(path);
     }
@@ -119,9 +105,11 @@ impl Rig {
             std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         }
         let mut env = base_env(dir.path());
+        // Not on any allowlist: must never reach a CLI.
+        env.insert("AWS_SECRET_ACCESS_KEY".into(), "must-not-leak-0123456789".into());
         let mut settings =
             CliSettings { path: Some(bin), model: Some(MODEL.into()), ..CliSettings::default() };
-        configure(cli, dir.path(), fake.base_url(), &mut env, &mut settings);
+        configure(cli.name(), dir.path(), fake.base_url(), &mut env, &mut settings);
         let adapter = cli_adapter(cli.name()).unwrap();
         let runtime = CliRuntime::new(adapter, settings).with_caller_env(env);
         Some(Rig { cli, fake, dir, runtime })
@@ -180,124 +168,6 @@ fn session_of(events: &[AgentEvent]) -> String {
             _ => None,
         })
         .unwrap_or_else(|| panic!("no session in {events:#?}"))
-}
-
-fn base_env(root: &Path) -> EnvMap {
-    let p = |s: &str| root.join(s).display().to_string();
-    [
-        ("PATH", std::env::var("PATH").unwrap_or_default()),
-        ("HOME", p("home")),
-        ("XDG_CONFIG_HOME", p("xdg/config")),
-        ("XDG_DATA_HOME", p("xdg/data")),
-        ("XDG_STATE_HOME", p("xdg/state")),
-        ("XDG_CACHE_HOME", p("xdg/cache")),
-        ("TMPDIR", std::env::temp_dir().display().to_string()),
-        ("LANG", "C.UTF-8".to_string()),
-        // Not on any allowlist: must never reach a CLI.
-        ("AWS_SECRET_ACCESS_KEY", "must-not-leak-0123456789".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
-}
-
-/// Point the CLI at the fake: its key, base URL and config files, as a user would.
-fn configure(cli: Cli, root: &Path, base: &str, env: &mut EnvMap, settings: &mut CliSettings) {
-    let mut set = |k: &str, v: String| {
-        env.insert(k.to_string(), v);
-    };
-    match cli {
-        Cli::Claude => {
-            set("ANTHROPIC_API_KEY", KEY.into());
-            set("CLAUDE_CONFIG_DIR", root.join("claude").display().to_string());
-            settings.base_url = Some(base.to_string());
-        }
-        Cli::Codex => {
-            let home = root.join("codex");
-            std::fs::create_dir_all(&home).unwrap();
-            let config = format!(
-                r#"model = "gpt-5.5"
-model_provider = "fake"
-approval_policy = "never"
-check_for_update_on_startup = false
-
-[analytics]
-enabled = false
-
-[features]
-plugins = false
-apps = false
-
-[model_providers.fake]
-name = "fake"
-base_url = "{base}/v1"
-env_key = "FAKE_OPENAI_KEY"
-wire_api = "responses"
-request_max_retries = 0
-stream_max_retries = 0
-"#
-            );
-            std::fs::write(home.join("config.toml"), config).unwrap();
-            set("CODEX_HOME", home.display().to_string());
-            set("FAKE_OPENAI_KEY", KEY.into());
-            settings.api_key_env = Some("FAKE_OPENAI_KEY".into());
-            settings.model = None;
-        }
-        Cli::Gemini => {
-            let gemini = root.join("home/.gemini");
-            std::fs::create_dir_all(&gemini).unwrap();
-            let settings_json = json!({
-                "security": {"auth": {"selectedType": "gemini-api-key"}},
-                "privacy": {"usageStatisticsEnabled": false},
-                "telemetry": {"enabled": false},
-                "general": {"disableAutoUpdate": true, "disableUpdateNag": true},
-            });
-            std::fs::write(gemini.join("settings.json"), settings_json.to_string()).unwrap();
-            set("GEMINI_API_KEY", KEY.into());
-            settings.base_url = Some(base.to_string());
-        }
-        Cli::OpenCode => {
-            let dir = root.join("xdg/config/opencode");
-            std::fs::create_dir_all(&dir).unwrap();
-            let config = json!({
-                "model": format!("fake/{MODEL}"),
-                "small_model": format!("fake/{MODEL}"),
-                "autoupdate": false,
-                "share": "disabled",
-                "provider": {"fake": {
-                    "npm": "@ai-sdk/openai-compatible",
-                    "name": "fake",
-                    "options": {"baseURL": format!("{base}/v1"), "apiKey": KEY},
-                    "models": {MODEL: {"name": MODEL, "tool_call": true, "limit": {"context": 100000, "output": 4096}}}
-                }}
-            });
-            std::fs::write(dir.join("opencode.json"), config.to_string()).unwrap();
-            settings.model = Some(format!("fake/{MODEL}"));
-        }
-    }
-}
-
-/// Processes whose working directory or command line is under `root`.
-fn processes_under(root: &Path) -> Vec<String> {
-    let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
-    let needle = root.display().to_string();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        if stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')) {
-            continue;
-        }
-        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cwd.starts_with(&root) || cmdline.contains(&needle) {
-            found.push(format!("{pid}: {cmdline}"));
-        }
-    }
-    found
 }
 
 fn every_cli(test: impl Fn(Rig)) {
