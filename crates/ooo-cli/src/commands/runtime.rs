@@ -101,8 +101,8 @@ struct CheckReport {
 
 fn check(name: Option<&str>, timeout: Duration, json: bool) -> Result<ExitCode, CliError> {
     let registry = registry()?;
-    let name = check_target(&registry, name)?;
-    let candidate = registry.probe(&name)?;
+    let candidate = check_target(&registry, name)?;
+    let name = candidate.name.clone();
     if let (false, Some(problem)) = (candidate.available, &candidate.problem) {
         let err = CliError::new(format!("{name}: {problem}"));
         return Err(match &candidate.hint {
@@ -120,19 +120,25 @@ fn check(name: Option<&str>, timeout: Duration, json: bool) -> Result<ExitCode, 
     }
 }
 
-/// The runtime named, or the default one; an unknown name is refused with the list.
-fn check_target(registry: &Registry, name: Option<&str>) -> Result<String, CliError> {
-    let name = match name {
-        Some(n) => n.to_owned(),
-        None => registry.select(None, &registry.list())?.name,
+/// The runtime named, or the default one, probed once; an unknown name is refused with
+/// the list.
+fn check_target(registry: &Registry, name: Option<&str>) -> Result<Candidate, CliError> {
+    let Some(name) = name else {
+        // Choosing the default probes every runtime: keep the chosen one's probe.
+        let candidates = registry.list();
+        let chosen = registry.select(None, &candidates)?.name;
+        return candidates
+            .into_iter()
+            .find(|c| c.name == chosen)
+            .map_or_else(|| Ok(registry.probe(&chosen)?), Ok);
     };
-    if !registry.is_known(&name) {
+    if !registry.is_known(name) {
         return Err(registry
-            .select(Some(&name), &[])
+            .select(Some(name), &[])
             .err()
             .map_or_else(|| CliError::new("unknown runtime"), Into::into));
     }
-    Ok(name)
+    Ok(registry.probe(name)?)
 }
 
 /// Ask `name` for the fixed reply, journaled under a new `runtime_check` aggregate.
