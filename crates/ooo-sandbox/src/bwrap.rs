@@ -1,0 +1,114 @@
+//! The `bwrap` command line for a policy: which namespaces, what is mounted where, and
+//! the init helper to start. Only argument building lives here; the descriptors the
+//! mounts refer to are opened by `confined`.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::policy::Terminal;
+
+/// Where the init helper is mounted inside.
+pub(crate) const INIT_INSIDE: &str = "/run/ooo-sandbox/init";
+/// Where the proxy's socket directory is mounted inside.
+pub(crate) const PROXY_DIR_INSIDE: &str = "/run/ooo-sandbox/proxy";
+
+/// The system's program directories, mounted read-only (merged-/usr links are copied
+/// as links).
+const SYSTEM: &[&str] = &["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"];
+
+/// What of `/etc` a program needs to run (names, certificates, the loader's cache,
+/// time zone). Not `/etc` whole: a root caller's sandbox could read `shadow` and the
+/// host keys.
+const ETC: &[&str] = &[
+    "passwd",
+    "group",
+    "hosts",
+    "host.conf",
+    "nsswitch.conf",
+    "resolv.conf",
+    "gai.conf",
+    "services",
+    "protocols",
+    "localtime",
+    "timezone",
+    "os-release",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "alternatives",
+    "ssl",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "pki",
+    "crypto-policies",
+    "mime.types",
+    "gitconfig",
+    "inputrc",
+    "terminfo",
+    "python3",
+    "python3.11",
+    "python3.12",
+    "java-17-openjdk",
+];
+
+/// One mount by descriptor.
+pub(crate) struct FdMount {
+    pub fd: i32,
+    pub dest: PathBuf,
+    pub writable: bool,
+}
+
+/// Everything the command line is made of.
+pub(crate) struct Plan<'a> {
+    pub mounts: &'a [FdMount],
+    pub cwd: &'a Path,
+    pub share_network: bool,
+    pub terminal: Terminal,
+    pub init: &'a Path,
+    pub proxy_dir: Option<&'a Path>,
+    pub init_argv: Vec<OsString>,
+}
+
+pub(crate) fn argv(plan: &Plan<'_>) -> Vec<OsString> {
+    let mut a: Vec<OsString> = Vec::new();
+    let mut push = |items: &[&dyn AsRef<std::ffi::OsStr>]| {
+        a.extend(items.iter().map(|i| i.as_ref().to_os_string()));
+    };
+    push(&[&"--unshare-all", &"--unshare-user", &"--disable-userns", &"--die-with-parent"]);
+    push(&[&"--cap-drop", &"ALL", &"--hostname", &"ooo-sandbox"]);
+    if plan.share_network {
+        push(&[&"--share-net"]);
+    }
+    if plan.terminal == Terminal::None {
+        push(&[&"--new-session"]);
+    }
+    for dir in SYSTEM {
+        let path = Path::new(dir);
+        match std::fs::read_link(path) {
+            Ok(target) => push(&[&"--symlink", &target, &path]),
+            Err(_) if path.is_dir() => push(&[&"--ro-bind", &path, &path]),
+            Err(_) => {}
+        }
+    }
+    for name in ETC {
+        let path = Path::new("/etc").join(name);
+        if path.exists() {
+            push(&[&"--ro-bind", &path, &path]);
+        }
+    }
+    push(&[&"--proc", &"/proc", &"--dev", &"/dev", &"--tmpfs", &"/tmp"]);
+    let mut mounts: Vec<&FdMount> = plan.mounts.iter().collect();
+    // Parents before children, so a narrower mount lands on top of a wider one.
+    mounts.sort_by_key(|m| m.dest.components().count());
+    for m in mounts {
+        let flag = if m.writable { "--bind-fd" } else { "--ro-bind-fd" };
+        push(&[&flag, &m.fd.to_string(), &m.dest]);
+    }
+    push(&[&"--ro-bind", &plan.init, &INIT_INSIDE]);
+    if let Some(dir) = plan.proxy_dir {
+        push(&[&"--ro-bind", &dir, &PROXY_DIR_INSIDE]);
+    }
+    push(&[&"--chdir", &plan.cwd, &"--", &INIT_INSIDE]);
+    a.extend(plan.init_argv.iter().cloned());
+    a
+}
