@@ -36,6 +36,9 @@ pub enum Command {
     /// Show and check the settings in $OUROBOROS_HOME/config.toml.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The OS sandbox plugins, builds, verify commands and agent workers run in.
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
     /// Print a shell completion script to standard output.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -297,6 +300,42 @@ pub enum CatalogCommand {
         /// The catalog's location (as `catalog list` shows it).
         location: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Run a command in the same sandbox a plugin gets, to see what it may do: the
+    /// current directory read-only, nothing else of yours, no network.
+    Run(SandboxRunArgs),
+    /// Which mechanisms this machine has, and the level commands run at.
+    Check {
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxRunArgs {
+    /// Also mount DIR read-write (repeatable).
+    #[arg(long = "write", value_name = "DIR")]
+    pub write: Vec<std::path::PathBuf>,
+    /// Also mount DIR (or a file) read-only (repeatable).
+    #[arg(long = "read", value_name = "PATH")]
+    pub read: Vec<std::path::PathBuf>,
+    /// Allow connections to HOST (ports 80 and 443) or HOST:PORT, through ooo's proxy
+    /// (repeatable; `*.example.com` matches subdomains).
+    #[arg(long = "net", value_name = "HOST[:PORT]")]
+    pub net: Vec<String>,
+    /// Pass this variable of your environment through (repeatable).
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Vec<String>,
+    /// End the command (and all it started) after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// The command and its arguments (after `--`).
+    #[arg(required = true, last = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Subcommand)]

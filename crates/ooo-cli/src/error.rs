@@ -57,6 +57,12 @@ impl CliError {
     }
 }
 
+impl From<ooo_sandbox::SandboxError> for CliError {
+    fn from(e: ooo_sandbox::SandboxError) -> Self {
+        CliError::new(format!("sandbox: {e}")).hint(e.hint())
+    }
+}
+
 pub fn render(err: &CliError) {
     crate::output::stderr_line(&format!("error: {}", err.message));
     for cause in &err.causes {
@@ -263,18 +269,13 @@ impl From<ManagerError> for CliError {
 fn build_hint(e: &BuildError) -> Option<String> {
     match e {
         BuildError::Failed { command, .. } => Some(format!(
-            "run `{command}` yourself in the plugin's directory to see all of its output; in ooo's sandbox it writes only its copy of the source and connects only to the TCP ports of the hosts in x-ouroboros.build.network (none when it lists none)"
+            "run `{command}` yourself in the plugin's directory to see all of its output (or `ooo sandbox run --write DIR --net HOST -- {command}` to see it as the build does); in ooo's sandbox it writes only its copy of the source and reaches only the hosts in x-ouroboros.build.network, through ooo's proxy (none when it lists none)"
         )),
         BuildError::Output { output, .. } => Some(format!(
             "make the build write {output} (relative to the plugin's directory), or correct x-ouroboros.build.outputs"
         )),
-        BuildError::SandboxRequired { .. } => Some(
-            "install on a kernel with Landlock, or remove sandbox = \"require\" from config.toml"
-                .to_owned(),
-        ),
-        BuildError::Prepare { .. }
-        | BuildError::OutsideRoot { .. }
-        | BuildError::Sandbox { .. } => None,
+        BuildError::Sandbox { source, .. } => Some(source.hint().to_owned()),
+        BuildError::Prepare { .. } | BuildError::OutsideRoot { .. } => None,
     }
 }
 

@@ -19,6 +19,8 @@ use clap::{CommandFactory, FromArgMatches};
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("OOO_COMMIT"), ")");
 
 fn main() -> ExitCode {
+    // Started by the sandbox as its init helper: confine and execute, never return.
+    ooo_sandbox::init::dispatch_if_requested();
     let matches = cli::Cli::command().version(VERSION).get_matches();
     let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let json = json::requested(&matches);

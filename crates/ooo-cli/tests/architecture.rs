@@ -11,12 +11,13 @@ use std::process::Command;
 const LAYERS: &[(&str, &[&str])] = &[
     ("crates/ooo-core", &[]),
     ("crates/ooo-channel", &[]),
+    ("crates/ooo-sandbox", &[]),
     ("crates/ooo-plugin-sdk", &["ooo-channel"]),
     ("crates/ooo-mcp", &["ooo-core", "ooo-channel"]),
-    ("crates/ooo-runtime", &["ooo-core", "ooo-fake-model"]),
+    ("crates/ooo-runtime", &["ooo-core", "ooo-sandbox", "ooo-fake-model"]),
     ("crates/ooo-fake-model", &[]),
-    ("crates/ooo-plugin", &["ooo-core", "ooo-mcp", "ooo-channel"]),
-    ("programs/", &["ooo-core", "ooo-runtime"]),
+    ("crates/ooo-plugin", &["ooo-core", "ooo-sandbox", "ooo-mcp", "ooo-channel"]),
+    ("programs/", &["ooo-core", "ooo-runtime", "ooo-sandbox"]),
     ("plugins/", &["ooo-plugin-sdk"]),
     ("crates/ooo-cli", &["*"]),
 ];
@@ -32,6 +33,7 @@ const DOMAIN_FREE: &[&str] = &[
     "crates/ooo-runtime",
     "crates/ooo-fake-model",
     "crates/ooo-channel",
+    "crates/ooo-sandbox",
     "programs",
 ];
 

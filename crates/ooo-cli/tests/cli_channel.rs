@@ -1,7 +1,7 @@
 //! The capability channel end to end: a plugin (a small Python MCP client) talks to
 //! the core over its inherited fd 3. It sees only the tools its manifest declares, calls
-//! are recorded as the plugin's actor, undeclared ones are refused, and the terminal
-//! audit event lists what it really used.
+//! are recorded as the plugin's actor, undeclared ones are refused, the terminal audit
+//! event lists what it really used, and the per-invocation quotas stop a flood.
 
 mod common;
 
@@ -41,22 +41,131 @@ print(json.dumps(report))
 
 /// Installs and trusts `talker` (the client above) from a source folder; returns the folder.
 fn install_talker(t: &TestHome) -> std::path::PathBuf {
-    let dir = t.dir.path().join("src/talker");
+    install_client(t, "talker", CLIENT)
+}
+
+/// Installs and trusts plugin `name` (command `talk`, ledger and state write) running
+/// the Python `client`; returns its source folder.
+fn install_client(t: &TestHome, name: &str, client: &str) -> std::path::PathBuf {
+    let dir = t.dir.path().join("src").join(name);
     fs::create_dir_all(&dir).unwrap();
     let manifest = json!({
-        "schema_version": "0.6", "name": "talker", "version": "1.0.0",
-        "source": {"type": "plugin_home", "path": "plugins/talker"},
-        "commands": [{"namespace": "talker", "name": "talk", "summary": "Use the channel", "usage": "talk", "risk": "read_only"}],
+        "schema_version": "0.6", "name": name, "version": "1.0.0",
+        "source": {"type": "plugin_home", "path": format!("plugins/{name}")},
+        "commands": [{"namespace": name, "name": "talk", "summary": "Use the channel", "usage": "talk", "risk": "read_only"}],
         "capabilities": [{"name": "ledger", "access": "write"}, {"name": "state", "access": "write"}],
-        "permissions": [{"scope": "talker:run", "risk": "read_only", "required": true}],
+        "permissions": [{"scope": format!("{name}:run"), "risk": "read_only", "required": true}],
         "entrypoint": {"type": "command", "command": "python3 ./client.py"}
     });
     fs::write(dir.join("ouroboros.plugin.json"), manifest.to_string()).unwrap();
-    fs::write(dir.join("client.py"), CLIENT).unwrap();
+    fs::write(dir.join("client.py"), client).unwrap();
     fs::set_permissions(dir.join("client.py"), fs::Permissions::from_mode(0o644)).unwrap();
-    t.ok(&["plugin", "install", "talker", "--from", dir.to_str().unwrap()]);
-    t.ok(&["plugin", "trust", "talker", "--scope", "talker:run"]);
+    t.ok(&["plugin", "install", name, "--from", dir.to_str().unwrap()]);
+    t.ok(&["plugin", "trust", name, "--scope", &format!("{name}:run")]);
     dir
+}
+
+/// The client above without its calls: connection and `call` only.
+fn client_prelude() -> &'static str {
+    CLIENT.split("send({\"jsonrpc\": \"2.0\", \"id\": 2").next().unwrap()
+}
+
+/// Events the plugin itself appended (its actor), and the terminal event, of the newest
+/// invocation.
+fn plugin_events_and_terminal(t: &TestHome, name: &str) -> (usize, Value) {
+    let events: Vec<Value> = t
+        .ok(&["ledger", "log", "--json", "--aggregate", "plugin_invocation"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let by_plugin =
+        events.iter().filter(|e| e["actor"] == format!("plugin:{name}").as_str()).count();
+    let terminal = events
+        .iter()
+        .rev()
+        .find(|e| e["event_type"] == "plugin.completed" || e["event_type"] == "plugin.failed")
+        .unwrap()
+        .clone();
+    (by_plugin, terminal)
+}
+
+/// A plugin flooding `ledger_append` is cut off at the ledger-event quota: each call
+/// over it gets a JSON-RPC error naming the quota and its limit, later writes are
+/// refused while reads still answer, the ledger holds no more than the quota, and the
+/// terminal audit event records the quota once.
+#[test]
+fn a_ledger_flood_stops_at_the_quota_and_is_recorded() {
+    let t = TestHome::new();
+    let flood = format!(
+        "{}{}",
+        client_prelude(),
+        r#"
+ok, errors = 0, []
+for i in range(600):
+    res = call(10 + i, "ledger_append", {"kind": "flood", "data": {"i": i, "pad": "x" * 100}})
+    if "result" in res and not res["result"].get("isError"): ok += 1
+    else: errors.append(res.get("error"))
+after_put = call(9000, "state_put", {"key": "k", "value": 1})
+after_get = call(9001, "state_get", {"key": "k"})
+print(json.dumps({"ok": ok, "errors": len(errors), "first": errors[0], "last": errors[-1], "put": after_put, "get": after_get}))
+"#
+    );
+    install_client(&t, "flooder", &flood);
+    let out = t.ooo().args(["flooder", "talk"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], 500, "{report}");
+    assert_eq!(report["errors"], 100, "{report}");
+    let first = &report["first"];
+    assert_eq!(first["code"], -32001, "{report}");
+    assert_eq!(first["data"], json!({"quota": "ledger_events", "limit": 500, "observed": 501}));
+    assert!(first["message"].as_str().unwrap().contains("ledger_events exceeded: limit 500"));
+    assert_eq!(report["last"]["data"]["quota"], "ledger_events", "the first hit is reported");
+    assert_eq!(report["put"]["error"]["data"]["quota"], "ledger_events", "writes are closed");
+    assert!(report["get"]["result"].is_object(), "reads still answer: {report}");
+    let (appended, terminal) = plugin_events_and_terminal(&t, "flooder");
+    assert_eq!(appended, 500, "the ledger holds no more than the quota");
+    let prov = &terminal["payload"]["provenance"];
+    assert_eq!(prov["quota_exceeded"], "ledger_events", "{terminal}");
+    assert_eq!(prov["quota_limit"], "500");
+    assert_eq!(prov["quota_observed"], "501");
+    // Recorded once, and the terminal event still fits upstream's audit-event schema.
+    let log = t.ok(&["ledger", "log", "--json", "--aggregate", "plugin_invocation"]);
+    assert_eq!(log.lines().filter(|l| l.contains("\"quota_exceeded\"")).count(), 1);
+    common::firewall::check_schema(std::slice::from_ref(&terminal));
+}
+
+/// A request line longer than the byte quota is not buffered: reading stops at the
+/// quota, the plugin gets one JSON-RPC error (`id: null`), nothing is appended, and the
+/// terminal audit event records the quota.
+#[test]
+fn a_request_past_the_byte_quota_ends_the_channel_and_is_recorded() {
+    let t = TestHome::new();
+    let flood = format!(
+        "{}{}",
+        client_prelude(),
+        r#"
+big = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "ledger_append", "arguments": {"data": {"pad": "x" * (9 * 1024 * 1024)}}}}) + "\n"
+try:
+    w.write(big.encode())
+except BrokenPipeError:
+    pass
+print(json.dumps({"answer": recv()}))
+"#
+    );
+    install_client(&t, "bigline", &flood);
+    let out = t.ooo().args(["bigline", "talk"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let answer = &report["answer"];
+    assert_eq!(answer["id"], Value::Null, "{report}");
+    assert_eq!(answer["error"]["data"]["quota"], "request_bytes", "{report}");
+    assert_eq!(answer["error"]["data"]["limit"], 8 * 1024 * 1024);
+    let (appended, terminal) = plugin_events_and_terminal(&t, "bigline");
+    assert_eq!(appended, 0, "nothing of the cut-off request reaches the ledger");
+    let prov = &terminal["payload"]["provenance"];
+    assert_eq!(prov["quota_exceeded"], "request_bytes", "{terminal}");
+    assert_eq!(prov["quota_limit"], (8 * 1024 * 1024).to_string());
 }
 
 #[test]

@@ -5,7 +5,7 @@ mod common;
 
 use common::TestHome;
 use common::firewall::{
-    SCRIPT, alive, check_schema, install, last_invocation, manifest, ran, spawn_on_terminal,
+    SCRIPT, check_schema, install, last_invocation, manifest, ran, running_with, spawn_on_terminal,
     trust_all, types, wait_for,
 };
 use serde_json::{Value, json};
@@ -113,12 +113,8 @@ fn exits_timeouts_and_start_failures() {
     let started = Instant::now();
     assert_eq!(t.ooo().args(["demo", "sleep"]).output().unwrap().status.code(), Some(124));
     assert!(started.elapsed() < Duration::from_secs(30));
-    let grandchild: i32 = fs::read_to_string(t.home().join("plugin-state/demo/grandchild"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(!alive(grandchild), "the timed-out process group is gone");
+    assert!(t.home().join("plugin-state/demo/grandchild").exists(), "the grandchild started");
+    assert!(!running_with(&t.home().join("plugin-state/demo")), "the timed-out sandbox is gone");
     let log = t.ok(&["plugin", "log", "demo"]);
     assert!(log.lines().last().unwrap().contains(" sleep           timed_out "), "{log}");
     // A program looked up on PATH when it runs (install checks only paths in the plugin).
@@ -159,14 +155,14 @@ fn ctrl_c_cancels_and_the_group_is_gone() {
     let t = TestHome::new();
     install(&t, "demo", "./run.sh", json!([]));
     let mut child = t.std_ooo().args(["demo", "sleep"]).stdin(Stdio::null()).spawn().unwrap();
-    let grandchild: i32 =
-        wait_for(&t.home().join("plugin-state/demo/grandchild")).trim().parse().unwrap();
+    wait_for(&t.home().join("plugin-state/demo/grandchild"));
+    assert!(running_with(&t.home().join("plugin-state/demo")), "the grandchild is found");
     // SAFETY: sending SIGINT to the ooo process we started.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     std::thread::sleep(Duration::from_millis(100));
-    assert!(!alive(grandchild), "the plugin's process group is gone");
+    assert!(!running_with(&t.home().join("plugin-state/demo")), "the plugin's sandbox is gone");
     let done = last_invocation(&t).last().unwrap()["payload"].clone();
     assert_eq!(done["provenance"]["reason"], "cancelled");
     let last: serde_json::Value =

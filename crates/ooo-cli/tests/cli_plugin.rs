@@ -553,3 +553,122 @@ fn install_shows_progress_on_a_terminal() {
         );
     }
 }
+
+/// A plugin whose scopes open variables, hosts and the workspace: `x-ouroboros` patched
+/// into the greeter manifest (`greeter:read` read_only, `greeter:publish` destructive).
+fn plugin_with_resources(t: &TestHome, write_scope: &str) -> std::path::PathBuf {
+    let dir = plugin_dir(t, "opener", "1.0.0");
+    let path = dir.join("ouroboros.plugin.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    m["x-ouroboros"] = serde_json::json!({
+        "env": {"OPENER_TOKEN": "opener:publish", "OPENER_USER": "opener:read"},
+        "network": {"scope": "opener:read", "hosts": ["api.example.com:443", "*.example.org"]},
+        "fs": {"workspace": "write", "write_scope": write_scope}
+    });
+    fs::write(&path, m.to_string()).unwrap();
+    dir
+}
+
+/// Consent names things: install, inspect and trust (human and `--json`) list every
+/// variable, host and path each scope opens, and what comes without a scope.
+#[test]
+fn install_inspect_and_trust_name_what_each_scope_opens() {
+    let t = TestHome::new();
+    let src = plugin_with_resources(&t, "opener:publish");
+    let src_arg = src.to_str().unwrap();
+    with_filters(&t, || {
+        let installed = t.ok(&["plugin", "install", "opener", "--from", src_arg]);
+        assert_snapshot!("install_names_resources", installed);
+        let inspected = t.ok(&["plugin", "inspect", "opener"]);
+        assert_snapshot!("inspect_names_resources", inspected);
+        let trusted = t.ok(&[
+            "plugin",
+            "trust",
+            "opener",
+            "--scope",
+            "opener:read",
+            "--scope",
+            "opener:publish",
+        ]);
+        assert_snapshot!("trust_names_resources", trusted);
+    });
+    // The same, as data.
+    let v: serde_json::Value =
+        serde_json::from_str(&t.ok(&["plugin", "inspect", "opener", "--json"])).unwrap();
+    let scopes = &v["manifest"]["scopes"];
+    assert_eq!(
+        scopes[0],
+        serde_json::json!({"scope": "opener:read", "risk": "read_only", "required": true, "opens": [
+            {"kind": "env", "variable": "OPENER_USER"},
+            {"kind": "network", "host": "api.example.com", "port": 443},
+            {"kind": "network", "host": "*.example.org", "port": null}
+        ]})
+    );
+    assert_eq!(
+        scopes[1]["opens"],
+        serde_json::json!([
+            {"kind": "env", "variable": "OPENER_TOKEN"},
+            {"kind": "path", "path": "<workspace>", "access": "write"}
+        ])
+    );
+    assert_eq!(
+        v["manifest"]["without_scope"][0],
+        serde_json::json!({"kind": "path", "path": "<workspace>", "access": "read"})
+    );
+    let v: serde_json::Value = serde_json::from_str(&t.ok(&[
+        "plugin",
+        "trust",
+        "opener",
+        "--scope",
+        "opener:read",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(v["opened"], serde_json::json!([]), "already held: nothing newly opened");
+    let t2 = TestHome::new();
+    let src2 = plugin_with_resources(&t2, "opener:publish");
+    let v: serde_json::Value = serde_json::from_str(&t2.ok(&[
+        "plugin",
+        "install",
+        "opener",
+        "--from",
+        src2.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(v["scopes"][1]["opens"][1]["access"], "write");
+    let v: serde_json::Value = serde_json::from_str(&t2.ok(&[
+        "plugin",
+        "trust",
+        "opener",
+        "--scope",
+        "opener:publish",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(v["opened"][0]["scope"], "opener:publish");
+    assert_eq!(
+        v["opened"][0]["opens"][0],
+        serde_json::json!({"kind": "env", "variable": "OPENER_TOKEN"})
+    );
+}
+
+/// A read_only scope that would open workspace write is refused at install (and by
+/// validate), naming the scope, the resource and the fix; nothing is installed.
+#[test]
+fn a_read_only_scope_asking_for_workspace_write_is_refused() {
+    let t = TestHome::new();
+    let src = plugin_with_resources(&t, "opener:read");
+    let src_arg = src.to_str().unwrap();
+    let out = t.ooo().args(["plugin", "install", "opener", "--from", src_arg]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("/x-ouroboros/fs/write_scope"), "{err}");
+    assert!(err.contains("\"opener:read\" has risk read_only but opens workspace write"), "{err}");
+    assert!(err.contains("set \"risk\": \"write\" at /permissions/0"), "{err}");
+    let listed = t.ok(&["plugin", "list", "--json"]);
+    assert!(!listed.contains("opener"), "nothing installed: {listed}");
+    let out = t.ooo().args(["plugin", "validate", src_arg]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("opens workspace write"));
+}

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{TestHome, ooo_landlock_level, with_filters};
+use common::{TestHome, full_sandbox, with_filters};
 use insta::assert_snapshot;
 use serde_json::{Value, json};
 use std::fs;
@@ -194,6 +194,8 @@ fn install_refuses_an_entrypoint_that_cannot_start() {
 /// Probes a build runs, each printing `<name>: ok|denied` into `probes.txt` (an output,
 /// so it is installed and can be read back).
 const PROBES: &str = r#"#!/bin/sh
+# The system's Python: a version manager's shim on PATH (pyenv) needs its whole root.
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 probe() { name="$1"; shift; if "$@" >/dev/null 2>&1; then echo "$name: ok"; else echo "$name: denied"; fi; }
 {
   probe write-own-copy sh -c "echo ok > built.txt"
@@ -201,14 +203,14 @@ probe() { name="$1"; shift; if "$@" >/dev/null 2>&1; then echo "$name: ok"; else
   probe write-source sh -c "echo pwned > '$2/pwned'"
   probe read-caller-home cat "$3"
   probe connect /bin/bash -c "exec 3<>/dev/tcp/127.0.0.1/$4"
+  probe proxied "$PY" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:%s/' % sys.argv[1], timeout=5)" "$4"
 } > probes.txt
 mkdir -p bin && printf '#!/bin/sh\n' > bin/tool && chmod +x bin/tool
 "#;
 
 #[test]
 fn a_build_writes_only_its_copy_and_connects_only_where_declared() {
-    if ooo_landlock_level() != "full" || !Path::new("/bin/bash").exists() {
-        eprintln!("skipping: needs full Landlock support and /bin/bash");
+    if !full_sandbox() {
         return;
     }
     let t = TestHome::new();
@@ -241,15 +243,45 @@ fn a_build_writes_only_its_copy_and_connects_only_where_declared() {
         assert!(!dir.join("pwned").exists() && !outside.exists());
         fs::read_to_string(t.home().join("plugins").join(name).join("probes.txt")).unwrap()
     };
+    // What each probe printed, without `write-outside`: inside, the caller's /tmp is
+    // the sandbox's private one, so that write may "succeed" there; that it never
+    // reached the caller is checked above.
+    let results = |text: String| -> Vec<String> {
+        text.lines().filter(|l| !l.starts_with("write-outside:")).map(str::to_owned).collect()
+    };
     assert_eq!(
-        probes("offline", json!([])),
-        "write-own-copy: ok\nwrite-outside: denied\nwrite-source: denied\nread-caller-home: denied\nconnect: denied\n"
+        results(probes("offline", json!([]))),
+        [
+            "write-own-copy: ok",
+            "write-source: denied",
+            "read-caller-home: denied",
+            "connect: denied",
+            "proxied: denied"
+        ]
     );
+    let server = std::thread::spawn({
+        let listener = listener.try_clone().unwrap();
+        move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let n = std::io::Read::read(&mut conn, &mut buf).unwrap();
+            let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+            std::io::Write::write_all(&mut conn, ok).unwrap();
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        }
+    });
     assert_eq!(
-        probes("online", json!([format!("127.0.0.1:{port}")])),
-        "write-own-copy: ok\nwrite-outside: denied\nwrite-source: denied\nread-caller-home: denied\nconnect: ok\n",
-        "the declared host's port is reachable"
+        results(probes("online", json!([format!("127.0.0.1:{port}")]))),
+        [
+            "write-own-copy: ok",
+            "write-source: denied",
+            "read-caller-home: denied",
+            "connect: denied",
+            "proxied: ok"
+        ],
+        "the declared host is reached through ooo's proxy, and only so"
     );
+    assert!(server.join().unwrap().starts_with("GET / HTTP/1.1\r\n"));
     drop(listener);
 }
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestHome, ooo_landlock_level};
+use common::{TestHome, full_sandbox};
 use serde_json::{Value, json};
 use std::fs;
 use std::io::Read;
@@ -25,12 +25,13 @@ probe write-own-state sh -c "echo ok > '$OUROBOROS_PLUGIN_STATE_DIR/mine'"
 if [ -n "${MY_SECRET_TOKEN:-}" ]; then echo "read-secret: ok"; else echo "read-secret: denied"; fi
 if command -v python3 >/dev/null 2>&1; then
   probe connect python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=3)" "$5"
+  probe proxied python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:%s/' % sys.argv[1], timeout=5)" "$5"
 else
   echo "connect: skipped"
 fi
 "#;
 
-fn manifest(name: &str, granted_extension: bool) -> Value {
+fn manifest(name: &str, granted_extension: bool, port: u16) -> Value {
     let mut m = json!({
         "schema_version": "0.6", "name": name, "version": "1.0.0",
         "source": {"type": "plugin_home", "path": format!("plugins/{name}")},
@@ -47,7 +48,7 @@ fn manifest(name: &str, granted_extension: bool) -> Value {
     if granted_extension {
         m["x-ouroboros"] = json!({
             "env": {"MY_SECRET_TOKEN": "probe:secret"},
-            "network": {"scope": "probe:net", "hosts": ["127.0.0.1"]},
+            "network": {"scope": "probe:net", "hosts": [format!("127.0.0.1:{port}")]},
             "fs": {"workspace": "write", "write_scope": "probe:workspace"}
         });
     }
@@ -63,11 +64,7 @@ struct Setup {
 }
 
 fn setup() -> Option<Setup> {
-    if ooo_landlock_level() != "full" {
-        eprintln!(
-            "skipping: this kernel has no full Landlock support (sandbox {})",
-            ooo_landlock_level()
-        );
+    if !full_sandbox() {
         return None;
     }
     let t = TestHome::new();
@@ -85,7 +82,9 @@ fn setup() -> Option<Setup> {
 fn install(s: &Setup, name: &str, extension: bool, grant: &[&str]) {
     let dir = s.t.dir.path().join("src").join(name);
     fs::create_dir_all(&dir).unwrap();
-    fs::write(dir.join("ouroboros.plugin.json"), manifest(name, extension).to_string()).unwrap();
+    let port = s.listener.local_addr().unwrap().port();
+    fs::write(dir.join("ouroboros.plugin.json"), manifest(name, extension, port).to_string())
+        .unwrap();
     fs::write(dir.join("probe.sh"), HOSTILE).unwrap();
     fs::set_permissions(dir.join("probe.sh"), fs::Permissions::from_mode(0o755)).unwrap();
     s.t.ok(&["plugin", "install", name, "--from", dir.to_str().unwrap()]);
@@ -132,13 +131,13 @@ fn a_hostile_plugin_gets_nothing_it_was_not_given() {
     let (out, last) = probe(&s, "hostile", &victim_state);
     eprintln!("hostile probes:\n{out}");
     for denied in [
-        "write-outside",
         "read-ledger",
         "read-caller-home",
         "write-other-state",
         "write-workspace",
         "read-secret",
         "connect",
+        "proxied",
     ] {
         assert!(
             out.contains(&format!("{denied}: denied"))
@@ -170,8 +169,14 @@ fn with_the_permissions_granted_the_same_probes_succeed() {
         let listener = s.listener.try_clone().unwrap();
         move || {
             let (mut conn, _) = listener.accept().unwrap();
-            let mut buf = Vec::new();
-            let _ = conn.read_to_end(&mut buf);
+            let mut buf = [0u8; 4096];
+            let n = conn.read(&mut buf).unwrap();
+            std::io::Write::write_all(
+                &mut conn,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )
+            .unwrap();
+            String::from_utf8_lossy(&buf[..n]).into_owned()
         }
     });
     let other = s.t.dir.path().join("not-a-plugin-state");
@@ -180,13 +185,17 @@ fn with_the_permissions_granted_the_same_probes_succeed() {
     assert!(out.contains("write-workspace: ok"), "{out}");
     assert!(out.contains("read-secret: ok"), "{out}");
     if !out.contains("connect: skipped") {
-        assert!(out.contains("connect: ok"), "{out}");
-        accepting.join().unwrap();
+        // The declared host is reached through ooo's proxy, never directly.
+        assert!(out.contains("connect: denied"), "{out}");
+        assert!(out.contains("proxied: ok"), "{out}");
+        let request = accepting.join().unwrap();
+        assert!(request.starts_with("GET / HTTP/1.1\r\n"), "{request}");
     }
     // Core files and other places stay closed even to a trusted plugin.
     assert!(out.contains("read-ledger: denied"), "{out}");
     assert!(out.contains("read-caller-home: denied"), "{out}");
-    assert!(out.contains("write-outside: denied"), "{out}");
+    // Writing outside lands, at most, in the sandbox's private /tmp.
+    assert!(!s.outside.exists(), "a write reached the caller's files");
     assert_eq!(last["event_type"], "plugin.completed");
     assert_eq!(fs::read_to_string(s.workspace.join("from-plugin.txt")).unwrap(), "hi\n");
 }
@@ -197,7 +206,7 @@ fn state_survives_update_and_goes_with_purge() {
     let t = TestHome::new();
     let dir = t.dir.path().join("src/keeper");
     fs::create_dir_all(&dir).unwrap();
-    fs::write(dir.join("ouroboros.plugin.json"), manifest("keeper", false).to_string()).unwrap();
+    fs::write(dir.join("ouroboros.plugin.json"), manifest("keeper", false, 1).to_string()).unwrap();
     fs::write(
         dir.join("probe.sh"),
         "#!/bin/sh\necho kept > \"$OUROBOROS_PLUGIN_STATE_DIR/memory\"\n",

@@ -56,7 +56,9 @@ pub struct Located {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// `"require"`: refuse to run plugins without the full sandbox.
+    /// `"require"` (the default): refuse to run plugins, builds, verify commands and
+    /// workers without the full sandbox; `"allow-partial"`: run with the mechanisms this
+    /// machine has (the audit records the level).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<SandboxSetting>,
     #[serde(default, skip_serializing_if = "RuntimeSection::is_empty")]
@@ -67,6 +69,7 @@ pub struct Config {
 #[serde(rename_all = "kebab-case")]
 pub enum SandboxSetting {
     Require,
+    AllowPartial,
 }
 
 /// `[runtime]`: `default = "<name>"` and one `[runtime.<name>]` table per runtime.

@@ -4,8 +4,10 @@
 //!
 //! Every check (which capability a tool needs, with which access) and every record
 //! lives in the core's `ScopedCore`; this module only decodes arguments, calls, and
-//! encodes answers. What does not live here: the capability model, state and the other
-//! primitives (`ooo-core`), and launching the plugin (`ooo-plugin`).
+//! encodes answers, counting each call against the invocation's [`quota`]s (a call
+//! over one is answered with a JSON-RPC error naming it). What does not live here: the
+//! capability model, state and the other primitives (`ooo-core`), the quota accounting
+//! itself (`quota`), and launching the plugin (`ooo-plugin`).
 
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -28,6 +30,8 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServiceExt};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+
+use crate::quota::{self, BoundedReader, Exceeded, Meter, Quotas};
 
 /// The projection holding state, and its fold, now in the core (kept here by name for
 /// the callers that reach it through this crate).
@@ -61,11 +65,14 @@ struct ToolDef {
     description: &'static str,
     schema: fn() -> Value,
     handler: Handler,
+    /// Whether a call appends a ledger event (counted against the ledger quotas).
+    appends: bool,
 }
 
 const TOOLS: &[ToolDef] = &[
     ToolDef {
         name: tools::LEDGER_APPEND,
+        appends: true,
         capability: Capability::Ledger,
         accepted: &[Access::Write],
         description: "Append an evidence event (a JSON object) to this invocation's record.",
@@ -77,6 +84,7 @@ const TOOLS: &[ToolDef] = &[
     },
     ToolDef {
         name: tools::LEDGER_READ,
+        appends: false,
         capability: Capability::Ledger,
         accepted: &[Access::Read, Access::Write],
         description: "Read this invocation's events.",
@@ -96,6 +104,7 @@ const TOOLS: &[ToolDef] = &[
     },
     ToolDef {
         name: tools::STATE_GET,
+        appends: false,
         capability: Capability::State,
         accepted: &[Access::Read, Access::Write],
         description: "Read a key of this plugin's state.",
@@ -107,6 +116,7 @@ const TOOLS: &[ToolDef] = &[
     },
     ToolDef {
         name: tools::STATE_LIST,
+        appends: false,
         capability: Capability::State,
         accepted: &[Access::Read, Access::Write],
         description: "List this plugin's state keys.",
@@ -118,6 +128,7 @@ const TOOLS: &[ToolDef] = &[
     },
     ToolDef {
         name: tools::STATE_PUT,
+        appends: true,
         capability: Capability::State,
         accepted: &[Access::Write],
         description: "Set a key of this plugin's state to a JSON value.",
@@ -130,6 +141,7 @@ const TOOLS: &[ToolDef] = &[
     },
     ToolDef {
         name: tools::STATE_DELETE,
+        appends: true,
         capability: Capability::State,
         accepted: &[Access::Write],
         description: "Delete a key of this plugin's state.",
@@ -142,6 +154,7 @@ const TOOLS: &[ToolDef] = &[
     },
     ToolDef {
         name: tools::PROVENANCE_RECORD,
+        appends: true,
         capability: Capability::Provenance,
         accepted: &[Access::Write, Access::Attach],
         description: "Record an external system touched: kind, identifier, action.",
@@ -157,6 +170,7 @@ const TOOLS: &[ToolDef] = &[
     },
     ToolDef {
         name: tools::HANDOFF_ATTACH,
+        appends: true,
         capability: Capability::Handoff,
         accepted: &[Access::Attach, Access::Write],
         description: "Attach a result document or an artifact hash to the invocation.",
@@ -172,6 +186,7 @@ const TOOLS: &[ToolDef] = &[
     },
     ToolDef {
         name: tools::PROGRESS_REPORT,
+        appends: true,
         capability: Capability::Progress,
         accepted: &[Access::Write, Access::Attach, Access::Execute],
         description: "Report a step and a fraction done (0 to 1).",
@@ -183,6 +198,7 @@ const TOOLS: &[ToolDef] = &[
     },
     ToolDef {
         name: tools::SEED_READ,
+        appends: false,
         capability: Capability::Seed,
         accepted: &[Access::Read],
         description: "Read a saved seed by id.",
@@ -204,6 +220,19 @@ fn appended(seq: Result<u64, CoreError>) -> Result<Value, CoreError> {
     Ok(json!(wire::Appended { seq: seq? }))
 }
 
+/// JSON-RPC error code of a request refused by a channel quota (server-defined range).
+pub const QUOTA_EXCEEDED_CODE: i32 = -32001;
+
+/// The JSON-RPC error of a request over a quota: names the quota, its limit and the
+/// amount the request would have made.
+pub fn quota_error(e: &Exceeded) -> McpError {
+    McpError::new(
+        rmcp::model::ErrorCode(QUOTA_EXCEEDED_CODE),
+        e.to_string(),
+        Some(json!({"quota": e.quota.as_str(), "limit": e.limit, "observed": e.observed})),
+    )
+}
+
 fn to_mcp(e: CoreError) -> McpError {
     match e {
         CoreError::Ledger(l) => McpError::internal_error(l.to_string(), None),
@@ -215,10 +244,17 @@ fn to_mcp(e: CoreError) -> McpError {
 #[derive(Clone)]
 pub struct CapabilityServer {
     core: Arc<ScopedCore>,
+    meter: Arc<Meter>,
 }
 
 impl CapabilityServer {
+    /// A server held to the default [`Quotas`].
     pub fn new(session: Session) -> Result<Self, LedgerError> {
+        Self::with_quotas(session, Quotas::default())
+    }
+
+    /// A server held to `quotas` for this one invocation.
+    pub fn with_quotas(session: Session, quotas: Quotas) -> Result<Self, LedgerError> {
         let mut ledger = SqliteStore::open(&session.ledger_path)?;
         // The channel appends only core events (state, provenance, ...): their projections.
         ledger.register_all(ooo_core::PROJECTIONS);
@@ -234,7 +270,12 @@ impl CapabilityServer {
             grants,
             session.seeds_dir.clone(),
         );
-        Ok(Self { core: Arc::new(core) })
+        Ok(Self { core: Arc::new(core), meter: Arc::new(Meter::new(quotas)) })
+    }
+
+    /// The first quota this invocation's channel hit, if any.
+    pub fn quota_exceeded(&self) -> Option<Exceeded> {
+        self.meter.exceeded()
     }
 
     fn listed(&self) -> impl Iterator<Item = &'static ToolDef> + '_ {
@@ -256,12 +297,17 @@ impl CapabilityServer {
         self.core.used()
     }
 
-    /// Run one tool call; the core checks it against the declared capabilities.
+    /// Run one tool call: counted against the quotas (a call that appends counts its
+    /// arguments' JSON size as ledger bytes), then checked by the core against the
+    /// declared capabilities. Counting comes first, so a call the core refuses still
+    /// counts: the quotas bound what a plugin may attempt, not only what succeeds.
     pub fn call(&self, name: &str, args: &JsonObject) -> Result<Value, McpError> {
-        let tool = TOOLS
-            .iter()
-            .find(|t| t.name == name)
-            .ok_or_else(|| McpError::invalid_params(format!("no tool {name}"), None))?;
+        let tool = TOOLS.iter().find(|t| t.name == name);
+        let appends = tool
+            .filter(|t| t.appends)
+            .map(|_| serde_json::to_vec(args).map_or(u64::MAX, |bytes| bytes.len() as u64));
+        self.meter.admit_call(appends).map_err(|e| quota_error(&e))?;
+        let tool = tool.ok_or_else(|| McpError::invalid_params(format!("no tool {name}"), None))?;
         (tool.handler)(&self.core, args).map_err(to_mcp)
     }
 }
@@ -301,42 +347,97 @@ impl ServerHandler for CapabilityServer {
     }
 }
 
-/// A running channel: serve `ours` until the plugin closes its end, then report the
-/// capabilities it used.
+/// What a channel reports when the plugin is done with it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChannelReport {
+    /// `capability:access` of every grant used.
+    pub used: Vec<String>,
+    /// Tools the plugin asked for without the capability.
+    pub refused: Vec<String>,
+    /// The first quota the invocation hit, if any.
+    pub quota_exceeded: Option<Exceeded>,
+}
+
+/// A running channel: serve `ours` until the plugin closes its end (or goes over the
+/// request-byte quota), then report the capabilities it used.
 pub struct Channel {
-    thread: std::thread::JoinHandle<(Vec<String>, Vec<String>)>,
+    thread: std::thread::JoinHandle<ChannelReport>,
 }
 
 impl Channel {
-    /// Start serving on `ours` in a thread.
+    /// Start serving on `ours` in a thread. Reading goes through a [`BoundedReader`], and
+    /// no line is buffered past the request-byte quota.
     pub fn serve(server: CapabilityServer, ours: UnixStream) -> std::io::Result<Self> {
+        // Kept to answer a request cut off by the byte quota once the server has stopped.
+        let answer = ours.try_clone()?;
         ours.set_nonblocking(true)?;
         let thread = std::thread::spawn(move || {
             let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(r) => r,
-                Err(_) => return (Vec::new(), Vec::new()),
+                Err(_) => return ChannelReport::default(),
             };
             let tracker = server.clone();
+            let meter = server.meter.clone();
             runtime.block_on(async move {
                 let Ok(stream) = tokio::net::UnixStream::from_std(ours) else { return };
-                let (r, w) = stream.into_split();
+                // `tokio::io::split` halves do not shut the socket down when dropped, so
+                // `answer` can still write after the server stops.
+                let (r, w) = tokio::io::split(stream);
+                let limit = usize::try_from(meter.quotas().request_bytes).unwrap_or(usize::MAX);
+                let transport = rmcp::transport::async_rw::AsyncRwTransport::new_server(
+                    BoundedReader::new(r, meter),
+                    w,
+                )
+                .with_max_line_length(limit.saturating_add(1));
                 // A plugin that never speaks MCP just closes the socket: that is fine.
-                if let Ok(service) = server.serve((r, w)).await {
+                if let Ok(service) = server.serve(transport).await {
                     let _ = service.waiting().await;
                 }
             });
-            (tracker.used(), tracker.refused())
+            drop(runtime);
+            let exceeded = tracker.quota_exceeded();
+            if let Some(e) = exceeded.filter(|e| e.quota == quota::Quota::RequestBytes) {
+                answer_cut_off(answer, &e);
+            }
+            ChannelReport {
+                used: tracker.used(),
+                refused: tracker.refused(),
+                quota_exceeded: exceeded,
+            }
         });
         Ok(Self { thread })
     }
 
     /// Wait for the plugin to close the channel; the capabilities it used.
     pub fn finish(self) -> Vec<String> {
-        self.finish_report().0
+        self.finish_all().used
     }
 
     /// Wait for the plugin to close the channel: (capabilities used, tools refused).
     pub fn finish_report(self) -> (Vec<String>, Vec<String>) {
+        let r = self.finish_all();
+        (r.used, r.refused)
+    }
+
+    /// Wait for the plugin to close the channel: everything it reports.
+    pub fn finish_all(self) -> ChannelReport {
         self.thread.join().unwrap_or_default()
     }
+}
+
+/// The one JSON-RPC error for the request the byte quota cut off (`id: null`: its id was
+/// never read whole), written with a short timeout: a plugin that does not read does not
+/// hold the channel open.
+fn answer_cut_off(stream: UnixStream, e: &Exceeded) {
+    use std::io::Write;
+    let error = quota_error(e);
+    let line = json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {"code": error.code.0, "message": error.message, "data": error.data},
+    });
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_write_timeout(Some(std::time::Duration::from_secs(1)));
+    let mut stream = stream;
+    let _ = writeln!(stream, "{line}");
 }

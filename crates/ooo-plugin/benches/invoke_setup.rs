@@ -1,12 +1,12 @@
 //! What the sandbox and the capability channel add to starting one plugin, run by hand:
 //! `cargo bench -p ooo-plugin --bench invoke_setup [-- --quick]`.
 //!
-//! Each row launches the same no-op program (`/bin/true`) through the firewall's real
-//! launcher, median of many runs, next to a baseline measured in the same run: the bare
-//! launch (fork, exec, wait) with neither. The sandbox row adds building the Landlock
-//! ruleset for a typical policy and applying it (with the resource limits and
-//! `no_new_privs`) in the child; the channel row adds the socket pair, the capability
-//! server (it opens the ledger) and its thread, joined when the plugin exits.
+//! Each row starts the same no-op program (`/bin/true`), median of many runs, next to a
+//! baseline measured in the same run: a bare spawn (fork, exec, wait) without ooo. The
+//! sandbox row is the firewall's real launcher with `ooo-sandbox` for a typical policy
+//! (namespaces by `bwrap`, the init helper's rlimits, Landlock, seccomp); the channel
+//! row adds the socket pair, the capability server (it opens the ledger) and its thread,
+//! joined when the plugin exits. This binary is its own sandbox init helper.
 //! End-to-end figures for `ooo <plugin> <cmd>` are in `bench/plugin-invoke.sh`.
 
 use std::path::Path;
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use ooo_mcp::capability::{CapabilityServer, Channel, Grant, Session};
 use ooo_plugin::firewall::launch::{LaunchSpec, launch};
-use ooo_plugin::sandbox::{self, Policy};
+use ooo_plugin::sandbox::{self, Mode, Policy, Sandbox};
 
 fn spec(dir: &Path) -> LaunchSpec {
     LaunchSpec {
@@ -32,8 +32,7 @@ fn policy(dir: &Path) -> Policy {
     Policy {
         read: vec![dir.join("plugin")],
         write: vec![dir.join("state"), dir.join("output"), dir.join("tmp")],
-        network: false,
-        connect_ports: Vec::new(),
+        ..Policy::default()
     }
 }
 
@@ -47,24 +46,29 @@ fn session(dir: &Path) -> Session {
     }
 }
 
-fn run_once(dir: &Path, with_sandbox: bool, with_channel: bool) -> Duration {
+fn run_once(dir: &Path, sandbox: &Sandbox, with_channel: bool) -> Duration {
     let start = Instant::now();
-    let ruleset = if with_sandbox {
-        sandbox::prepare(&policy(dir)).expect("sandbox ruleset").ruleset
-    } else {
-        None
-    };
+    let spec = spec(dir);
+    let confined = sandbox::confine(sandbox, &policy(dir), &spec, with_channel, false)
+        .expect("sandboxed command");
     let done = if with_channel {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair().expect("socket pair");
         let server = CapabilityServer::new(session(dir)).expect("capability server");
         let channel = Channel::serve(server, ours).expect("channel");
-        let done = launch(&spec(dir), ruleset, Some(theirs.into()));
+        let done = launch(&spec, confined, Some(theirs.into()));
         channel.finish();
         done
     } else {
-        launch(&spec(dir), ruleset, None)
+        launch(&spec, confined, None)
     };
     assert_eq!(done.ended.exit_code(), 0, "the no-op plugin failed: {:?}", done.ended);
+    start.elapsed()
+}
+
+fn bare_once() -> Duration {
+    let start = Instant::now();
+    let status = std::process::Command::new("/bin/true").status().expect("bare spawn");
+    assert!(status.success());
     start.elapsed()
 }
 
@@ -75,6 +79,8 @@ fn median_us(samples: &[Duration]) -> f64 {
 }
 
 fn main() {
+    ooo_sandbox::init::dispatch_if_requested();
+    let sandbox = Sandbox::new(Mode::Require).expect("the full sandbox");
     let quick = std::env::args().any(|a| a == "--quick");
     let runs = if quick { 51 } else { 401 };
     let dir = tempfile::tempdir().expect("temp dir");
@@ -82,29 +88,32 @@ fn main() {
         std::fs::create_dir_all(dir.path().join(sub)).expect("bench dirs");
     }
     ooo_core::ledger::SqliteStore::open(dir.path().join("ledger.db")).expect("ledger");
-    println!("invoke set-up benchmark, {runs} runs per row, sandbox level: {}", sandbox::level());
+    println!("invoke set-up benchmark, {runs} runs per row, sandbox level: {}", sandbox.level());
     // Warm up the page cache and the dynamic loader.
     for _ in 0..10 {
-        run_once(dir.path(), true, true);
+        run_once(dir.path(), &sandbox, true);
     }
     // Interleave the rows round by round so drift on a noisy machine hits all of them.
     let rows = [
-        ("bare launch (baseline)", false, false),
-        ("+ sandbox", true, false),
-        ("+ channel", false, true),
-        ("+ sandbox + channel", true, true),
+        ("bare spawn (baseline)", false, false),
+        ("launcher + sandbox", true, false),
+        ("launcher + sandbox + channel", true, true),
     ];
     let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(runs); rows.len()];
     for _ in 0..runs {
         for (i, &(_, sandboxed, channel)) in rows.iter().enumerate() {
-            samples[i].push(run_once(dir.path(), sandboxed, channel));
+            samples[i].push(if sandboxed {
+                run_once(dir.path(), &sandbox, channel)
+            } else {
+                bare_once()
+            });
         }
     }
     let medians: Vec<f64> = samples.iter().map(|s| median_us(s)).collect();
     let baseline = medians[0];
     for ((label, _, _), median) in rows.iter().zip(&medians) {
         println!(
-            "{label:<26} {median:>9.0} us   +{:>6.0} us   ratio {:>5.2}",
+            "{label:<30} {median:>9.0} us   +{:>6.0} us   ratio {:>5.2}",
             median - baseline,
             median / baseline
         );

@@ -6,8 +6,8 @@
 //! stay behind), in the plugin's directory of that copy, in the sandbox: it reads the
 //! system, its copy, the directories on `PATH` and the toolchain homes of
 //! [`TOOLCHAIN_HOMES`]; it writes only its own build directory (its copy, a private
-//! `HOME` and `TMPDIR`); its TCP connections go only to the ports of the hosts it
-//! declares (443 unless a host names one), none when it declares none. Its environment
+//! `HOME` and `TMPDIR`); it reaches only the hosts it declares, through ooo's proxy
+//! (`ooo-sandbox`), and no network when it declares none. Its environment
 //! is an allowlist: no secret of the caller reaches it. Then each declared output is
 //! copied into the staging tree, never through a link, and hashed.
 //!
@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use crate::firewall::launch::{LaunchSpec, launch_in_background};
 use crate::git;
 use crate::manifest::{Build, rules};
-use crate::sandbox::{self, Level, Policy};
+use crate::sandbox::{self, Policy};
 use crate::tree;
 
 /// How long a build may take when the manifest says nothing.
@@ -62,11 +62,7 @@ pub enum BuildError {
     #[error("{name} is at {}, outside the source root {}", plugin.display(), root.display())]
     OutsideRoot { name: String, plugin: PathBuf, root: PathBuf },
     #[error("the sandbox for {name}'s build cannot be set up: {source}")]
-    Sandbox { name: String, source: io::Error },
-    #[error(
-        "{name}'s build cannot run without the full sandbox (it is {level}), and config.toml says sandbox = \"require\""
-    )]
-    SandboxRequired { name: String, level: String },
+    Sandbox { name: String, source: sandbox::SandboxError },
     #[error("{name}'s build `{command}` {ended}{}", tail_text(tail))]
     Failed { name: String, command: String, ended: String, tail: Vec<String> },
     #[error("{name}'s build `{command}` did not leave its output {output}: {detail}")]
@@ -111,8 +107,8 @@ pub struct Job<'a> {
     /// The plugin's directory inside it.
     pub plugin_dir: &'a Path,
     pub work: &'a Path,
-    /// Refuse to build without the full sandbox.
-    pub sandbox_required: bool,
+    /// `config.toml`'s sandbox mode (fail closed unless `allow-partial`).
+    pub sandbox_mode: sandbox::Mode,
     /// Show the build's output on a terminal (else it is kept for an error message).
     pub show_output: bool,
 }
@@ -141,20 +137,17 @@ impl Job<'_> {
         } else {
             first.into()
         };
+        let sandbox_err = |source| BuildError::Sandbox { name: self.name.to_owned(), source };
         let policy = Policy {
             read: readable_toolchain_dirs(),
             write: vec![self.work.to_owned()],
-            network: false,
-            connect_ports: ports(&self.spec.network),
+            write_fds: Vec::new(),
+            network: if self.spec.network.is_empty() {
+                sandbox::Network::None
+            } else {
+                sandbox::network_for(&self.spec.network).map_err(sandbox_err)?
+            },
         };
-        let prepared = sandbox::prepare(&policy)
-            .map_err(|source| BuildError::Sandbox { name: self.name.to_owned(), source })?;
-        if self.sandbox_required && prepared.level != Level::Full {
-            return Err(BuildError::SandboxRequired {
-                name: self.name.to_owned(),
-                level: prepared.level.to_string(),
-            });
-        }
         let spec = LaunchSpec {
             program,
             args: words[1..].to_vec(),
@@ -163,7 +156,11 @@ impl Job<'_> {
             timeout: self.spec.timeout_seconds.map_or(DEFAULT_TIMEOUT, Duration::from_secs),
             grace: Duration::from_secs(5),
         };
-        let (done, kept) = launch_in_background(&spec, prepared.ruleset, None, self.show_output);
+        let sandbox = sandbox::Sandbox::new(self.sandbox_mode).map_err(sandbox_err)?;
+        let level = sandbox.level();
+        let confined =
+            sandbox::confine(&sandbox, &policy, &spec, false, false).map_err(sandbox_err)?;
+        let (done, kept) = launch_in_background(&spec, confined, None, self.show_output);
         if done.ended.exit_code() != 0 {
             return Err(self.failed(done.ended.to_string(), last_lines(&kept, 20)));
         }
@@ -185,7 +182,7 @@ impl Job<'_> {
             network: self.spec.network.clone(),
             outputs,
             duration_ms: done.duration.as_millis() as u64,
-            sandbox: prepared.level.to_string(),
+            sandbox: level.to_string(),
         })
     }
 
@@ -230,17 +227,6 @@ fn build_root(source_root: &Path, plugin_dir: &Path) -> PathBuf {
         .unwrap_or_else(|| source_root.to_owned())
 }
 
-/// TCP ports of the declared hosts (443 unless a host names its port).
-fn ports(hosts: &[String]) -> Vec<u16> {
-    let mut ports: Vec<u16> = hosts
-        .iter()
-        .map(|h| h.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(443))
-        .collect();
-    ports.sort_unstable();
-    ports.dedup();
-    ports
-}
-
 /// A toolchain home's directory: the variable's value, or its default under `HOME`.
 fn toolchain_home(var: &str, default: Option<&str>) -> Option<PathBuf> {
     let path = match std::env::var_os(var) {
@@ -260,7 +246,25 @@ fn readable_toolchain_dirs() -> Vec<PathBuf> {
         .into_iter()
         .filter(|d| d.is_absolute() && d != Path::new("/") && Some(d) != home.as_ref());
     let homes = TOOLCHAIN_HOMES.iter().filter_map(|(var, default)| toolchain_home(var, *default));
-    on_path.chain(homes).collect()
+    on_path.chain(homes.flat_map(|home| without_credentials(&home))).collect()
+}
+
+/// Files in a toolchain home that hold the user's credentials (registry tokens).
+const CREDENTIALS: &[&str] =
+    &["credentials", "credentials.toml", ".npmrc", "auth.json", ".git-credentials"];
+
+/// A toolchain home as what can be mounted: the home itself, or, when it holds a
+/// credentials file, each of its entries but that file.
+fn without_credentials(home: &Path) -> Vec<PathBuf> {
+    if !CREDENTIALS.iter().any(|c| home.join(c).exists()) {
+        return vec![home.to_owned()];
+    }
+    let Ok(entries) = fs::read_dir(home) else { return Vec::new() };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| !CREDENTIALS.iter().any(|c| e.file_name() == *c))
+        .map(|e| e.path())
+        .collect()
 }
 
 /// The build's environment: the allowlist, the toolchain homes as absolute paths, a
@@ -337,13 +341,6 @@ fn last_lines(bytes: &[u8], n: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ports_of_hosts() {
-        let hosts = ["index.crates.io", "static.crates.io", "git.example.com:8443"];
-        assert_eq!(ports(&hosts.map(String::from)), [443, 8443]);
-        assert!(ports(&[]).is_empty());
-    }
 
     #[test]
     fn last_lines_skip_blank_and_redrawn_ones() {

@@ -164,6 +164,9 @@ pub fn test_contract(dir: &Path, scratch: &Path) -> Report {
     let _ = fs::create_dir_all(scratch);
     let policy =
         Policy { read: vec![dir.to_owned()], write: vec![scratch.to_owned()], ..Policy::default() };
+    // A developer's own check: run with what this machine has, whatever the setting.
+    let sandbox = sandbox::Sandbox::new(sandbox::Mode::AllowPartial)
+        .expect("a partial sandbox is always available");
     let mut all_used: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     for command in &m.commands {
         let mut args: Vec<String> = words[1..].to_vec();
@@ -181,19 +184,27 @@ pub fn test_contract(dir: &Path, scratch: &Path) -> Report {
             timeout: Duration::from_secs(10),
             grace: Duration::from_secs(1),
         };
-        let ruleset = sandbox::prepare(&policy).ok().and_then(|p| p.ruleset);
         // A channel to a scratch ledger: what the command asks of the core is observed.
         let channel = dry_run_channel(&m, scratch);
+        let mut spec = spec;
+        if channel.is_some() {
+            spec.env.push((ooo_channel::CORE_FD_ENV.into(), ooo_channel::CORE_FD.to_string()));
+        }
+        let confined = match sandbox::confine(&sandbox, &policy, &spec, channel.is_some(), false) {
+            Ok(c) => c,
+            Err(e) => {
+                push(&format!("{} --help", command.name), false, format!("sandbox: {e}"));
+                continue;
+            }
+        };
         let (done, refused) = match channel {
             Some((channel, theirs)) => {
-                let mut spec = spec;
-                spec.env.push((ooo_channel::CORE_FD_ENV.into(), ooo_channel::CORE_FD.to_string()));
-                let (done, _) = launch_in_background(&spec, ruleset, Some(theirs), false);
+                let (done, _) = launch_in_background(&spec, confined, Some(theirs), false);
                 let (used, refused) = channel.finish_report();
                 all_used.extend(used);
                 (done, refused)
             }
-            None => (launch_in_background(&spec, ruleset, None, false).0, Vec::new()),
+            None => (launch_in_background(&spec, confined, None, false).0, Vec::new()),
         };
         let ok = done.ended.exit_code() == 0 && done.stdout.as_ref().is_none_or(|s| s.bytes > 0);
         push(&format!("{} --help", command.name), ok, done.ended.to_string());

@@ -5,8 +5,9 @@
 //! canonical tree [`digest`] of an installed plugin (with its stat cache), the
 //! [`lockfile`], [`trust`], [`catalog`]s, the install lifecycle ([`manager`]) with its
 //! [`build`] step, [`runnable`] check and the file [`changes`] an update brings, running
-//! a plugin command ([`firewall`]) in the [`sandbox`] with the capability channel, and
-//! scaffolding and checking a plugin offline ([`contract`]).
+//! a plugin command ([`firewall`]) in the [`sandbox`] with the capability channel (its
+//! directories opened without following links by [`safe_path`]), and scaffolding and
+//! checking a plugin offline ([`contract`]).
 //!
 //! What does not: the command line (`ooo-cli` renders what this crate returns), the
 //! ledger, capabilities and `Home` (`ooo-core`), the channel's server (`ooo-mcp`) and
@@ -24,6 +25,7 @@ pub mod lockfile;
 pub mod manager;
 pub mod manifest;
 pub mod runnable;
+pub mod safe_path;
 pub mod sandbox;
 pub mod source;
 mod tree;

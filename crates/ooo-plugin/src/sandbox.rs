@@ -1,152 +1,99 @@
-//! What a plugin process may touch, enforced by the kernel (Landlock) rather than
-//! recorded after the fact, plus resource limits and `no_new_privs`.
-//!
-//! File system: read and execute the plugin's own files and the system's program
-//! directories; write only the plugin's state, output and private temporary directories;
-//! the caller's workspace only as the manifest's `x-ouroboros.fs` asks and the user
-//! trusted. `/proc`, `/sys` and the ooo home's core files (ledger, lockfile, other
-//! plugins) are not reachable. Network (Landlock ABI 4+): no TCP bind or connect unless
-//! `x-ouroboros.network` is declared and its scope trusted, or, for a build step, TCP
-//! connect to the ports of the hosts it declares. Where the kernel lacks part of
-//! this, the [`Level`] says what is missing, so the audit record and stderr can say so.
+//! The plugin layer's use of `ooo-sandbox`: what a plugin process may touch (its own
+//! files read-only; its state, output and private temporary directories writable; the
+//! workspace and the network only as the manifest asks and the user trusted), turned
+//! into an `ooo_sandbox::Policy` for each launch. The mechanisms (namespaces, seccomp,
+//! Landlock, limits, the host proxy) live in `ooo-sandbox`; timeouts and process
+//! groups in `firewall::launch`.
 
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use landlock::{
-    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, PathBeneath, PathFd,
-    Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr,
-};
+use ooo_core::config::SandboxSetting;
+pub use ooo_sandbox::{Confined, Level, Mode, Network, Sandbox, SandboxError};
 
-/// How much of the sandbox this kernel enforces.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Level {
-    Full,
-    Partial(String),
-    Unavailable,
-}
+use crate::firewall::launch::LaunchSpec;
 
-impl std::fmt::Display for Level {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Full => f.write_str("full"),
-            Self::Partial(missing) => write!(f, "partial: {missing}"),
-            Self::Unavailable => f.write_str("unavailable"),
-        }
-    }
-}
-
-/// What one invocation may touch.
+/// What one plugin process may touch.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     /// Read and execute.
     pub read: Vec<PathBuf>,
     /// Read, write, create, remove.
     pub write: Vec<PathBuf>,
-    /// TCP bind/connect allowed.
-    pub network: bool,
-    /// Without `network`: TCP connect allowed to these ports only (bind never).
-    pub connect_ports: Vec<u16>,
+    /// Directories opened without following links the workspace could have planted,
+    /// writable at the given path.
+    pub write_fds: Vec<(Arc<OwnedFd>, PathBuf)>,
+    pub network: Network,
 }
 
-/// System directories a program needs to run (only those that exist are used).
-pub const SYSTEM_READ: &[&str] =
-    &["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/opt"];
-/// Devices a program may read and write.
-pub const DEVICES: &[&str] =
-    &["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/pts"];
+/// The sandbox mode `config.toml`'s `sandbox` setting asks for: fail closed unless
+/// `allow-partial`.
+pub fn mode(setting: Option<SandboxSetting>) -> Mode {
+    match setting {
+        Some(SandboxSetting::AllowPartial) => Mode::AllowPartial,
+        Some(SandboxSetting::Require) | None => Mode::Require,
+    }
+}
 
-/// The Landlock ABI version the running kernel offers (0 when none).
-fn kernel_abi() -> ABI {
-    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_long = 1;
-    // SAFETY: the version query takes no pointers (NULL attr, size 0).
-    let version = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<u8>(),
-            0usize,
-            LANDLOCK_CREATE_RULESET_VERSION,
-        )
+/// Network access from a manifest's declaration: no hosts means any host.
+pub fn network_for(hosts: &[String]) -> Result<Network, SandboxError> {
+    if hosts.is_empty() {
+        return Ok(Network::All);
+    }
+    let rules = hosts
+        .iter()
+        .map(|h| {
+            ooo_sandbox::HostRule::parse(h).map_err(|e| {
+                SandboxError::new(
+                    ooo_sandbox::ErrorKind::BadPolicy,
+                    format!("network host {e}"),
+                    "fix x-ouroboros.network.hosts in the plugin's manifest",
+                )
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Network::Hosts(rules))
+}
+
+/// The confined command for `spec` under `policy`. `channel`: the capability channel
+/// is kept at its descriptor; `terminal`: the caller's terminal stays the controlling
+/// terminal (an interactive plugin command).
+pub fn confine(
+    sandbox: &Sandbox,
+    policy: &Policy,
+    spec: &LaunchSpec,
+    channel: bool,
+    terminal: bool,
+) -> Result<Confined, SandboxError> {
+    let write_fds = policy
+        .write_fds
+        .iter()
+        .map(|(fd, path)| {
+            fd.try_clone().map(|fd| (fd, path.clone())).map_err(|e| {
+                SandboxError::new(
+                    ooo_sandbox::ErrorKind::Setup,
+                    format!("{}: {e}", path.display()),
+                    "raise the descriptor limit",
+                )
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let sandbox_policy = ooo_sandbox::Policy {
+        read: policy.read.clone(),
+        write: policy.write.clone(),
+        write_fds,
+        cwd: spec.cwd.clone(),
+        env: spec.env.clone(),
+        network: policy.network.clone(),
+        limits: ooo_sandbox::Limits::default(),
+        terminal: if terminal {
+            ooo_sandbox::Terminal::Inherit
+        } else {
+            ooo_sandbox::Terminal::None
+        },
+        keep_fds: if channel { vec![ooo_channel::CORE_FD] } else { Vec::new() },
     };
-    ABI::from(version as i32)
-}
-
-/// The kernel's Landlock level, without changing anything.
-pub fn level() -> Level {
-    match kernel_abi() {
-        ABI::Unsupported => Level::Unavailable,
-        abi if (abi as i32) < (ABI::V4 as i32) => {
-            Level::Partial("no network restriction (Landlock ABI < 4)".into())
-        }
-        _ => Level::Full,
-    }
-}
-
-/// A ruleset ready to be applied in the child (between fork and exec).
-pub struct Prepared {
-    pub ruleset: Option<RulesetCreated>,
-    pub level: Level,
-}
-
-/// Build the ruleset for `policy` in the parent (this allocates; the child only applies it).
-pub fn prepare(policy: &Policy) -> std::io::Result<Prepared> {
-    let level = level();
-    if level == Level::Unavailable {
-        return Ok(Prepared { ruleset: None, level });
-    }
-    let abi = kernel_abi();
-    let err = |e: landlock::RulesetError| std::io::Error::other(e.to_string());
-    let mut ruleset = Ruleset::default()
-        .set_compatibility(CompatLevel::BestEffort)
-        .handle_access(AccessFs::from_all(abi))
-        .map_err(err)?;
-    if !policy.network {
-        ruleset = ruleset.handle_access(AccessNet::from_all(abi)).map_err(err)?;
-    }
-    let mut created = ruleset.create().map_err(err)?;
-    if !policy.network {
-        for port in &policy.connect_ports {
-            created = created.add_rule(NetPort::new(*port, AccessNet::ConnectTcp)).map_err(err)?;
-        }
-    }
-    let read = AccessFs::from_read(abi);
-    let all = AccessFs::from_all(abi);
-    let mut rules: Vec<(PathBuf, landlock::BitFlags<AccessFs>)> = Vec::new();
-    rules.extend(SYSTEM_READ.iter().map(|p| (PathBuf::from(p), read)));
-    rules.extend(DEVICES.iter().map(|p| (PathBuf::from(p), read | AccessFs::WriteFile)));
-    rules.extend(policy.read.iter().map(|p| (p.clone(), read)));
-    rules.extend(policy.write.iter().map(|p| (p.clone(), all)));
-    for (path, access) in rules {
-        // Paths that do not exist on this system are simply not granted.
-        if let Ok(fd) = PathFd::new(&path) {
-            created = created.add_rule(PathBeneath::new(fd, access)).map_err(err)?;
-        }
-    }
-    Ok(Prepared { ruleset: Some(created), level })
-}
-
-/// Apply in the child: resource limits, `no_new_privs` and the ruleset. Only system
-/// calls, no allocation: safe between fork and exec.
-pub fn apply_in_child(ruleset: Option<RulesetCreated>) -> std::io::Result<()> {
-    let limit = |resource, value: libc::rlim_t| {
-        // SAFETY: setrlimit/getrlimit on our own process with a valid struct.
-        unsafe {
-            let mut current = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-            if libc::getrlimit(resource, &mut current) == 0 {
-                let wanted = value.min(current.rlim_max);
-                let _ =
-                    libc::setrlimit(resource, &libc::rlimit { rlim_cur: wanted, rlim_max: wanted });
-            }
-        }
-    };
-    limit(libc::RLIMIT_CORE, 0);
-    limit(libc::RLIMIT_NOFILE, 4096);
-    limit(libc::RLIMIT_NPROC, 4096);
-    // SAFETY: prctl with constant arguments.
-    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    if let Some(r) = ruleset {
-        r.restrict_self().map_err(|_| std::io::Error::from_raw_os_error(libc::EPERM))?;
-    }
-    Ok(())
+    let args: Vec<std::ffi::OsString> = spec.args.iter().map(Into::into).collect();
+    sandbox.command(sandbox_policy, &spec.program, &args)
 }

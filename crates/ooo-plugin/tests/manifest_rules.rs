@@ -277,7 +277,7 @@ fn explicit_audit_events_must_cover_what_runs() {
 
 #[test]
 fn our_extension_is_strict() {
-    let ok = json!({"x-ouroboros": {"env": {"API_TOKEN": "net:api"}, "network": {"scope": "net:api", "hosts": ["api.example.com", "*.example.org:8443"]}, "fs": {"workspace": "write", "write_scope": "demo:read"}}});
+    let ok = json!({"x-ouroboros": {"env": {"API_TOKEN": "net:api"}, "network": {"scope": "net:api", "hosts": ["api.example.com", "*.example.org:8443"]}, "fs": {"workspace": "write", "write_scope": "plugin:lifecycle:policy"}}});
     let m = load(&with("0.6", ok)).unwrap();
     assert_eq!(m.x_ouroboros.unwrap().network.unwrap().hosts.len(), 2);
     refused_at(
@@ -304,6 +304,25 @@ fn our_extension_is_strict() {
         ),
         "/x-ouroboros/network/hosts/0",
     );
+}
+
+#[test]
+fn a_read_only_scope_cannot_open_workspace_write() {
+    let doc = with(
+        "0.6",
+        json!({"x-ouroboros": {"fs": {"workspace": "write", "write_scope": "demo:read"}}}),
+    );
+    let e = refused_at(doc, "/x-ouroboros/fs/write_scope");
+    assert!(e.contains("\"demo:read\" has risk read_only"), "names the scope: {e}");
+    assert!(e.contains("opens workspace write"), "names the resource: {e}");
+    assert!(e.contains("set \"risk\": \"write\" at /permissions/0"), "names the fix: {e}");
+    // The same scope may read the workspace, and a read_only scope may still carry
+    // network and environment (listed for consent, see `opens`).
+    load(&with(
+        "0.6",
+        json!({"x-ouroboros": {"fs": {"workspace": "read", "write_scope": "demo:read"}, "env": {"T": "net:api"}, "network": {"scope": "net:api", "hosts": ["api.example.com"]}}}),
+    ))
+    .unwrap();
 }
 
 #[test]

@@ -51,6 +51,17 @@ const ETC: &[&str] = &[
     "java-17-openjdk",
 ];
 
+/// Whether `path` is already visible read-only through the system mounts (e.g. a PATH
+/// entry `/usr/bin`, or `/bin` on a merged-/usr system, which is a link inside too):
+/// such a read mount is left out, as binding onto a link is refused.
+pub(crate) fn system_covers(path: &Path) -> bool {
+    let Ok(real) = path.canonicalize() else { return false };
+    SYSTEM.iter().map(Path::new).any(|dir| {
+        let is_real_dir = std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir());
+        is_real_dir && real.starts_with(dir)
+    })
+}
+
 /// One mount by descriptor.
 pub(crate) struct FdMount {
     pub fd: i32,

@@ -105,9 +105,12 @@ impl Sandbox {
         let bwrap = self.support.bwrap.clone().expect("namespaces imply bwrap");
         let mut held = Vec::new();
         let mut mounts = Vec::new();
-        for (path, writable) in
-            policy.read.iter().map(|p| (p, false)).chain(policy.write.iter().map(|p| (p, true)))
-        {
+        let mut seen = std::collections::HashSet::new();
+        let reads = policy.read.iter().filter(|p| !bwrap::system_covers(p)).map(|p| (p, false));
+        for (path, writable) in reads.chain(policy.write.iter().map(|p| (p, true))) {
+            if !seen.insert((path.clone(), writable)) {
+                continue;
+            }
             let fd = open_path(path)?;
             mounts.push(FdMount { fd: fd.as_raw_fd(), dest: path.clone(), writable });
             held.push(fd);

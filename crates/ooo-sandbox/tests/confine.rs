@@ -117,3 +117,20 @@ fn hosts_are_reached_only_through_the_proxy() {
     );
     let _: PathBuf = dir.path().to_owned();
 }
+
+#[test]
+fn system_directories_and_repeats_in_a_policy_are_harmless() {
+    let Some(sandbox) = sandbox() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut policy = base(dir.path());
+    // PATH entries: on merged-/usr systems /bin and /sbin are links inside too.
+    policy.read.extend(["/bin", "/sbin", "/usr/bin", "/usr/bin"].map(PathBuf::from));
+    policy.write.push(dir.path().to_owned());
+    let out = sh(&sandbox, policy, "ls /bin/sh && echo fine");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "/bin/sh\nfine\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

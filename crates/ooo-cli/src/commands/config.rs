@@ -128,10 +128,13 @@ fn effective(home: &Home, located: Located) -> Effective {
         Some(SandboxSetting::Require) => {
             Setting::from_file("sandbox".into(), "require".into(), &lines)
         }
+        Some(SandboxSetting::AllowPartial) => {
+            Setting::from_file("sandbox".into(), "allow-partial".into(), &lines)
+        }
         None => Setting::default(
             "sandbox",
-            None,
-            Some("not required: plugins run with the best sandbox this kernel offers"),
+            Some("require".into()),
+            Some("fail closed: nothing runs without the full sandbox; `allow-partial` opts down"),
         ),
     });
     let configured_default = config.runtime.default.clone();

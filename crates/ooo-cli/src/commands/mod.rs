@@ -7,6 +7,7 @@ mod dispatch;
 mod ledger;
 mod plugin;
 mod runtime;
+mod sandbox;
 mod seed;
 
 use std::process::ExitCode;
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Plugin(cmd) => plugin::run(cmd),
         Command::Runtime(cmd) => runtime::run(cmd),
         Command::Config(cmd) => config::run(cmd),
+        Command::Sandbox(cmd) => sandbox::run(cmd),
         Command::Completions { shell } => completions::run(shell),
     }
 }

@@ -18,10 +18,10 @@ echo "$cmd" >> "$OUROBOROS_PLUGIN_STATE_DIR/ran"
 case "$cmd" in
   say) echo "said: $*"; echo "secret seen: ${API_TOKEN:-none}" ;;
   fail) echo "failing" >&2; exit 3 ;;
-  sleep) sleep 60 & echo $! > "$OUROBOROS_PLUGIN_STATE_DIR/grandchild"; echo $$ > "$OUROBOROS_PLUGIN_STATE_DIR/child"; wait ;;
+  sleep) sh -c 'sleep 60; : "$0"' "$OUROBOROS_PLUGIN_STATE_DIR" & echo $! > "$OUROBOROS_PLUGIN_STATE_DIR/grandchild"; echo $$ > "$OUROBOROS_PLUGIN_STATE_DIR/child"; wait ;;
   wipe) echo wiped ;;
   daemon) (sleep 30; echo late) & echo started ;;
-  trapint) sleep 60 & echo $! > "$OUROBOROS_PLUGIN_STATE_DIR/straggler"; trap 'echo caught; exit 130' INT; echo ready > "$OUROBOROS_PLUGIN_STATE_DIR/ready"; while :; do sleep 0.1; done ;;
+  trapint) sh -c 'trap "" INT; sleep 60; : "$0"' "$OUROBOROS_PLUGIN_STATE_DIR" & echo $! > "$OUROBOROS_PLUGIN_STATE_DIR/straggler"; trap 'echo caught; exit 130' INT; echo ready > "$OUROBOROS_PLUGIN_STATE_DIR/ready"; while :; do sleep 0.1; done ;;
 esac
 "#;
 
@@ -149,6 +149,19 @@ pub fn check_schema(events: &[Value]) {
 }
 
 /// Running (a zombie waiting to be reaped by init does not count).
+/// Whether a live process has `marker` in its command line (a plugin's pids are those
+/// of its sandbox's pid namespace, not the host's, so its processes are found by what
+/// they carry).
+pub fn running_with(marker: &Path) -> bool {
+    let marker = marker.as_os_str().as_encoded_bytes();
+    let Ok(procs) = fs::read_dir("/proc") else { return false };
+    procs.filter_map(Result::ok).any(|p| {
+        let pid: Option<i32> = p.file_name().to_str().and_then(|n| n.parse().ok());
+        let cmdline = fs::read(p.path().join("cmdline")).unwrap_or_default();
+        pid.is_some_and(alive) && cmdline.windows(marker.len()).any(|w| w == marker)
+    })
+}
+
 pub fn alive(pid: i32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => stat

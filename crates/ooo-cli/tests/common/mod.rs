@@ -75,23 +75,18 @@ impl TestHome {
     }
 }
 
-/// The sandbox level the firewall will report on this machine: `full`, `partial` or
-/// `unavailable` (from the kernel's Landlock ABI, as ooo reads it).
-pub fn ooo_landlock_level() -> String {
-    // SAFETY: the version query takes no pointers.
-    let abi = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<u8>(),
-            0usize,
-            1 as libc::c_long,
-        )
-    };
-    match abi {
-        a if a >= 4 => "full".into(),
-        a if a >= 1 => "partial".into(),
-        _ => "unavailable".into(),
+/// Whether this machine runs the full sandbox (`ooo-sandbox`: namespaces, Landlock,
+/// seccomp). Tests that need it skip with a message where it is missing, except under
+/// CI (`CI` set), where a missing mechanism fails them: CI installs what they need.
+pub fn full_sandbox() -> bool {
+    let support = ooo_sandbox::Support::get();
+    if support.missing.is_empty() {
+        return true;
     }
+    let missing: Vec<&str> = support.missing.iter().map(|m| m.name()).collect();
+    assert!(std::env::var_os("CI").is_none(), "CI lacks the full sandbox: {missing:?}");
+    eprintln!("skipping: this machine lacks {}", missing.join(", "));
+    false
 }
 
 /// Open the ledger database directly, without triggers, to tamper with it.

@@ -1,6 +1,7 @@
 //! How a launched command ended, as the audit records it: the terminal event
 //! (`plugin.completed` or `plugin.failed`) with its status and message, and the
-//! provenance of the run (exit code, duration, output fingerprints, why it stopped).
+//! provenance of the run (exit code, duration, output fingerprints, why it stopped, the
+//! channel quota it hit).
 //! Launching is `launch`'s; appending the event is the parent module's.
 
 use std::time::Duration;
@@ -71,6 +72,25 @@ pub fn provenance(done: &Launched) -> Vec<(&'static str, String)> {
     prov
 }
 
+/// The provenance of a channel quota the run hit: which (`quota_exceeded`, one of
+/// `ooo_mcp::quota::Quota`'s names), its limit and the amount the refused request would
+/// have made. Nothing when no quota was hit.
+pub fn quota_provenance(
+    exceeded: Option<&ooo_mcp::quota::Exceeded>,
+) -> Vec<(&'static str, String)> {
+    match exceeded {
+        Some(e) => vec![
+            (QUOTA_EXCEEDED, e.quota.as_str().to_owned()),
+            ("quota_limit", e.limit.to_string()),
+            ("quota_observed", e.observed.to_string()),
+        ],
+        None => Vec::new(),
+    }
+}
+
+/// The provenance key naming the channel quota a run hit.
+pub const QUOTA_EXCEEDED: &str = "quota_exceeded";
+
 #[cfg(test)]
 mod tests {
     use super::super::launch::StreamPrint;
@@ -129,5 +149,20 @@ mod tests {
         assert_eq!(timed_out.last(), Some(&("reason", "timed_out".to_owned())));
         let cancelled = provenance(&launched(Ended::Cancelled, None));
         assert_eq!(cancelled.last(), Some(&("reason", "cancelled".to_owned())));
+    }
+
+    #[test]
+    fn a_quota_hit_names_the_quota_its_limit_and_the_amount() {
+        use ooo_mcp::quota::{Exceeded, Quota};
+        assert!(quota_provenance(None).is_empty());
+        let e = Exceeded { quota: Quota::LedgerEvents, limit: 500, observed: 501 };
+        assert_eq!(
+            quota_provenance(Some(&e)),
+            [
+                ("quota_exceeded", "ledger_events".to_owned()),
+                ("quota_limit", "500".to_owned()),
+                ("quota_observed", "501".to_owned()),
+            ]
+        );
     }
 }

@@ -6,7 +6,6 @@
 //! module (`invoke`). Launching and auditing are not here.
 
 use crate::lockfile::LockEntry;
-use crate::sandbox::Level;
 use crate::trust::TrustState;
 
 /// A gate's refusal: the audit status of the `plugin.failed` it records, and the
@@ -133,14 +132,13 @@ pub fn still_unchanged(entry: &LockEntry, current: Option<&str>) -> Gate {
     )))
 }
 
-/// The sandbox this kernel gives is enough for `sandbox = "require"`.
-pub fn sandbox_enough(level: &Level, required: bool) -> Gate {
-    if *level == Level::Full || !required {
-        return Ok(());
+/// The sandbox can run: every mechanism is there, or `sandbox = "allow-partial"` lets it
+/// run with what there is, and the policy can be enforced as written.
+pub fn sandbox_available(error: Option<&crate::sandbox::SandboxError>) -> Gate {
+    match error {
+        None => Ok(()),
+        Some(e) => Err(Blocked::new(format!("sandbox: {e}; {}", e.hint()))),
     }
-    Err(Blocked::new(format!(
-        "sandbox: {level}, and config.toml says sandbox = \"require\"; run on a kernel with Landlock (ABI 4+) or relax the setting"
-    )))
 }
 
 #[cfg(test)]
@@ -238,10 +236,14 @@ mod tests {
     }
 
     #[test]
-    fn a_required_sandbox_must_be_full() {
-        assert_eq!(sandbox_enough(&Level::Full, true), Ok(()));
-        assert_eq!(sandbox_enough(&Level::Unavailable, false), Ok(()));
-        let b = sandbox_enough(&Level::Unavailable, true).unwrap_err();
-        assert!(b.message.contains("sandbox = \"require\""), "{}", b.message);
+    fn a_missing_sandbox_blocks_with_its_fix() {
+        assert_eq!(sandbox_available(None), Ok(()));
+        let e = crate::sandbox::SandboxError::new(
+            ooo_sandbox::ErrorKind::Unavailable,
+            "missing Landlock",
+            "boot with lsm=landlock",
+        );
+        let b = sandbox_available(Some(&e)).unwrap_err();
+        assert!(b.message.contains("missing Landlock") && b.message.contains("lsm=landlock"));
     }
 }

@@ -251,16 +251,17 @@ fn terminate_group(pid: u32) {
     kill_group(pid, libc::SIGCONT);
 }
 
-/// Start the process and wait for it, enforcing the timeout and cancellation. With a
-/// `sandbox` ruleset, the child applies it (and the resource limits) before exec.
+/// Start the confined process and wait for it, enforcing the timeout and cancellation.
+/// `confined` is the sandboxed command for `spec` (see `crate::sandbox::confine`); the
+/// spec's timeout and grace apply to it.
 /// `channel`, when given, becomes the child's fd [`CORE_FD`] (the capability channel) and is
 /// closed in ooo as soon as the child started, so the channel ends with the plugin.
 pub fn launch(
     spec: &LaunchSpec,
-    sandbox: Option<landlock::RulesetCreated>,
+    confined: crate::sandbox::Confined,
     channel: Option<std::os::fd::OwnedFd>,
 ) -> Launched {
-    start(spec, sandbox, channel, Streams::PassThrough)
+    start(spec, confined, channel, Streams::PassThrough)
 }
 
 /// Where the process's standard streams go.
@@ -278,13 +279,13 @@ enum Streams {
 /// when it was shown). `channel` as in [`launch`].
 pub fn launch_in_background(
     spec: &LaunchSpec,
-    sandbox: Option<landlock::RulesetCreated>,
+    confined: crate::sandbox::Confined,
     channel: Option<std::os::fd::OwnedFd>,
     show: bool,
 ) -> (Launched, Vec<u8>) {
     let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
     let streams = Streams::Background { kept: Sink::Keep(Arc::clone(&kept)), show };
-    let done = start(spec, sandbox, channel, streams);
+    let done = start(spec, confined, channel, streams);
     let kept = std::mem::take(&mut *kept.lock().unwrap_or_else(|e| e.into_inner()));
     (done, kept)
 }
@@ -292,12 +293,11 @@ pub fn launch_in_background(
 /// [`launch`] or [`launch_in_background`].
 fn start(
     spec: &LaunchSpec,
-    sandbox: Option<landlock::RulesetCreated>,
+    mut confined: crate::sandbox::Confined,
     channel: Option<std::os::fd::OwnedFd>,
     streams: Streams,
 ) -> Launched {
     use std::os::fd::AsRawFd;
-    let sandbox = std::sync::Mutex::new(Some(sandbox));
     let channel_raw = channel.as_ref().map(|fd| fd.as_raw_fd());
     let cancel = cancel_flag();
     let started = Instant::now();
@@ -319,11 +319,9 @@ fn start(
         }
     };
     let err_tty = io::stderr().is_terminal();
-    let mut cmd = Command::new(&spec.program);
-    cmd.args(&spec.args)
-        .current_dir(&spec.cwd)
-        .env_clear()
-        .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    // `bwrap` (or, in a partial sandbox, the program) with the spec's environment; it
+    // lives in `confined`, which keeps the sandbox's proxy and mounts alive until the end.
+    let cmd: &mut Command = &mut confined.command;
     let (out_sink, err_sink) = match streams {
         Streams::PassThrough => {
             cmd.stdin(Stdio::inherit())
@@ -357,11 +355,8 @@ fn start(
             }
             libc::signal(libc::SIGINT, libc::SIG_DFL);
             libc::signal(libc::SIGTERM, libc::SIG_DFL);
-            // Only this closure ever locks it, in the child: never contended.
-            if let Some(ruleset) = sandbox.lock().ok().and_then(|mut s| s.take()) {
-                crate::sandbox::apply_in_child(ruleset)?;
-            }
-            // After the sandbox: its ruleset descriptor may itself be `CORE_FD`.
+            // After the sandbox's own set-up (which closed every descriptor it does not
+            // keep), the channel becomes `CORE_FD`.
             if let Some(fd) = channel_raw {
                 // The channel becomes `CORE_FD`, inherited across exec (dup2 clears
                 // close-on-exec; when it already is that fd, clear it by hand).

@@ -130,8 +130,6 @@ struct Checks<'a> {
     state: trust::TrustState,
     /// Required scopes not trusted.
     missing: &'a [String],
-    sandbox: &'a crate::sandbox::Level,
-    sandbox_required: bool,
 }
 
 /// Why the gates stopped: a refusal to record, or a failure to report.
@@ -180,7 +178,7 @@ fn pass_gates(
     // The hooks and the prompt took time: check again what may have changed meanwhile.
     gates::not_cancelled(cancelled())?;
     gates::still_unchanged(entry, run.manager.current_digest(&run.live).ok().as_deref())?;
-    gates::sandbox_enough(checks.sandbox, checks.sandbox_required)?;
+    gates::sandbox_available(run.sandbox.as_ref().err())?;
     Ok(confirmation)
 }
 
@@ -211,24 +209,18 @@ pub fn invoke(
             available: manifest.commands.iter().map(|c| c.name.clone()).collect(),
         });
     };
-    let Setup { mut run, state, missing, required, sandbox_required, _output, _tmp } =
+    let Setup { mut run, state, missing, required, _output, _tmp } =
         set_up(manager, ledger, actor, &entry, &manifest, command, req)?;
     let invocation_id = run.ctx.invocation_id.clone();
-    let level = crate::sandbox::level();
-    let passed = pass_gates(
-        &mut run,
-        &entry,
-        command,
-        req,
-        confirm,
-        &Checks { state, missing: &missing, sandbox: &level, sandbox_required },
-    );
+    let level = run.level();
+    let passed =
+        pass_gates(&mut run, &entry, command, req, confirm, &Checks { state, missing: &missing });
     let confirmation = match passed {
         Ok(how) => how,
         Err(Stop::Blocked(b)) => return run.blocked(b.status, b.message),
         Err(Stop::Failed(e)) => return Err(e),
     };
-    if level != crate::sandbox::Level::Full {
+    if level != crate::sandbox::Level::Full.to_string() {
         let mut err = std::io::stderr().lock();
         let _ = std::io::Write::write_fmt(&mut err, format_args!("ooo: sandbox: {level}\n"));
     }
@@ -253,10 +245,13 @@ pub fn invoke(
     }
     let (done, channel) = run.launch_command(command, req, timeout)?;
     let exit_code = done.ended.exit_code();
-    // What the plugin really called on its channel.
-    run.ctx.capabilities = channel.map(|c| c.finish()).unwrap_or_default();
+    // What the plugin really called on its channel, and the quota it hit (recorded
+    // once, on the terminal event).
+    let report = channel.map(|c| c.finish_all()).unwrap_or_default();
+    run.ctx.capabilities = report.used;
     let terminal = ending::Terminal::of(&done.ended, timeout);
-    let prov = ending::provenance(&done);
+    let mut prov = ending::provenance(&done);
+    prov.extend(ending::quota_provenance(report.quota_exceeded.as_ref()));
     run.record(terminal.event, terminal.status, terminal.message.as_deref(), &required, &prov)?;
     // The cancellation is recorded; the hooks that follow it must be allowed to run.
     launch::cancel_flag().store(false, Ordering::SeqCst);

@@ -32,6 +32,16 @@ pub(super) fn program_of(
     Some((program, words[1..].to_vec()))
 }
 
+/// A sandbox that is missing or cannot be set up, as a start failure.
+fn sandbox_failure(e: &crate::sandbox::SandboxError) -> Ended {
+    Ended::StartFailed { not_found: false, message: format!("sandbox: {e} (hint: {})", e.hint()) }
+}
+
+/// The record of a launch that never started.
+fn not_started(ended: Ended) -> launch::Launched {
+    launch::Launched { ended, duration: Duration::ZERO, stdout: None, stderr: None, pid: None }
+}
+
 pub(super) struct Run<'a> {
     pub(super) manager: &'a Manager,
     pub(super) ledger: &'a mut dyn Store,
@@ -41,14 +51,30 @@ pub(super) struct Run<'a> {
     pub(super) env: Vec<(String, String)>,
     pub(super) live: PathBuf,
     pub(super) policy: crate::sandbox::Policy,
+    /// The sandbox, or why there is none (a gate refuses the command then).
+    pub(super) sandbox: Result<crate::sandbox::Sandbox, crate::sandbox::SandboxError>,
 }
 
 impl Run<'_> {
-    /// A fresh ruleset for one launch (None where the kernel has no Landlock).
-    pub(super) fn ruleset(&self) -> Result<Option<landlock::RulesetCreated>, ManagerError> {
-        let prepared = crate::sandbox::prepare(&self.policy)
-            .map_err(|source| ManagerError::Io { path: self.live.clone(), source })?;
-        Ok(prepared.ruleset)
+    /// The sandbox level the command runs at (for the audit and stderr).
+    pub(super) fn level(&self) -> String {
+        match &self.sandbox {
+            Ok(s) => s.level().to_string(),
+            Err(_) => "unavailable".into(),
+        }
+    }
+
+    /// The confined command for one launch; a sandbox that cannot be set up is a start
+    /// failure naming the cause and the fix.
+    pub(super) fn confine(
+        &self,
+        spec: &LaunchSpec,
+        channel: bool,
+        terminal: bool,
+    ) -> Result<crate::sandbox::Confined, Ended> {
+        let sandbox = self.sandbox.as_ref().map_err(sandbox_failure)?;
+        crate::sandbox::confine(sandbox, &self.policy, spec, channel, terminal)
+            .map_err(|e| sandbox_failure(&e))
     }
 
     pub(super) fn record(
@@ -70,12 +96,19 @@ impl Run<'_> {
         &mut self,
         confirmation: &str,
         timeout: Duration,
-        level: &crate::sandbox::Level,
+        level: &str,
         required: &[String],
     ) -> Result<(), ManagerError> {
         let ooo_pid = std::process::id();
         let ooo_start = audit::process_start(ooo_pid).unwrap_or_default();
-        let network = if self.policy.network { "allowed" } else { "denied" };
+        let network = match &self.policy.network {
+            crate::sandbox::Network::None => "denied".to_owned(),
+            crate::sandbox::Network::All => "allowed".to_owned(),
+            crate::sandbox::Network::Hosts(hosts) => {
+                let hosts: Vec<String> = hosts.iter().map(ToString::to_string).collect();
+                format!("hosts: {}", hosts.join(", "))
+            }
+        };
         let mut payloads = vec![self.ctx.payload(
             ooo_core::event_types::plugin::INVOKED,
             "success",
@@ -87,7 +120,7 @@ impl Run<'_> {
                 ("confirmation", confirmation.to_owned()),
                 ("timeout_seconds", timeout.as_secs().to_string()),
                 ("sandbox", level.to_string()),
-                ("network", network.to_owned()),
+                ("network", network),
             ],
         )];
         for scope in required {
@@ -129,7 +162,6 @@ impl Run<'_> {
         };
         args.push(command.name.clone());
         args.extend(req.args.iter().cloned());
-        let ruleset = self.ruleset()?;
         let io = |source| ManagerError::Io { path: self.live.clone(), source };
         let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(io)?;
         let session = ooo_mcp::capability::Session {
@@ -145,7 +177,12 @@ impl Run<'_> {
         env.push((CORE_FD_ENV.into(), CORE_FD.to_string()));
         let spec =
             LaunchSpec { program, args, cwd: self.live.clone(), env, timeout, grace: req.grace };
-        Ok((launch(&spec, ruleset, Some(theirs.into())), Some(served)))
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stdin());
+        let launched = match self.confine(&spec, true, terminal) {
+            Ok(confined) => launch(&spec, confined, Some(theirs.into())),
+            Err(ended) => not_started(ended),
+        };
+        Ok((launched, Some(served)))
     }
 
     pub(super) fn blocked(
@@ -226,7 +263,11 @@ impl Run<'_> {
                 timeout: hook.timeout_seconds.map_or(DEFAULT_HOOK_TIMEOUT, Duration::from_secs),
                 grace: Duration::from_secs(2),
             };
-            let code = launch(&spec, self.ruleset()?, None).ended.exit_code();
+            let launched = match self.confine(&spec, false, false) {
+                Ok(confined) => launch(&spec, confined, None),
+                Err(ended) => not_started(ended),
+            };
+            let code = launched.ended.exit_code();
             if code == 0 {
                 hook_event(self, events.ok, "success", None, &[("exit_code", "0".into())])?;
             } else if hook.failure_policy == "fail_closed" {

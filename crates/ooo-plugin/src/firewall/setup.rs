@@ -3,7 +3,9 @@
 //! ends), the environment and the sandbox policy. Deciding whether the command may run
 //! is `gates`'; running it is `run`'s.
 
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ooo_core::ledger::{Actor, Store};
 use ooo_core::safety::redaction;
@@ -35,14 +37,18 @@ pub(super) struct OutputDir {
 }
 
 impl OutputDir {
-    fn make(dir: &Path) -> Self {
-        let mut missing: Vec<PathBuf> =
-            dir.ancestors().take_while(|d| !d.exists()).map(Path::to_owned).collect();
-        missing.reverse();
-        // A workspace the caller cannot write gets no output directory (and the plugin
-        // no place to write one).
-        let _ = std::fs::create_dir_all(dir);
-        Self { made: missing }
+    /// Make `workdir/relative` without following a link the workspace planted: the
+    /// descriptor is what the sandbox mounts, so what the plugin writes lands exactly
+    /// there. A workspace the caller cannot write gets no output directory (and the
+    /// plugin no place to write one); a planted link refuses the call.
+    fn make(workdir: &Path, relative: &Path) -> Result<(Self, Option<OwnedFd>), ManagerError> {
+        match crate::safe_path::open_dir_beneath(workdir, relative, true) {
+            Ok((fd, made)) => Ok((Self { made }, Some(fd))),
+            Err(e) if crate::safe_path::refusal(&e).is_some() => {
+                Err(ManagerError::Io { path: workdir.join(relative), source: e })
+            }
+            Err(_) => Ok((Self { made: Vec::new() }, None)),
+        }
     }
 }
 
@@ -55,6 +61,11 @@ impl Drop for OutputDir {
             }
         }
     }
+}
+
+/// The plugin's output directory, relative to the workspace.
+fn output_relative(name: &str) -> PathBuf {
+    Path::new(".ouroboros").join("plugin-artifacts").join(name)
 }
 
 /// Where one invocation may write, besides the workspace.
@@ -102,18 +113,20 @@ pub(super) fn env_for(
 }
 
 /// What the sandbox lets this plugin touch, from its manifest and the user's grants.
+/// `output` is the output directory as opened without following links.
 pub(super) fn policy_for(
     manifest: &Manifest,
     granted: &[String],
     live: &Path,
     req: &Request,
     dirs: &Dirs,
-) -> crate::sandbox::Policy {
+    output: Option<OwnedFd>,
+) -> Result<crate::sandbox::Policy, crate::sandbox::SandboxError> {
     let mut policy = crate::sandbox::Policy {
         read: vec![live.to_owned()],
-        write: vec![dirs.state.clone(), dirs.tmp.clone(), dirs.output.clone()],
-        network: false,
-        connect_ports: Vec::new(),
+        write: vec![dirs.state.clone(), dirs.tmp.clone()],
+        write_fds: output.map(|fd| (Arc::new(fd), dirs.output.clone())).into_iter().collect(),
+        network: crate::sandbox::Network::None,
     };
     let trusted = |scope: &str| granted.iter().any(|g| g == scope);
     if let Some(x) = &manifest.x_ouroboros {
@@ -126,11 +139,13 @@ pub(super) fn policy_for(
                 _ => {}
             }
         }
-        if let Some(net) = &x.network {
-            policy.network = trusted(&net.scope);
+        if let Some(net) = &x.network
+            && trusted(&net.scope)
+        {
+            policy.network = crate::sandbox::network_for(&net.hosts)?;
         }
     }
-    policy
+    Ok(policy)
 }
 
 /// Everything one invocation runs with, set up before the gates (nothing is recorded
@@ -142,7 +157,6 @@ pub(super) struct Setup<'a> {
     pub(super) missing: Vec<String>,
     /// Scopes the command requires.
     pub(super) required: Vec<String>,
-    pub(super) sandbox_required: bool,
     pub(super) _output: OutputDir,
     pub(super) _tmp: TmpDir,
 }
@@ -160,7 +174,7 @@ pub(super) fn set_up<'a>(
 ) -> Result<Setup<'a>, ManagerError> {
     // Read before anything is recorded: an invalid config.toml stops the command (the
     // sandbox policy must never fail open), whatever sandbox this kernel offers.
-    let sandbox_required = manager.sandbox_required()?;
+    let sandbox = crate::sandbox::Sandbox::new(manager.sandbox_mode()?);
     let live = manager.live_dir(entry)?;
     let invocation_id = ulid::Ulid::new().to_string();
     let red = redaction::redact(&req.args);
@@ -184,7 +198,7 @@ pub(super) fn set_up<'a>(
     let dirs = Dirs {
         home: state_dir.join("home"),
         tmp: manager.runs_dir().join(format!("tmp-{invocation_id}")),
-        output: req.workdir.join(".ouroboros").join("plugin-artifacts").join(&entry.name),
+        output: req.workdir.join(output_relative(&entry.name)),
         state: state_dir,
     };
     for dir in [&dirs.home, &dirs.tmp] {
@@ -193,18 +207,22 @@ pub(super) fn set_up<'a>(
     }
     // The output directory exists for the call, and after it only if the plugin wrote
     // to it.
-    let output = OutputDir::make(&dirs.output);
+    let (output, output_fd) = OutputDir::make(&req.workdir, &output_relative(&entry.name))?;
     let tmp = TmpDir(dirs.tmp.clone());
     let granted = trust::granted_scopes(ledger, &subject)?;
     let env = env_for(entry, manifest, &granted, &live, req, &dirs, &invocation_id);
-    let policy = policy_for(manifest, &granted, &live, req, &dirs);
+    let policy = policy_for(manifest, &granted, &live, req, &dirs, output_fd);
+    // A policy that cannot be enforced as written is refused like a missing sandbox.
+    let (policy, sandbox) = match policy {
+        Ok(p) => (p, sandbox),
+        Err(e) => (crate::sandbox::Policy::default(), Err(e)),
+    };
     let required = required.iter().map(|s| s.to_string()).collect();
     Ok(Setup {
-        run: Run { manager, ledger, actor, ctx, manifest, env, live, policy },
+        run: Run { manager, ledger, actor, ctx, manifest, env, live, policy, sandbox },
         state,
         missing,
         required,
-        sandbox_required,
         _output: output,
         _tmp: tmp,
     })

@@ -71,6 +71,10 @@ pub struct ManifestSummary {
     pub commands: Vec<CommandSummary>,
     pub capabilities: Vec<manifest::Capability>,
     pub permissions: Vec<manifest::Permission>,
+    /// Each declared scope with every resource it opens (variables, hosts, paths).
+    pub scopes: Vec<manifest::opens::ScopeOpens>,
+    /// What every invocation gets without a scope.
+    pub without_scope: Vec<manifest::opens::Resource>,
     /// Hook names.
     pub hooks: Vec<String>,
 }
@@ -103,6 +107,8 @@ impl ManifestSummary {
                 .collect(),
             capabilities: m.capabilities.clone(),
             permissions: m.permissions.clone(),
+            scopes: m.scopes_opening(),
+            without_scope: m.opened_without_scope(),
             hooks: m.hooks.iter().map(|h| h.name.clone()).collect(),
         }
     }

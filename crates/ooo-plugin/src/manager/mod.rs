@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::json;
 
-use ooo_core::config::{Config, ConfigError, SandboxSetting};
+use ooo_core::config::{Config, ConfigError};
 use ooo_core::home::Home;
 use ooo_core::ledger::{Actor, LedgerError, Store, timestamp};
 
@@ -213,6 +213,8 @@ pub struct Trusted {
     pub added: Vec<PermissionChange>,
     /// The scopes asked for that it held already.
     pub already_held: Vec<String>,
+    /// Each scope granted by this call with every resource it opens (the consent).
+    pub opened: Vec<manifest::opens::ScopeOpens>,
     /// False when nothing changed, so no event was appended.
     pub recorded: bool,
 }
@@ -234,6 +236,10 @@ pub struct InstallReport {
     pub previous_digest: Option<String>,
     pub permissions_added: Vec<PermissionChange>,
     pub permissions_removed: Vec<PermissionChange>,
+    /// Every declared scope of the installed manifest with the resources it opens, and
+    /// what the plugin gets without a scope: what `trust` would grant, named.
+    pub scopes: Vec<manifest::opens::ScopeOpens>,
+    pub without_scope: Vec<manifest::opens::Resource>,
     /// The files that differ from the installed tree (all of them for a first install).
     pub files_changed: Vec<FileChange>,
     /// False when the same bytes from the same source were already installed.
@@ -418,9 +424,9 @@ impl Manager {
     /// `sandbox = "require"` in the home's `config.toml`: refuse to run plugins without
     /// the full sandbox. A file that cannot be read or is not valid (a syntax error
     /// anywhere, `sandbox = "required"`) is an error, never "not required".
-    pub fn sandbox_required(&self) -> Result<bool, ManagerError> {
+    pub fn sandbox_mode(&self) -> Result<crate::sandbox::Mode, ManagerError> {
         let config = Config::load(&self.home.config_toml())?;
-        Ok(config.sandbox == Some(SandboxSetting::Require))
+        Ok(crate::sandbox::mode(config.sandbox))
     }
 
     /// The home's ledger database.
@@ -787,6 +793,8 @@ impl Manager {
                     previous_digest: Some(p.artifact_digest.clone()),
                     permissions_added: added,
                     permissions_removed: removed,
+                    scopes: m.scopes_opening(),
+                    without_scope: m.opened_without_scope(),
                     files_changed: Vec::new(),
                     changed: false,
                     dry_run: kind == Kind::DryRun,
@@ -804,7 +812,7 @@ impl Manager {
                         source_root: &f.root,
                         plugin_dir: &f.plugin_dir,
                         work: &build_work,
-                        sandbox_required: self.sandbox_required()?,
+                        sandbox_mode: self.sandbox_mode()?,
                         show_output: self.show_progress,
                     }
                     .run(&staging)?,
@@ -853,6 +861,8 @@ impl Manager {
                 previous_digest: previous.as_ref().map(|p| p.artifact_digest.clone()),
                 permissions_added: added,
                 permissions_removed: removed,
+                scopes: m.scopes_opening(),
+                without_scope: m.opened_without_scope(),
                 files_changed: changes::between(&live, &staging).map_err(io_err(&staging))?,
                 changed: true,
                 dry_run: kind == Kind::DryRun,
@@ -1012,7 +1022,8 @@ impl Manager {
                 json!({"name": name, "subject": subject, "scopes": scopes, "granted_scopes": granted}),
             )?;
         }
-        Ok(Trusted { granted_scopes: granted, added, already_held, recorded: !unchanged })
+        let opened = m.scopes_opening().into_iter().filter(|o| fresh.contains(&o.scope)).collect();
+        Ok(Trusted { granted_scopes: granted, added, already_held, opened, recorded: !unchanged })
     }
 
     pub fn disable(

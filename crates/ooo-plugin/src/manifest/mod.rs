@@ -3,8 +3,10 @@
 //! Loading follows upstream's order, stopping at the first failure: read and parse JSON;
 //! a root object; a supported `schema_version`; our JSON Schema for that version
 //! ([`schema`]); then the rules a schema cannot express ([`rules`]). Every failure names
-//! the file, the JSON pointer, what was expected and what was found.
+//! the file, the JSON pointer, what was expected and what was found. What each scope
+//! opens (variables, hosts, paths) is listed by [`opens`].
 
+pub mod opens;
 pub mod rules;
 pub mod schema;
 

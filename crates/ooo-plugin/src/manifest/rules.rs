@@ -1,14 +1,15 @@
 //! Manifest rules a JSON Schema cannot express, checked after the schema in upstream's
 //! order (source path, command permissions, hooks, audit events), then ours
-//! (`x-ouroboros`). [`check`] reports the first failure, at the pointer upstream uses;
-//! [`problems`] lists them all (for `ooo plugin validate`).
+//! (`x-ouroboros`, where a `read_only` scope cannot open workspace write). [`check`]
+//! reports the first failure, at the pointer upstream uses; [`problems`] lists them all
+//! (for `ooo plugin validate`).
 //!
 //! [`warnings`] lists what loads but will not work: several namespaces or repeated
 //! command names (refused at install), an entrypoint that does not split into words.
 
 use std::path::Path;
 
-use super::{Manifest, ManifestError, SourceType};
+use super::{Manifest, ManifestError, Risk, SourceType};
 
 const LIFECYCLE_READ: &str = "plugin:lifecycle:read";
 const LIFECYCLE_POLICY: &str = "plugin:lifecycle:policy";
@@ -364,6 +365,27 @@ impl Checker<'_> {
                     "write_scope must be declared in top-level permissions",
                     "a scope listed in permissions[].scope",
                     scope.as_str(),
+                ));
+            }
+            // Ours: a read_only scope cannot open workspace write (risk is what the
+            // user consents to; write to the caller's files is not read-only). Network
+            // and environment variables do not contradict read_only (reading a remote
+            // service needs both); `opens` lists them for consent.
+            if fs.workspace.as_deref() == Some("write")
+                && let Some(scope) = &fs.write_scope
+                && let Some(i) = self.m.permissions.iter().position(|p| &p.scope == scope)
+                && self.m.permissions[i].risk == Risk::ReadOnly
+            {
+                out.push(self.problem(
+                    "/x-ouroboros/fs/write_scope",
+                    &format!(
+                        "scope {scope:?} has risk read_only but opens workspace write (path {} with write access)",
+                        super::opens::WORKSPACE
+                    ),
+                    &format!(
+                        "a write_scope whose risk is write or destructive (fix: set \"risk\": \"write\" at /permissions/{i}, or name a scope of risk write)"
+                    ),
+                    format!("{scope} (read_only)"),
                 ));
             }
             if fs.workspace.as_deref() == Some("write") && fs.write_scope.is_none() {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use ooo_plugin::manager::Inspection;
 
-use super::render::{shown, write_build};
+use super::render::{shown, write_build, write_opens};
 use super::session::Session;
 use crate::error::CliError;
 
@@ -73,10 +73,13 @@ fn write_inspection(out: &mut dyn Write, info: &Inspection) -> std::io::Result<(
         writeln!(out, "  {:<16} {} [{}{confirm}]", c.name, c.summary, c.risk)?;
     }
     writeln!(out, "permissions:")?;
-    for p in &m.permissions {
+    for p in &m.scopes {
         let req = if p.required { "required" } else { "optional" };
         writeln!(out, "  {:<24} {:<11} {req}", p.scope, p.risk.as_str())?;
+        write_opens(out, "    ", &p.opens)?;
     }
+    writeln!(out, "every call, without a scope:")?;
+    write_opens(out, "    ", &m.without_scope)?;
     writeln!(out, "capabilities:")?;
     for c in &m.capabilities {
         writeln!(out, "  {:<24} {}", c.name.as_str(), c.access.as_str())?;

@@ -1,5 +1,5 @@
 //! Renderers more than one verb shares: one JSON document a line, an install or update
-//! report, a build step and permission changes. What each verb prints alone lives in
+//! report, a build step, permission changes and what each scope opens. What each verb prints alone lives in
 //! its own module.
 
 use std::io::Write;
@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use ooo_plugin::build::Built;
 use ooo_plugin::changes::Change;
 use ooo_plugin::manager::{InstallReport, PermissionChange};
+use ooo_plugin::manifest::opens::{Resource, ScopeOpens};
 
 use crate::error::CliError;
 use crate::output::piped;
@@ -58,6 +59,32 @@ fn write_permission_changes(
     Ok(())
 }
 
+/// Every resource in `opens`, one a line at `indent`, so that nothing is granted
+/// silently; a scope that opens none says so.
+pub fn write_opens(out: &mut dyn Write, indent: &str, opens: &[Resource]) -> std::io::Result<()> {
+    if opens.is_empty() {
+        return writeln!(out, "{indent}opens no variable, host or path (it gates commands)");
+    }
+    opens.iter().try_for_each(|r| writeln!(out, "{indent}opens {r}"))
+}
+
+/// Each scope with its risk and what it opens, then what every call gets without one.
+pub fn write_scopes(
+    out: &mut dyn Write,
+    indent: &str,
+    scopes: &[ScopeOpens],
+    without_scope: &[Resource],
+) -> std::io::Result<()> {
+    let deeper = format!("{indent}  ");
+    for s in scopes {
+        let req = if s.required { "required" } else { "optional" };
+        writeln!(out, "{indent}scope {} ({}, {req})", s.scope, s.risk)?;
+        write_opens(out, &deeper, &s.opens)?;
+    }
+    writeln!(out, "{indent}every call, without a scope:")?;
+    write_opens(out, &deeper, without_scope)
+}
+
 /// A build step as the user reviews it before trusting: the command, where it could
 /// connect, the sandbox it had, and the digests of its source and of each output.
 pub fn write_build(out: &mut dyn Write, b: &Built, source_digest: &str) -> std::io::Result<()> {
@@ -100,6 +127,7 @@ pub fn write_install(out: &mut dyn Write, r: &InstallReport) -> std::io::Result<
     }
     write_permission_changes(out, "added", &r.permissions_added)?;
     write_permission_changes(out, "removed", &r.permissions_removed)?;
+    write_scopes(out, "  ", &r.scopes, &r.without_scope)?;
     // For an update, which files change (a first install adds them all).
     if r.previous_version.is_some() && !r.files_changed.is_empty() {
         let count = |c: Change| r.files_changed.iter().filter(|f| f.change == c).count();

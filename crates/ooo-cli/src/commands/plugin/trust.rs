@@ -1,10 +1,11 @@
 //! `ooo plugin trust <name> --scope S...`: grant declared scopes and say what the plugin
-//! now holds. The refusals (undeclared scopes, changed files) are the manager's.
+//! now holds, naming every variable, host and path each granted scope opens. The refusals (undeclared scopes, changed files) are the manager's.
 
 use std::process::ExitCode;
 
 use serde_json::json;
 
+use super::render::write_opens;
 use super::session::Session;
 use crate::error::CliError;
 use crate::output::piped;
@@ -21,7 +22,7 @@ pub fn run(
             writeln!(
                 out,
                 "{}",
-                json!({"name": name, "granted": t.added, "already_held": t.already_held, "granted_scopes": t.granted_scopes, "recorded": t.recorded})
+                json!({"name": name, "granted": t.added, "opened": t.opened, "already_held": t.already_held, "granted_scopes": t.granted_scopes, "recorded": t.recorded})
             )?;
         } else if !t.recorded {
             writeln!(
@@ -46,6 +47,9 @@ pub fn run(
                         ""
                     }
                 )?;
+                if let Some(o) = t.opened.iter().find(|o| o.scope == p.scope) {
+                    write_opens(out, "  ", &o.opens)?;
+                }
             }
             writeln!(out, "{name} now holds: {}", t.granted_scopes.join(", "))?;
         }
