@@ -63,6 +63,20 @@ pub struct Config {
     pub sandbox: Option<SandboxSetting>,
     #[serde(default, skip_serializing_if = "RuntimeSection::is_empty")]
     pub runtime: RuntimeSection,
+    /// `[plugins.<name>]`: what you add to one plugin's manifest (e.g. your GitHub
+    /// Enterprise host).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub plugins: BTreeMap<String, PluginSettings>,
+}
+
+/// `[plugins.<name>]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginSettings {
+    /// Hosts (`host`, `host:port`, `*.suffix`) the plugin may also reach, once its
+    /// manifest's network scope is trusted: on top of `x-ouroboros.network.hosts`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,6 +212,14 @@ impl Config {
 
     /// What TOML alone cannot check; an error names the dotted key it is about.
     fn check(&self) -> Result<(), (String, String)> {
+        for (name, settings) in &self.plugins {
+            if let Some(bad) = settings.hosts.iter().find(|h| !plausible_host(h)) {
+                return Err((
+                    format!("plugins.{name}.hosts"),
+                    format!("`{bad}` is not a host, host:port or *.suffix"),
+                ));
+            }
+        }
         for (name, entry) in &self.runtime.entries {
             let valid_name = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
                 && name
@@ -267,12 +289,34 @@ impl Config {
 pub const AGENT_CLIS: [&str; 4] = ["claude", "codex", "gemini", "opencode"];
 
 /// Every runtime name that needs no `kind`: the agent CLIs and the built-in providers.
+/// A host as `[plugins.<name>] hosts` takes it (the sandbox parses it exactly).
+fn plausible_host(host: &str) -> bool {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((n, p)) if !n.contains(':') => (n, Some(p)),
+        _ => (host, None),
+    };
+    let name = name.strip_prefix("*.").unwrap_or(name);
+    !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        && port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0))
+}
+
 pub const KNOWN_RUNTIMES: [&str; 6] =
     ["claude", "codex", "gemini", "opencode", "anthropic", "openai"];
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plugin_hosts_are_read_and_checked() {
+        let c =
+            parse("[plugins.demo]\nhosts = [\"ghe.example.com\", \"127.0.0.1:8080\"]\n").unwrap();
+        assert_eq!(c.plugins["demo"].hosts, ["ghe.example.com", "127.0.0.1:8080"]);
+        let err = parse("[plugins.demo]\nhosts = [\"a b\"]\n").unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("`a b` is not a host"), "{err}");
+        assert!(parse("[plugins.demo]\nhost = []\n").is_err(), "unknown keys are refused");
+    }
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("/h/config.toml"))

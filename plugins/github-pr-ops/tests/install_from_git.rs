@@ -13,6 +13,7 @@ mod common;
 
 use common::fake_github::{FakeGitHub, HEAD, PR_URL};
 use serde_json::Value;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -118,6 +119,16 @@ fn add_from_a_git_url_builds_installs_and_reviews() {
     repository_of_this_workspace(&repo);
     let url = format!("file://{}", repo.display());
 
+    // The fake GitHub is where this user's GitHub is: config.toml adds its host to the
+    // manifest's (api.github.com), as for a GitHub Enterprise server.
+    let home = ooo.dir.path().join("home");
+    fs::create_dir_all(&home).unwrap();
+    let fake_host = gh.url.trim_start_matches("http://").trim_end_matches('/');
+    fs::write(
+        home.join("config.toml"),
+        format!("[plugins.github-pr-ops]\nhosts = [\"{fake_host}\"]\n"),
+    )
+    .unwrap();
     let added = ooo.ok(&["plugin", "add", &url, "--plugin", "github-pr-ops"]);
     assert!(added.contains("installed github-pr-ops 0.1.0 from "), "{added}");
     // What was built, and where it could connect, is shown before anything is trusted.

@@ -48,6 +48,15 @@ impl Ooo {
         std::fs::copy(env!("CARGO_BIN_EXE_github-pr-ops"), &bin).unwrap();
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::create_dir_all(dir.path().join("work")).unwrap();
+        // The fake GitHub is where this user's GitHub is: config.toml adds its host to
+        // the manifest's (api.github.com), as for a GitHub Enterprise server.
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        let fake_host = gh.url.trim_start_matches("http://").trim_end_matches('/');
+        std::fs::write(
+            dir.path().join("home/config.toml"),
+            format!("[plugins.github-pr-ops]\nhosts = [\"{fake_host}\"]\n"),
+        )
+        .unwrap();
         Self { dir, api: gh.url.clone() }
     }
 
@@ -281,4 +290,20 @@ fn saved_policies_live_in_the_plugin_state() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("policy solo"), "{}", stderr(&out));
     ooo.ok(&["github-pr", "review", PR_URL, "--policy", "solo"]);
+}
+
+/// Without `[plugins.github-pr-ops] hosts`, the manifest's hosts are all it may reach:
+/// the request to another host is refused by ooo's proxy and never arrives.
+#[test]
+fn a_host_outside_the_manifest_is_refused() {
+    let gh = FakeGitHub::ready();
+    let ooo = Ooo::new(&gh);
+    std::fs::remove_file(ooo.dir.path().join("home/config.toml")).unwrap();
+    ooo.ok(&["plugin", "install", "github-pr-ops", "--from", &ooo.src()]);
+    ooo.ok(&["plugin", "trust", "github-pr-ops", "--scope", "github:read"]);
+    let out = ooo.run(&["github-pr", "review", PR_URL, "--json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("403"), "the proxy's refusal is what the plugin saw: {err}");
+    assert!(gh.log().is_empty(), "nothing reached the host");
 }

@@ -113,7 +113,8 @@ pub(super) fn env_for(
 }
 
 /// What the sandbox lets this plugin touch, from its manifest and the user's grants.
-/// `output` is the output directory as opened without following links.
+/// `output` is the output directory as opened without following links; `extra_hosts`
+/// are the hosts `config.toml` adds to the manifest's (`[plugins.<name>] hosts`).
 pub(super) fn policy_for(
     manifest: &Manifest,
     granted: &[String],
@@ -121,6 +122,7 @@ pub(super) fn policy_for(
     req: &Request,
     dirs: &Dirs,
     output: Option<OwnedFd>,
+    extra_hosts: &[String],
 ) -> Result<crate::sandbox::Policy, crate::sandbox::SandboxError> {
     let mut policy = crate::sandbox::Policy {
         read: vec![live.to_owned()],
@@ -142,7 +144,13 @@ pub(super) fn policy_for(
         if let Some(net) = &x.network
             && trusted(&net.scope)
         {
-            policy.network = crate::sandbox::network_for(&net.hosts)?;
+            // No hosts in the manifest means any host; otherwise the user's are added.
+            policy.network = if net.hosts.is_empty() {
+                crate::sandbox::Network::All
+            } else {
+                let hosts: Vec<String> = net.hosts.iter().chain(extra_hosts).cloned().collect();
+                crate::sandbox::network_for(&hosts)?
+            };
         }
     }
     Ok(policy)
@@ -174,7 +182,9 @@ pub(super) fn set_up<'a>(
 ) -> Result<Setup<'a>, ManagerError> {
     // Read before anything is recorded: an invalid config.toml stops the command (the
     // sandbox policy must never fail open), whatever sandbox this kernel offers.
-    let sandbox = crate::sandbox::Sandbox::new(manager.sandbox_mode()?);
+    let config = manager.config()?;
+    let sandbox = crate::sandbox::Sandbox::new(crate::sandbox::mode(config.sandbox));
+    let extra_hosts = config.plugins.get(&entry.name).map(|p| p.hosts.clone()).unwrap_or_default();
     let live = manager.live_dir(entry)?;
     let invocation_id = ulid::Ulid::new().to_string();
     let red = redaction::redact(&req.args);
@@ -211,7 +221,7 @@ pub(super) fn set_up<'a>(
     let tmp = TmpDir(dirs.tmp.clone());
     let granted = trust::granted_scopes(ledger, &subject)?;
     let env = env_for(entry, manifest, &granted, &live, req, &dirs, &invocation_id);
-    let policy = policy_for(manifest, &granted, &live, req, &dirs, output_fd);
+    let policy = policy_for(manifest, &granted, &live, req, &dirs, output_fd, &extra_hosts);
     // A policy that cannot be enforced as written is refused like a missing sandbox.
     let (policy, sandbox) = match policy {
         Ok(p) => (p, sandbox),

@@ -425,8 +425,12 @@ impl Manager {
     /// the full sandbox. A file that cannot be read or is not valid (a syntax error
     /// anywhere, `sandbox = "required"`) is an error, never "not required".
     pub fn sandbox_mode(&self) -> Result<crate::sandbox::Mode, ManagerError> {
-        let config = Config::load(&self.home.config_toml())?;
-        Ok(crate::sandbox::mode(config.sandbox))
+        Ok(crate::sandbox::mode(self.config()?.sandbox))
+    }
+
+    /// The home's `config.toml` (defaults when there is none).
+    pub fn config(&self) -> Result<Config, ManagerError> {
+        Ok(Config::load(&self.home.config_toml())?)
     }
 
     /// The home's ledger database.
