@@ -63,8 +63,8 @@ pub struct Config {
     pub sandbox: Option<SandboxSetting>,
     #[serde(default, skip_serializing_if = "RuntimeSection::is_empty")]
     pub runtime: RuntimeSection,
-    /// `[plugins.<name>]`: what you add to one plugin's manifest (e.g. your GitHub
-    /// Enterprise host).
+    /// `[plugins.<name>]`: what you add to one plugin's manifest (e.g. the host of your
+    /// own instance of the service it talks to).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub plugins: BTreeMap<String, PluginSettings>,
 }

@@ -142,6 +142,7 @@ impl Job<'_> {
             read: readable_toolchain_dirs(),
             write: vec![self.work.to_owned()],
             write_fds: Vec::new(),
+            hide: Vec::new(),
             network: if self.spec.network.is_empty() {
                 sandbox::Network::None
             } else {

@@ -25,6 +25,8 @@ pub struct Policy {
     /// writable at the given path.
     pub write_fds: Vec<(Arc<OwnedFd>, PathBuf)>,
     pub network: Network,
+    /// Inside the granted paths, but never shown (ooo's own home).
+    pub hide: Vec<PathBuf>,
 }
 
 /// The sandbox mode `config.toml`'s `sandbox` setting asks for: fail closed unless
@@ -83,6 +85,7 @@ pub fn confine(
         read: policy.read.clone(),
         write: policy.write.clone(),
         write_fds,
+        hide: policy.hide.clone(),
         cwd: spec.cwd.clone(),
         env: spec.env.clone(),
         network: policy.network.clone(),

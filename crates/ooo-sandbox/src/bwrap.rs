@@ -78,6 +78,10 @@ pub(crate) struct Plan<'a> {
     pub init: &'a Path,
     pub proxy_dir: Option<&'a Path>,
     pub init_argv: Vec<OsString>,
+    /// The memory limit: the private `/tmp` gets half of it, `/dev/shm` a quarter.
+    pub memory_bytes: u64,
+    /// Covered after every mount (see [`crate::Policy::hide`]).
+    pub hide: &'a [PathBuf],
 }
 
 pub(crate) fn argv(plan: &Plan<'_>) -> Vec<OsString> {
@@ -107,13 +111,25 @@ pub(crate) fn argv(plan: &Plan<'_>) -> Vec<OsString> {
             push(&[&"--ro-bind", &path, &path]);
         }
     }
-    push(&[&"--proc", &"/proc", &"--dev", &"/dev", &"--tmpfs", &"/tmp"]);
+    // The private /tmp and /dev/shm are memory: together they stay under the limit.
+    let tmp = (plan.memory_bytes / 2).max(1 << 20).to_string();
+    let shm = (plan.memory_bytes / 4).max(1 << 20).to_string();
+    push(&[&"--proc", &"/proc", &"--dev", &"/dev"]);
+    push(&[&"--size", &tmp, &"--tmpfs", &"/tmp", &"--size", &shm, &"--tmpfs", &"/dev/shm"]);
     let mut mounts: Vec<&FdMount> = plan.mounts.iter().collect();
     // Parents before children, so a narrower mount lands on top of a wider one.
     mounts.sort_by_key(|m| m.dest.components().count());
     for m in mounts {
         let flag = if m.writable { "--bind-fd" } else { "--ro-bind-fd" };
         push(&[&flag, &m.fd.to_string(), &m.dest]);
+    }
+    for path in plan.hide {
+        if path.is_dir() {
+            push(&[&"--perms", &"0555", &"--size", &"4096", &"--tmpfs", &path]);
+            push(&[&"--remount-ro", &path]);
+        } else if path.exists() {
+            push(&[&"--ro-bind", &"/dev/null", &path]);
+        }
     }
     push(&[&"--ro-bind", &plan.init, &INIT_INSIDE]);
     if let Some(dir) = plan.proxy_dir {

@@ -17,6 +17,18 @@ use crate::policy::{Network, Policy};
 use crate::proxy::{Decision, Proxy};
 use crate::support::{Level, Missing, Mode, Support};
 
+/// Device files a confined process may write (the rest of the minimal `/dev` is read).
+const DEVICES: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+    "/dev/ptmx",
+    "/dev/pts",
+];
+
 /// The loopback port inside the sandbox where the bridge to the proxy listens.
 pub const PROXY_PORT: u16 = 3128;
 /// Descriptors handed to `bwrap` are moved at or above this number, clear of the
@@ -131,13 +143,16 @@ impl Sandbox {
             }
             Network::None | Network::All => (None, None),
         };
+        let cgroup = crate::cgroup::Cgroup::create(&policy.limits);
+        let cgroup_procs = cgroup.as_ref().map(|c| c.procs()).unwrap_or_default();
         let init_args = Args {
             write: policy
                 .write
                 .iter()
                 .cloned()
                 .chain(mounts.iter().filter(|m| m.writable).map(|m| m.dest.clone()))
-                .chain(["/tmp".into(), "/dev".into()])
+                .chain(["/tmp", "/dev/shm"].map(PathBuf::from))
+                .chain(DEVICES.iter().map(PathBuf::from))
                 .collect(),
             keep_fds: policy.keep_fds.clone(),
             tcp: match &policy.network {
@@ -146,6 +161,12 @@ impl Sandbox {
                 Network::None => Tcp::ConnectOnly(Vec::new()),
             },
             limits: policy.limits,
+            // Without a cgroup's memory limit, the address space bounds shared memory.
+            address_space: if cgroup.as_ref().is_some_and(|c| c.bounds_memory()) {
+                0
+            } else {
+                policy.limits.memory_bytes
+            },
             bridge: proxy_dir
                 .as_ref()
                 .map(|_| (PROXY_PORT, Path::new(bwrap::PROXY_DIR_INSIDE).join("proxy.sock"))),
@@ -161,7 +182,10 @@ impl Sandbox {
             init: &init,
             proxy_dir: proxy_dir.as_ref().map(|d| d.0.as_path()),
             init_argv: init_args.to_argv(),
+            memory_bytes: policy.limits.memory_bytes,
+            hide: &policy.hide,
         });
+
         let mut command = Command::new(bwrap);
         command.args(argv).env_clear().envs(env).current_dir("/");
         let mut keep: Vec<i32> = policy.keep_fds.clone();
@@ -173,10 +197,17 @@ impl Sandbox {
                 crate::fds::cloexec_all_but(&keep)?;
                 // bwrap (and so the whole sandbox) dies with the thread that started it.
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
-                Ok(())
+                crate::cgroup::Cgroup::join_in_child(&cgroup_procs)
             });
         }
-        Ok(Confined { command, level: self.level(), proxy, _proxy_dir: proxy_dir, _held: held })
+        Ok(Confined {
+            command,
+            level: self.level(),
+            proxy,
+            cgroup,
+            _proxy_dir: proxy_dir,
+            _held: held,
+        })
     }
 
     /// Without namespaces (`allow-partial` only): Landlock, seccomp and rlimits on the
@@ -187,20 +218,16 @@ impl Sandbox {
         program: &OsStr,
         args: &[OsString],
     ) -> Result<Confined, SandboxError> {
+        if let Some(path) = policy.hide.first() {
+            return Err(SandboxError::new(
+                ErrorKind::Unavailable,
+                format!("{} cannot be hidden without namespaces", path.display()),
+                format!("{}; or do not grant a path that contains it", Missing::Bubblewrap.fix()),
+            ));
+        }
         let mut write: Vec<PathBuf> = policy.write.clone();
         write.extend(policy.write_fds.iter().map(|(_, p)| p.clone()));
-        write.extend(
-            [
-                "/dev/null",
-                "/dev/zero",
-                "/dev/full",
-                "/dev/urandom",
-                "/dev/random",
-                "/dev/pts",
-                "/dev/tty",
-            ]
-            .map(PathBuf::from),
-        );
+        write.extend(DEVICES.iter().map(PathBuf::from));
         let mut read: Vec<PathBuf> = policy.read.clone();
         read.extend(
             ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc"].map(PathBuf::from),
@@ -232,7 +259,7 @@ impl Sandbox {
                 if policy.terminal == crate::Terminal::None {
                     libc::setsid();
                 }
-                crate::rlimits::apply(&limits)?;
+                crate::rlimits::apply(&limits, limits.memory_bytes)?;
                 if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
@@ -244,7 +271,14 @@ impl Sandbox {
             });
         }
         let held = policy.write_fds.into_iter().map(|(fd, _)| fd).collect();
-        Ok(Confined { command, level: self.level(), proxy: None, _proxy_dir: None, _held: held })
+        Ok(Confined {
+            command,
+            level: self.level(),
+            proxy: None,
+            cgroup: None,
+            _proxy_dir: None,
+            _held: held,
+        })
     }
 }
 
@@ -256,11 +290,18 @@ pub struct Confined {
     pub command: Command,
     pub level: Level,
     proxy: Option<Proxy>,
+    cgroup: Option<crate::cgroup::Cgroup>,
     _proxy_dir: Option<ProxyDir>,
     _held: Vec<OwnedFd>,
 }
 
 impl Confined {
+    /// The cgroups holding the process and memory limits (empty when none could be
+    /// made: only the rlimits apply then).
+    pub fn cgroup(&self) -> &[PathBuf] {
+        self.cgroup.as_ref().map_or(&[], |c| c.dirs())
+    }
+
     /// Every connection the proxy allowed or refused so far.
     pub fn decisions(&self) -> Vec<Decision> {
         self.proxy.as_ref().map(Proxy::decisions).unwrap_or_default()
@@ -301,7 +342,7 @@ impl Drop for ProxyDir {
 fn check_policy(policy: &Policy) -> Result<(), SandboxError> {
     let all =
         policy.read.iter().chain(&policy.write).chain(policy.write_fds.iter().map(|(_, p)| p));
-    for path in all.clone().chain([&policy.cwd]) {
+    for path in all.clone().chain([&policy.cwd]).chain(&policy.hide) {
         if !path.is_absolute() || path.components().any(|c| c == std::path::Component::ParentDir) {
             return Err(bad(format!("{} is not an absolute path without `..`", path.display())));
         }

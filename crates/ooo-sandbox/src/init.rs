@@ -66,6 +66,9 @@ pub(crate) struct Args {
     pub keep_fds: Vec<i32>,
     pub tcp: Tcp,
     pub limits: Limits,
+    /// RLIMIT_AS as well (0: not set): when no cgroup bounds memory, the address space
+    /// is what bounds shared memory and memfds.
+    pub address_space: u64,
     /// Loopback port inside and the proxy's socket path inside.
     pub bridge: Option<(u16, PathBuf)>,
     /// Refuse when the kernel has no Landlock (a full sandbox was required).
@@ -92,8 +95,10 @@ impl Args {
         };
         v.extend(["--tcp".into(), tcp.into()]);
         let l = &self.limits;
-        let limits =
-            format!("{},{},{},{}", l.processes, l.memory_bytes, l.file_bytes, l.open_files);
+        let limits = format!(
+            "{},{},{},{},{}",
+            l.processes, l.memory_bytes, l.file_bytes, l.open_files, self.address_space
+        );
         v.extend(["--limits".into(), limits.into()]);
         if let Some((port, path)) = &self.bridge {
             v.extend(["--bridge".into(), port.to_string().into(), path.clone().into_os_string()]);
@@ -117,6 +122,7 @@ impl Args {
             keep_fds: Vec::new(),
             tcp: Tcp::Any,
             limits: Limits::default(),
+            address_space: 0,
             bridge: None,
             require_landlock: false,
             program: OsString::new(),
@@ -131,7 +137,9 @@ impl Args {
                 Some("--write") => args.write.push(value("--write", &mut it)?.into()),
                 Some("--keep") => args.keep_fds.push(number(&value("--keep", &mut it)?)?),
                 Some("--tcp") => args.tcp = parse_tcp(&value("--tcp", &mut it)?)?,
-                Some("--limits") => args.limits = parse_limits(&value("--limits", &mut it)?)?,
+                Some("--limits") => {
+                    (args.limits, args.address_space) = parse_limits(&value("--limits", &mut it)?)?
+                }
                 Some("--bridge") => {
                     let port = number(&value("--bridge", &mut it)?)?;
                     args.bridge = Some((port, value("--bridge", &mut it)?.into()));
@@ -167,7 +175,7 @@ fn parse_tcp(text: &OsString) -> Result<Tcp, String> {
     }
 }
 
-fn parse_limits(text: &OsString) -> Result<Limits, String> {
+fn parse_limits(text: &OsString) -> Result<(Limits, u64), String> {
     let parts: Vec<u64> = text
         .to_str()
         .ok_or("limits are not UTF-8")?
@@ -175,10 +183,10 @@ fn parse_limits(text: &OsString) -> Result<Limits, String> {
         .map(|p| p.parse::<u64>().map_err(|_| format!("bad limit {p:?}")))
         .collect::<Result<_, _>>()?;
     match parts[..] {
-        [processes, memory_bytes, file_bytes, open_files] => {
-            Ok(Limits { processes, memory_bytes, file_bytes, open_files })
+        [processes, memory_bytes, file_bytes, open_files, address_space] => {
+            Ok((Limits { processes, memory_bytes, file_bytes, open_files }, address_space))
         }
-        _ => Err(format!("--limits takes four numbers, got {text:?}")),
+        _ => Err(format!("--limits takes five numbers, got {text:?}")),
     }
 }
 
@@ -217,7 +225,7 @@ fn run(args: Args) -> Result<std::convert::Infallible, String> {
         }
         drop(listener);
     }
-    crate::rlimits::apply(&args.limits).map_err(|e| format!("limits: {e}"))?;
+    crate::rlimits::apply(&args.limits, args.address_space).map_err(|e| format!("limits: {e}"))?;
     // SAFETY: prctl with constant arguments.
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
         return Err(format!("no_new_privs: {}", std::io::Error::last_os_error()));
@@ -276,6 +284,7 @@ mod tests {
             keep_fds: vec![3, 7],
             tcp: Tcp::ConnectOnly(vec![3128]),
             limits: Limits { processes: 1, memory_bytes: 2, file_bytes: 3, open_files: 4 },
+            address_space: 5,
             bridge: Some((3128, "/run/ooo/proxy/proxy.sock".into())),
             require_landlock: true,
             program: "sh".into(),
@@ -294,6 +303,7 @@ mod tests {
         assert!(parse(&[INIT_FLAG, "sh"]).is_err());
         assert!(parse(&[INIT_FLAG, "--keep", "x", "--", "sh"]).is_err());
         assert!(parse(&[INIT_FLAG, "--limits", "1,2", "--", "sh"]).is_err());
+        assert!(parse(&[INIT_FLAG, "--limits", "1,2,3,4", "--", "sh"]).is_err());
         assert!(parse(&[INIT_FLAG, "--tcp", "some", "--", "sh"]).is_err());
     }
 }

@@ -71,7 +71,10 @@ pub(crate) fn prepare(rules: &Rules) -> std::io::Result<Option<RulesetCreated>> 
     let all = AccessFs::from_all(abi);
     let paths = rules.read.iter().map(|p| (p, read)).chain(rules.write.iter().map(|p| (p, all)));
     for (path, access) in paths {
-        // A path that does not exist is simply not granted.
+        // A path that does not exist is simply not granted; a file (a device) gets only
+        // the rights that apply to files.
+        let Ok(meta) = std::fs::metadata(path) else { continue };
+        let access = if meta.is_dir() { access } else { access & AccessFs::from_file(abi) };
         if let Ok(fd) = PathFd::new(path) {
             created = created.add_rule(PathBeneath::new(fd, access)).map_err(err)?;
         }

@@ -36,6 +36,7 @@
 
 mod bridge;
 mod bwrap;
+mod cgroup;
 pub mod error;
 mod fds;
 pub mod init;

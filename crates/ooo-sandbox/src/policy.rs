@@ -17,6 +17,9 @@ pub struct Policy {
     /// Directories the caller opened itself (without following links a workspace could
     /// plant, see `openat2`), mounted read-write at the given path inside.
     pub write_fds: Vec<(OwnedFd, PathBuf)>,
+    /// Paths inside the mounted ones the process must not see (ooo's own home under a
+    /// workspace, say): an empty read-only directory, or an empty file, in their place.
+    pub hide: Vec<PathBuf>,
     /// Working directory inside (must be one of the mounted paths, or `/tmp`).
     pub cwd: PathBuf,
     /// The whole environment of the process, nothing inherited.
@@ -116,15 +119,17 @@ impl std::fmt::Display for HostRule {
     }
 }
 
-/// Resource limits, applied as rlimits inside the sandbox (cgroup v2 is not used: it is
-/// rarely delegated to the user running `ooo`). In the sandbox's own user namespace the
-/// process limit binds even for a root caller.
+/// Resource limits. Where the caller may create a cgroup (root, or a delegated subtree)
+/// the process count and memory are bounded by it (`pids.max`, `memory.max`), shared
+/// memory and tmpfs included; rlimits are set too, and without a cgroup they are all
+/// there is: RLIMIT_NPROC (which does not bind a root caller), RLIMIT_DATA and
+/// RLIMIT_AS (the address space, so shared memory and memfds are bounded too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Processes and threads of the sandbox's user (RLIMIT_NPROC).
     pub processes: u64,
-    /// Bytes of data memory (RLIMIT_DATA: heap and private writable mappings; unlike
-    /// RLIMIT_AS it leaves the address-space reservations of V8 and the JVM alone).
+    /// Bytes of memory: the cgroup's limit, else RLIMIT_DATA and RLIMIT_AS. The private
+    /// `/tmp` gets half of it and `/dev/shm` a quarter.
     pub memory_bytes: u64,
     /// Largest file the process may write (RLIMIT_FSIZE).
     pub file_bytes: u64,

@@ -21,8 +21,11 @@ fn set(resource: libc::__rlimit_resource_t, value: u64) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Apply `limits` (and RLIMIT_CORE = 0).
-pub(crate) fn apply(limits: &Limits) -> std::io::Result<()> {
+/// Apply `limits` (and RLIMIT_CORE = 0; RLIMIT_AS when `address_space` is not 0).
+pub(crate) fn apply(limits: &Limits, address_space: u64) -> std::io::Result<()> {
+    if address_space != 0 {
+        set(libc::RLIMIT_AS, address_space)?;
+    }
     set(libc::RLIMIT_NPROC, limits.processes)?;
     set(libc::RLIMIT_DATA, limits.memory_bytes)?;
     set(libc::RLIMIT_FSIZE, limits.file_bytes)?;

@@ -70,6 +70,8 @@ fn output_relative(name: &str) -> PathBuf {
 
 /// Where one invocation may write, besides the workspace.
 pub(super) struct Dirs {
+    /// ooo's home (never shown to the plugin).
+    pub(super) home_root: PathBuf,
     pub(super) state: PathBuf,
     pub(super) home: PathBuf,
     pub(super) tmp: PathBuf,
@@ -129,6 +131,7 @@ pub(super) fn policy_for(
         write: vec![dirs.state.clone(), dirs.tmp.clone()],
         write_fds: output.map(|fd| (Arc::new(fd), dirs.output.clone())).into_iter().collect(),
         network: crate::sandbox::Network::None,
+        hide: Vec::new(),
     };
     let trusted = |scope: &str| granted.iter().any(|g| g == scope);
     if let Some(x) = &manifest.x_ouroboros {
@@ -153,7 +156,19 @@ pub(super) fn policy_for(
             };
         }
     }
+    // ooo's own home (ledger, lockfile, other plugins) stays out of sight even when it
+    // lies inside a granted workspace.
+    if let Some(home) = home_inside(&policy, &dirs.home_root) {
+        policy.hide.push(home);
+    }
     Ok(policy)
+}
+
+/// `home` when a granted read or write path contains it.
+fn home_inside(policy: &crate::sandbox::Policy, home: &Path) -> Option<PathBuf> {
+    let home = home.canonicalize().unwrap_or_else(|_| home.to_owned());
+    let granted = policy.read.iter().chain(&policy.write);
+    granted.filter_map(|p| p.canonicalize().ok()).any(|p| home.starts_with(&p)).then_some(home)
 }
 
 /// Everything one invocation runs with, set up before the gates (nothing is recorded
@@ -206,6 +221,7 @@ pub(super) fn set_up<'a>(
     };
     let state_dir = manager.state_dir(&entry.name);
     let dirs = Dirs {
+        home_root: manager.home_root().to_owned(),
         home: state_dir.join("home"),
         tmp: manager.runs_dir().join(format!("tmp-{invocation_id}")),
         output: req.workdir.join(output_relative(&entry.name)),

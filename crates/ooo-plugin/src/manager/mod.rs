@@ -428,6 +428,11 @@ impl Manager {
         Ok(crate::sandbox::mode(self.config()?.sandbox))
     }
 
+    /// ooo's home directory.
+    pub fn home_root(&self) -> &Path {
+        self.home.root()
+    }
+
     /// The home's `config.toml` (defaults when there is none).
     pub fn config(&self) -> Result<Config, ManagerError> {
         Ok(Config::load(&self.home.config_toml())?)

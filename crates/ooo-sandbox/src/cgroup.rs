@@ -1,0 +1,150 @@
+//! Process and memory limits by cgroup, where the caller may create one (root, or a
+//! delegated subtree): a child cgroup per sandbox with `pids.max` and a memory limit,
+//! joined by `bwrap` before it starts (so everything in the sandbox is in it), removed
+//! when the sandbox is dropped. They bind where rlimits do not: a root caller's process
+//! count, shared memory, memfds and tmpfs pages. Without a writable hierarchy nothing is
+//! created and the rlimits stand alone ([`crate::Confined::cgroup`] says which).
+//! Both layouts are handled: cgroup v2 (one hierarchy) and v1 (`pids` and `memory`).
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::policy::Limits;
+
+const ROOT: &str = "/sys/fs/cgroup";
+
+/// The cgroups one sandbox runs in.
+#[derive(Debug)]
+pub(crate) struct Cgroup {
+    dirs: Vec<PathBuf>,
+    /// `cgroup.procs` of each, for the child to join by writing "0".
+    procs: Vec<CString>,
+}
+
+impl Cgroup {
+    /// Create the cgroups `limits` need where this process may; `None` when nowhere.
+    pub(crate) fn create(limits: &Limits) -> Option<Cgroup> {
+        let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+        let name = unique_name();
+        let mut made = Cgroup { dirs: Vec::new(), procs: Vec::new() };
+        if Path::new(ROOT).join("cgroup.controllers").exists() {
+            let path = own.lines().find_map(|l| l.strip_prefix("0::"))?;
+            let dir = Path::new(ROOT).join(path.trim_start_matches('/')).join(&name);
+            made.try_add(
+                &dir,
+                &[("pids.max", limits.processes), ("memory.max", limits.memory_bytes)],
+            );
+        } else {
+            for (controller, file, value) in [
+                ("pids", "pids.max", limits.processes),
+                ("memory", "memory.limit_in_bytes", limits.memory_bytes),
+            ] {
+                let Some(path) = v1_path(&own, controller) else { continue };
+                let dir =
+                    Path::new(ROOT).join(controller).join(path.trim_start_matches('/')).join(&name);
+                made.try_add(&dir, &[(file, value)]);
+            }
+        }
+        (!made.dirs.is_empty()).then_some(made)
+    }
+
+    /// Make `dir` and write its limits; on any failure leave no trace of it.
+    fn try_add(&mut self, dir: &Path, limits: &[(&str, u64)]) {
+        if std::fs::create_dir(dir).is_err() {
+            return;
+        }
+        let written = limits
+            .iter()
+            .all(|(file, value)| std::fs::write(dir.join(file), value.to_string()).is_ok());
+        let procs = CString::new(dir.join("cgroup.procs").as_os_str().as_bytes()).ok();
+        match (written, procs) {
+            (true, Some(procs)) => {
+                self.dirs.push(dir.to_owned());
+                self.procs.push(procs);
+            }
+            _ => {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+    }
+
+    /// Whether memory is bounded by one of them.
+    pub(crate) fn bounds_memory(&self) -> bool {
+        self.dirs
+            .iter()
+            .any(|d| d.join("memory.max").exists() || d.join("memory.limit_in_bytes").exists())
+    }
+
+    /// Where the limits are (for the audit).
+    pub(crate) fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
+    /// Join every cgroup: only system calls, safe between fork and exec.
+    pub(crate) fn join_in_child(procs: &[CString]) -> std::io::Result<()> {
+        for path in procs {
+            // SAFETY: a NUL-terminated path; "0" moves the writing process itself.
+            unsafe {
+                let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let ok = libc::write(fd, b"0".as_ptr().cast(), 1) == 1;
+                libc::close(fd);
+                if !ok {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn procs(&self) -> Vec<CString> {
+        self.procs.clone()
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        // The sandbox ended before this is dropped; its last processes may take a moment
+        // to leave.
+        for dir in &self.dirs {
+            for _ in 0..100 {
+                if std::fs::remove_dir(dir).is_ok() || !dir.exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+/// This process's path in a v1 hierarchy (`4:memory:/a/b` → `/a/b`).
+fn v1_path<'a>(own: &'a str, controller: &str) -> Option<&'a str> {
+    own.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        controllers.split(',').any(|c| c == controller).then_some(path)
+    })
+}
+
+fn unique_name() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("ooo-sandbox-{}-{n}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v1_paths_are_found_by_controller() {
+        let own = "9:name=systemd:/\n8:pids:/x\n4:memory:/process_api/abc\n3:cpu,cpuacct:/\n0::/";
+        assert_eq!(v1_path(own, "pids"), Some("/x"));
+        assert_eq!(v1_path(own, "memory"), Some("/process_api/abc"));
+        assert_eq!(v1_path(own, "cpuacct"), Some("/"));
+        assert_eq!(v1_path(own, "blkio"), None);
+    }
+}
