@@ -451,3 +451,21 @@ fn the_output_directory_exists_only_when_a_plugin_writes_to_it() {
     let report = workspace.join(".ouroboros/plugin-artifacts/writer/report.txt");
     assert_eq!(fs::read_to_string(report).unwrap(), "done\n");
 }
+
+/// `kill -9` of ooo leaves nothing of the plugin running: its sandbox dies with it.
+#[test]
+fn the_sandbox_dies_with_ooo() {
+    let t = TestHome::new();
+    install(&t, "demo", "./run.sh", json!([]));
+    let mut child = t.std_ooo().args(["demo", "sleep"]).stdin(Stdio::null()).spawn().unwrap();
+    wait_for(&t.home().join("plugin-state/demo/grandchild"));
+    let state = t.home().join("plugin-state/demo");
+    assert!(running_with(&state), "the plugin runs");
+    child.kill().unwrap(); // SIGKILL: ooo cannot clean up
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running_with(&state) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!running_with(&state), "the plugin outlived ooo");
+}

@@ -225,3 +225,22 @@ fn state_survives_update_and_goes_with_purge() {
     t.ok(&["plugin", "remove", "keeper", "--purge"]);
     assert!(!memory.exists(), "--purge removes it");
 }
+
+/// A link planted where the plugin's output directory goes (`.ouroboros/plugin-artifacts/
+/// <name> -> ~/.ssh`) refuses the call: ooo makes that directory without following links
+/// and mounts exactly what it made.
+#[test]
+fn a_planted_link_never_redirects_the_output_directory() {
+    let Some(s) = setup() else { return };
+    install(&s, "planted", false, &[]);
+    let target = s.t.dir.path().join("user-home/.ssh");
+    fs::create_dir_all(&target).unwrap();
+    let artifacts = s.workspace.join(".ouroboros/plugin-artifacts");
+    fs::create_dir_all(&artifacts).unwrap();
+    std::os::unix::fs::symlink(&target, artifacts.join("planted")).unwrap();
+    let out = s.t.ooo().current_dir(&s.workspace).args(["planted", "probe"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("symbolic link"), "{err}");
+    assert_eq!(fs::read_dir(&target).unwrap().count(), 0, "nothing was written through it");
+}

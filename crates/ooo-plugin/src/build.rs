@@ -141,7 +141,7 @@ impl Job<'_> {
         let policy = Policy {
             read: readable_toolchain_dirs(),
             write: vec![self.work.to_owned()],
-            write_fds: Vec::new(),
+            write_beneath: Vec::new(),
             hide: Vec::new(),
             network: if self.spec.network.is_empty() {
                 sandbox::Network::None

@@ -5,9 +5,7 @@
 //! Landlock, limits, the host proxy) live in `ooo-sandbox`; timeouts and process
 //! groups in `firewall::launch`.
 
-use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use ooo_core::config::SandboxSetting;
 pub use ooo_sandbox::{Confined, Level, Mode, Network, Sandbox, SandboxError};
@@ -21,9 +19,11 @@ pub struct Policy {
     pub read: Vec<PathBuf>,
     /// Read, write, create, remove.
     pub write: Vec<PathBuf>,
-    /// Directories opened without following links the workspace could have planted,
-    /// writable at the given path.
-    pub write_fds: Vec<(Arc<OwnedFd>, PathBuf)>,
+    /// Directories beneath a root (the workspace) opened afresh, without following
+    /// links, for each launch and writable there: `(root, relative)`. Afresh, because
+    /// another call of the same plugin in the same workspace may have removed it (empty)
+    /// since this call began.
+    pub write_beneath: Vec<(PathBuf, PathBuf)>,
     pub network: Network,
     /// Inside the granted paths, but never shown (ooo's own home).
     pub hide: Vec<PathBuf>,
@@ -68,19 +68,17 @@ pub fn confine(
     channel: bool,
     terminal: bool,
 ) -> Result<Confined, SandboxError> {
-    let write_fds = policy
-        .write_fds
-        .iter()
-        .map(|(fd, path)| {
-            fd.try_clone().map(|fd| (fd, path.clone())).map_err(|e| {
-                SandboxError::new(
-                    ooo_sandbox::ErrorKind::Setup,
-                    format!("{}: {e}", path.display()),
-                    "raise the descriptor limit",
-                )
-            })
-        })
-        .collect::<Result<_, _>>()?;
+    let mut write_fds = Vec::new();
+    for (root, relative) in &policy.write_beneath {
+        let (fd, _) = crate::safe_path::open_dir_beneath(root, relative, true).map_err(|e| {
+            SandboxError::new(
+                ooo_sandbox::ErrorKind::BadPolicy,
+                format!("{}: {e}", root.join(relative).display()),
+                "remove the link from the workspace (ooo does not follow links it did not make)",
+            )
+        })?;
+        write_fds.push((fd, root.join(relative)));
+    }
     let sandbox_policy = ooo_sandbox::Policy {
         read: policy.read.clone(),
         write: policy.write.clone(),

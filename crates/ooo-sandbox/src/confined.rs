@@ -171,6 +171,7 @@ impl Sandbox {
                 .as_ref()
                 .map(|_| (PROXY_PORT, Path::new(bwrap::PROXY_DIR_INSIDE).join("proxy.sock"))),
             require_landlock: !self.support.missing.contains(&Missing::Landlock),
+            foreground: policy.terminal == crate::Terminal::Inherit,
             program: program.to_owned(),
             args: args.to_vec(),
         };

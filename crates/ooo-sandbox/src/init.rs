@@ -73,6 +73,9 @@ pub(crate) struct Args {
     pub bridge: Option<(u16, PathBuf)>,
     /// Refuse when the kernel has no Landlock (a full sandbox was required).
     pub require_landlock: bool,
+    /// Take the terminal's foreground (an interactive command): Ctrl-C then reaches the
+    /// command alone, not `bwrap` outside, whose death would end the sandbox first.
+    pub foreground: bool,
     pub program: OsString,
     pub args: Vec<OsString>,
 }
@@ -106,6 +109,9 @@ impl Args {
         if self.require_landlock {
             v.push("--require-landlock".into());
         }
+        if self.foreground {
+            v.push("--foreground".into());
+        }
         v.push("--".into());
         v.push(self.program.clone());
         v.extend(self.args.iter().cloned());
@@ -125,6 +131,7 @@ impl Args {
             address_space: 0,
             bridge: None,
             require_landlock: false,
+            foreground: false,
             program: OsString::new(),
             args: Vec::new(),
         };
@@ -145,6 +152,7 @@ impl Args {
                     args.bridge = Some((port, value("--bridge", &mut it)?.into()));
                 }
                 Some("--require-landlock") => args.require_landlock = true,
+                Some("--foreground") => args.foreground = true,
                 Some("--") => break,
                 _ => return Err(format!("unknown argument {flag:?}")),
             }
@@ -225,6 +233,9 @@ fn run(args: Args) -> Result<std::convert::Infallible, String> {
         }
         drop(listener);
     }
+    if args.foreground {
+        take_foreground();
+    }
     crate::rlimits::apply(&args.limits, args.address_space).map_err(|e| format!("limits: {e}"))?;
     // SAFETY: prctl with constant arguments.
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
@@ -243,6 +254,21 @@ fn run(args: Args) -> Result<std::convert::Infallible, String> {
     let code = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
     let _ = writeln!(std::io::stderr(), "ooo-sandbox: cannot run {:?}: {e}", args.program);
     std::process::exit(code)
+}
+
+/// Become a process group of its own and the terminal's foreground group (when standard
+/// input is a terminal).
+fn take_foreground() {
+    // SAFETY: plain system calls on our own process and fd 0; SIGTTOU is ignored while a
+    // background group takes the terminal, as shells do.
+    unsafe {
+        if libc::isatty(0) == 1 {
+            libc::signal(libc::SIGTTOU, libc::SIG_IGN);
+            libc::setpgid(0, 0);
+            libc::tcsetpgrp(0, libc::getpid());
+            libc::signal(libc::SIGTTOU, libc::SIG_DFL);
+        }
+    }
 }
 
 /// The bridge keeps no descriptor of the command's (its channel, its pipes stay
@@ -287,6 +313,7 @@ mod tests {
             address_space: 5,
             bridge: Some((3128, "/run/ooo/proxy/proxy.sock".into())),
             require_landlock: true,
+            foreground: true,
             program: "sh".into(),
             args: vec!["-c".into(), "--write".into()],
         };

@@ -5,7 +5,6 @@
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use ooo_core::ledger::{Actor, Store};
 use ooo_core::safety::redaction;
@@ -115,7 +114,7 @@ pub(super) fn env_for(
 }
 
 /// What the sandbox lets this plugin touch, from its manifest and the user's grants.
-/// `output` is the output directory as opened without following links; `extra_hosts`
+/// `output` is the output directory as (workspace, relative path); `extra_hosts`
 /// are the hosts `config.toml` adds to the manifest's (`[plugins.<name>] hosts`).
 pub(super) fn policy_for(
     manifest: &Manifest,
@@ -123,13 +122,13 @@ pub(super) fn policy_for(
     live: &Path,
     req: &Request,
     dirs: &Dirs,
-    output: Option<OwnedFd>,
+    output: Option<(PathBuf, PathBuf)>,
     extra_hosts: &[String],
 ) -> Result<crate::sandbox::Policy, crate::sandbox::SandboxError> {
     let mut policy = crate::sandbox::Policy {
         read: vec![live.to_owned()],
         write: vec![dirs.state.clone(), dirs.tmp.clone()],
-        write_fds: output.map(|fd| (Arc::new(fd), dirs.output.clone())).into_iter().collect(),
+        write_beneath: output.into_iter().collect(),
         network: crate::sandbox::Network::None,
         hide: Vec::new(),
     };
@@ -234,10 +233,12 @@ pub(super) fn set_up<'a>(
     // The output directory exists for the call, and after it only if the plugin wrote
     // to it.
     let (output, output_fd) = OutputDir::make(&req.workdir, &output_relative(&entry.name))?;
+    // Made now (a planted link refuses the call here); opened afresh for each launch.
+    let output_dir = output_fd.map(|_| (req.workdir.clone(), output_relative(&entry.name)));
     let tmp = TmpDir(dirs.tmp.clone());
     let granted = trust::granted_scopes(ledger, &subject)?;
     let env = env_for(entry, manifest, &granted, &live, req, &dirs, &invocation_id);
-    let policy = policy_for(manifest, &granted, &live, req, &dirs, output_fd, &extra_hosts);
+    let policy = policy_for(manifest, &granted, &live, req, &dirs, output_dir, &extra_hosts);
     // A policy that cannot be enforced as written is refused like a missing sandbox.
     let (policy, sandbox) = match policy {
         Ok(p) => (p, sandbox),
