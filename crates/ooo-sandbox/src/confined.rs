@@ -95,16 +95,19 @@ impl Sandbox {
             return Ok(exe);
         }
         let dir = exe.parent().map(Path::to_owned).unwrap_or_default();
-        [dir.join(crate::INIT_BINARY), dir.join("..").join(crate::INIT_BINARY)]
-            .into_iter()
-            .find(|p| p.is_file())
-            .ok_or_else(|| {
-                SandboxError::new(
-                    ErrorKind::Setup,
-                    format!("the sandbox's init helper `{}` was not found next to {}", crate::INIT_BINARY, exe.display()),
-                    "build it (`cargo build -p ooo-sandbox --bin ooo-sandbox-init`) or call `ooo_sandbox::init::dispatch_if_requested()` first in main",
-                )
-            })
+        let beside = [dir.join(crate::INIT_BINARY), dir.join("..").join(crate::INIT_BINARY)];
+        if let Some(helper) = beside.into_iter().find(|p| p.is_file()) {
+            return Ok(helper);
+        }
+        Err(SandboxError::new(
+            ErrorKind::Setup,
+            format!(
+                "the sandbox's init helper `{}` was not found next to {}",
+                crate::INIT_BINARY,
+                exe.display()
+            ),
+            "build it (`cargo build -p ooo-sandbox --bin ooo-sandbox-init`) or call `ooo_sandbox::init::dispatch_if_requested()` first in main",
+        ))
     }
 
     fn namespaced(
