@@ -244,3 +244,34 @@ fn a_planted_link_never_redirects_the_output_directory() {
     assert!(err.contains("symbolic link"), "{err}");
     assert_eq!(fs::read_dir(&target).unwrap().count(), 0, "nothing was written through it");
 }
+
+/// ooo's home inside the workspace a plugin may write (running `ooo` from `~` with the
+/// default `~/.ouroboros`): the plugin runs, writes the workspace, and still cannot
+/// see the ledger.
+#[test]
+fn the_home_inside_a_granted_workspace_stays_hidden() {
+    let Some(s) = setup() else { return };
+    install(&s, "roomy", true, &["probe:workspace"]);
+    let workspace = s.t.dir.path();
+    let port = s.listener.local_addr().unwrap().port().to_string();
+    let out =
+        s.t.ooo()
+            .current_dir(workspace)
+            .args([
+                "roomy",
+                "probe",
+                s.outside.to_str().unwrap(),
+                s.t.ledger_db().to_str().unwrap(),
+                s.caller_file.to_str().unwrap(),
+                workspace.join("elsewhere").to_str().unwrap(),
+                &port,
+            ])
+            .output()
+            .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(s.t.ledger_db().starts_with(workspace), "the home is inside the workspace");
+    assert!(stdout.contains("write-workspace: ok"), "{stdout}");
+    assert!(stdout.contains("read-ledger: denied"), "{stdout}");
+    assert!(stdout.contains("read-own-files: ok") && stdout.contains("write-own-state: ok"));
+}

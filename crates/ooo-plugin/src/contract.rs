@@ -164,9 +164,14 @@ pub fn test_contract(dir: &Path, scratch: &Path) -> Report {
     let _ = fs::create_dir_all(scratch);
     let policy =
         Policy { read: vec![dir.to_owned()], write: vec![scratch.to_owned()], ..Policy::default() };
-    // A developer's own check: run with what this machine has, whatever the setting.
-    let sandbox = sandbox::Sandbox::new(sandbox::Mode::AllowPartial)
-        .expect("a partial sandbox is always available");
+    // The plugin's code runs here: in the full sandbox, as every plugin command does.
+    let sandbox = match sandbox::Sandbox::new(sandbox::Mode::Require) {
+        Ok(s) => s,
+        Err(e) => {
+            push("sandbox", false, format!("{e} (hint: {})", e.hint()));
+            return Report { checks, notes };
+        }
+    };
     let mut all_used: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     for command in &m.commands {
         let mut args: Vec<String> = words[1..].to_vec();

@@ -98,25 +98,49 @@ pub(crate) fn argv(plan: &Plan<'_>) -> Vec<OsString> {
             push(&[&"--ro-bind", &path, &path]);
         }
     }
-    // The private /tmp and /dev/shm are memory: together they stay under the limit.
+    // The private /tmp and /dev/shm are memory: half and a quarter of the limit (inside
+    // the cgroup's memory limit where there is one; on top of RLIMIT_AS where not).
     let tmp = (plan.memory_bytes / 2).max(1 << 20).to_string();
     let shm = (plan.memory_bytes / 4).max(1 << 20).to_string();
     push(&[&"--proc", &"/proc", &"--dev", &"/dev"]);
-    push(&[&"--size", &tmp, &"--tmpfs", &"/tmp", &"--size", &shm, &"--tmpfs", &"/dev/shm"]);
-    let mut mounts: Vec<&FdMount> = plan.mounts.iter().collect();
-    // Parents before children, so a narrower mount lands on top of a wider one.
-    mounts.sort_by_key(|m| m.dest.components().count());
-    for m in mounts {
-        let flag = if m.writable { "--bind-fd" } else { "--ro-bind-fd" };
-        push(&[&flag, &m.fd.to_string(), &m.dest]);
+    // The kernel's key lists name every key of the caller's user: not for the sandbox.
+    for keys in ["/proc/keys", "/proc/key-users"] {
+        push(&[&"--ro-bind", &"/dev/null", &keys]);
     }
-    for path in plan.hide {
-        if path.is_dir() {
-            push(&[&"--perms", &"0555", &"--size", &"4096", &"--tmpfs", &path]);
-            push(&[&"--remount-ro", &path]);
-        } else if path.exists() {
-            push(&[&"--ro-bind", &"/dev/null", &path]);
+    push(&[&"--size", &tmp, &"--tmpfs", &"/tmp", &"--size", &shm, &"--tmpfs", &"/dev/shm"]);
+    // Mounts and hidden paths together, parents before children: a narrower mount lands
+    // on top of a wider one, and a hidden directory is covered before what is mounted
+    // beneath it (ooo's home is hidden, the plugin's own directories in it are not).
+    enum Step<'m> {
+        Mount(&'m FdMount),
+        Hide(&'m Path),
+    }
+    let depth = |p: &Path| p.components().count();
+    let mut steps: Vec<(usize, Step<'_>)> = plan
+        .mounts
+        .iter()
+        .map(|m| (depth(&m.dest), Step::Mount(m)))
+        .chain(plan.hide.iter().map(|h| (depth(h), Step::Hide(h.as_path()))))
+        .collect();
+    steps.sort_by_key(|(d, _)| *d);
+    let mut hidden_dirs = Vec::new();
+    for (_, step) in steps {
+        match step {
+            Step::Mount(m) => {
+                let flag = if m.writable { "--bind-fd" } else { "--ro-bind-fd" };
+                push(&[&flag, &m.fd.to_string(), &m.dest]);
+            }
+            Step::Hide(path) if path.is_dir() => {
+                push(&[&"--perms", &"0555", &"--size", &"4096", &"--tmpfs", &path]);
+                hidden_dirs.push(path);
+            }
+            Step::Hide(path) if path.exists() => push(&[&"--ro-bind", &"/dev/null", &path]),
+            Step::Hide(_) => {}
         }
+    }
+    // Read-only only now: the mounts beneath needed their mount points made first.
+    for path in hidden_dirs {
+        push(&[&"--remount-ro", &path]);
     }
     push(&[&"--ro-bind", &plan.init, &INIT_INSIDE]);
     if let Some(dir) = plan.proxy_dir {

@@ -51,6 +51,9 @@ impl Cgroup {
 
     /// Make `dir` and write its limits; on any failure leave no trace of it.
     fn try_add(&mut self, dir: &Path, limits: &[(&str, u64)]) {
+        if let Some(parent) = dir.parent() {
+            remove_stale(parent);
+        }
         if std::fs::create_dir(dir).is_err() {
             return;
         }
@@ -67,6 +70,11 @@ impl Cgroup {
                 let _ = std::fs::remove_dir(dir);
             }
         }
+    }
+
+    /// Whether the process count is bounded by one of them.
+    pub(crate) fn bounds_processes(&self) -> bool {
+        self.dirs.iter().any(|d| d.join("pids.max").exists())
     }
 
     /// Whether memory is bounded by one of them.
@@ -116,6 +124,22 @@ impl Drop for Cgroup {
                 }
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
+        }
+    }
+}
+
+/// Remove empty cgroups an `ooo` process that was killed left behind
+/// (`ooo-sandbox-<pid>-<n>` whose pid is gone).
+fn remove_stale(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("ooo-sandbox-")) else {
+            continue;
+        };
+        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+            let _ = std::fs::remove_dir(entry.path());
         }
     }
 }

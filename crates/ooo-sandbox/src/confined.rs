@@ -65,9 +65,24 @@ impl Sandbox {
         self.mode
     }
 
-    /// The level every command of this sandbox runs at.
+    /// The level every command of this sandbox runs at (a command can be lower: see
+    /// [`Confined::level`]).
     pub fn level(&self) -> Level {
         self.support.level()
+    }
+
+    /// The machine's level with what one command also lacks: an error under
+    /// [`Mode::Require`].
+    fn level_with(&self, extra: &[Missing]) -> Result<Level, SandboxError> {
+        if extra.is_empty() {
+            return Ok(self.level());
+        }
+        if self.mode == Mode::Require {
+            return Err(unavailable(extra));
+        }
+        let mut all = self.support.missing.clone();
+        all.extend_from_slice(extra);
+        Ok(Level::Partial(all))
     }
 
     /// Confine `program args` by `policy`.
@@ -148,6 +163,16 @@ impl Sandbox {
         };
         let cgroup = crate::cgroup::Cgroup::create(&policy.limits);
         let cgroup_procs = cgroup.as_ref().map(|c| c.procs()).unwrap_or_default();
+        let mut missing = Vec::new();
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        if root && !cgroup.as_ref().is_some_and(|c| c.bounds_processes()) {
+            missing.push(Missing::RootProcessLimit);
+        }
+        if policy.network == Network::All && self.support.landlock_abi < 6 {
+            missing.push(Missing::AbstractSocketScope);
+        }
+        let level = self.level_with(&missing)?;
         let init_args = Args {
             write: policy
                 .write
@@ -195,23 +220,24 @@ impl Sandbox {
         let mut keep: Vec<i32> = policy.keep_fds.clone();
         keep.extend(mounts.iter().map(|m| m.fd));
         keep.sort_unstable();
+        let parent = std::process::id() as libc::pid_t;
         // SAFETY: only system calls between fork and exec.
         unsafe {
             command.pre_exec(move || {
                 crate::fds::cloexec_all_but(&keep)?;
-                // bwrap (and so the whole sandbox) dies with the thread that started it.
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+                // bwrap (and so the whole sandbox) dies with the thread that started it;
+                // if that already happened, do not start at all.
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0
+                    || libc::getppid() != parent
+                {
+                    return Err(std::io::Error::other(
+                        "the process that started the sandbox is gone",
+                    ));
+                }
                 crate::cgroup::Cgroup::join_in_child(&cgroup_procs)
             });
         }
-        Ok(Confined {
-            command,
-            level: self.level(),
-            proxy,
-            cgroup,
-            _proxy_dir: proxy_dir,
-            _held: held,
-        })
+        Ok(Confined { command, level, proxy, cgroup, _proxy_dir: proxy_dir, _held: held })
     }
 
     /// Without namespaces (`allow-partial` only): Landlock, seccomp and rlimits on the
@@ -222,6 +248,15 @@ impl Sandbox {
         program: &OsStr,
         args: &[OsString],
     ) -> Result<Confined, SandboxError> {
+        let confines_network = match &policy.network {
+            Network::All => true,
+            Network::None => self.support.landlock_abi >= 4,
+            // Landlock filters TCP by port, not by host: a host list cannot be enforced.
+            Network::Hosts(_) => false,
+        };
+        if !confines_network {
+            return Err(unavailable(&[Missing::NetworkConfinement]));
+        }
         if let Some(path) = policy.hide.first() {
             return Err(SandboxError::new(
                 ErrorKind::Unavailable,

@@ -10,7 +10,7 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{Ipv6Addr, Shutdown, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, Ipv6Addr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -214,19 +214,29 @@ fn serve(mut client: UnixStream, shared: &Shared) {
     };
     let target = &request.target;
     let allowed = shared.allows(target);
-    shared.record(Decision {
+    let record = |allowed| Decision {
         host: target.host.clone(),
         port: target.port,
         allowed,
         method: request.method.clone(),
-    });
+    };
     if !allowed {
+        shared.record(record(false));
         let message = format!("ooo sandbox: {target} is not in this sandbox's allowed hosts");
         return refuse(client, Status::Forbidden, &message);
     }
     let upstream = match connect(target) {
-        Ok(upstream) => upstream,
+        Ok(upstream) => {
+            shared.record(record(true));
+            upstream
+        }
+        Err(err) if err.kind() == io::ErrorKind::PermissionDenied => {
+            shared.record(record(false));
+            let message = format!("ooo sandbox: {target}: {err}");
+            return refuse(client, Status::Forbidden, &message);
+        }
         Err(err) => {
+            shared.record(record(true));
             let message = format!("ooo sandbox: could not connect to {target}: {err}");
             return refuse(client, Status::BadGateway, &message);
         }
@@ -491,16 +501,70 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|window| window == needle)
 }
 
-/// Resolves the name (only now, after the check) and tries each address in turn.
+/// Resolves the name (only now, after the check) and tries each address in turn. A
+/// name resolves only to public addresses: an allowed name that points at loopback, a
+/// private network, link-local (cloud metadata) or the like is refused, so a listed
+/// host cannot be turned into a way to the user's own services. A rule that names an
+/// address or `localhost` itself reaches it.
 fn connect(target: &Target) -> io::Result<TcpStream> {
+    let addresses: Vec<SocketAddr> =
+        (target.host.as_str(), target.port).to_socket_addrs()?.collect();
+    let reachable = reachable(&target.host, addresses)?;
     let mut last_error = io::Error::new(io::ErrorKind::NotFound, "the name has no address");
-    for address in (target.host.as_str(), target.port).to_socket_addrs()? {
+    for address in reachable {
         match TcpStream::connect_timeout(&address, CONNECT_TIMEOUT) {
             Ok(upstream) => return Ok(upstream),
             Err(err) => last_error = err,
         }
     }
     Err(last_error)
+}
+
+/// The addresses a name may be connected to: all of them for an address or `localhost`
+/// (the rule named it), else the public ones; none but non-public ones is refused.
+fn reachable(host: &str, addresses: Vec<SocketAddr>) -> io::Result<Vec<SocketAddr>> {
+    if host.parse::<IpAddr>().is_ok() || host == "localhost" || addresses.is_empty() {
+        return Ok(addresses);
+    }
+    let public: Vec<SocketAddr> = addresses.into_iter().filter(|a| is_public(a.ip())).collect();
+    if public.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "the name resolves only to local or private addresses; list the address itself to allow it",
+        ));
+    }
+    Ok(public)
+}
+
+/// Whether an address is on the public internet (not loopback, private, link-local,
+/// shared, unspecified, multicast, broadcast or documentation; IPv4-mapped IPv6 is
+/// judged as IPv4).
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public(IpAddr::V4(v4)),
+            None => {
+                let first = v6.segments()[0];
+                !(v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_multicast()
+                    || (first & 0xfe00) == 0xfc00
+                    || (first & 0xffc0) == 0xfe80)
+            }
+        },
+    }
 }
 
 /// Sends the upstream what it must see first, and tells a `CONNECT` client the tunnel is up.
@@ -628,6 +692,45 @@ fn linger(mut client: &UnixStream) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_public_addresses_are_public() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "224.0.0.1",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in ["1.1.1.1", "93.184.216.34", "2606:4700::1111", "::ffff:8.8.8.8"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    /// A name that resolves to loopback, private or metadata addresses is refused; its
+    /// public addresses are kept; an address or `localhost` in the rule is reached as is.
+    #[test]
+    fn names_reach_only_public_addresses() {
+        let at = |ips: &[&str]| -> Vec<SocketAddr> {
+            ips.iter().map(|ip| SocketAddr::new(ip.parse().unwrap(), 443)).collect()
+        };
+        let refused = reachable("evil.example", at(&["127.0.0.1", "169.254.169.254"]));
+        assert_eq!(refused.unwrap_err().kind(), io::ErrorKind::PermissionDenied);
+        let mixed = reachable("api.example", at(&["10.0.0.1", "93.184.216.34"])).unwrap();
+        assert_eq!(mixed, at(&["93.184.216.34"]));
+        assert_eq!(reachable("127.0.0.1", at(&["127.0.0.1"])).unwrap(), at(&["127.0.0.1"]));
+        assert_eq!(reachable("localhost", at(&["::1"])).unwrap(), at(&["::1"]));
+    }
     use std::io::{BufRead, BufReader};
     use std::net::TcpListener;
     use std::sync::mpsc;

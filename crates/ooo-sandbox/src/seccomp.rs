@@ -178,11 +178,33 @@ fn compile(rules: BTreeMap<i64, Vec<SeccompRule>>, errno: i32) -> Result<BpfProg
     filter.try_into().map_err(|e: seccompiler::BackendError| format!("seccomp: {e}"))
 }
 
-/// The two programs (EPERM rules, then `clone3` → ENOSYS), compiled before the fork.
+/// The programs (EPERM rules, `clone3` → ENOSYS, and on x86-64 the x32 numbers
+/// refused), compiled before the fork.
 pub(crate) fn programs() -> Result<Vec<BpfProgram>, String> {
     let clone3: BTreeMap<i64, Vec<SeccompRule>> =
         [(libc::SYS_clone3, Vec::new())].into_iter().collect();
-    Ok(vec![compile(refused_rules(), libc::EPERM)?, compile(clone3, libc::ENOSYS)?])
+    let mut programs = vec![compile(refused_rules(), libc::EPERM)?, compile(clone3, libc::ENOSYS)?];
+    if cfg!(target_arch = "x86_64") {
+        programs.push(no_x32());
+    }
+    Ok(programs)
+}
+
+/// On x86-64, system call numbers with the x32 bit (0x40000000) reach the same kernel
+/// functions under other numbers than the rules name: refuse them all (ENOSYS), as
+/// Docker's and Chromium's filters do. Written by hand: seccompiler matches numbers only
+/// exactly.
+fn no_x32() -> BpfProgram {
+    const X32_BIT: u32 = 0x4000_0000;
+    let stmt = |code: u16, k: u32| seccompiler::sock_filter { code, jt: 0, jf: 0, k };
+    let jump = |code: u16, k: u32, jt: u8, jf: u8| seccompiler::sock_filter { code, jt, jf, k };
+    let (ld_w_abs, jge_k, ret_k) = (0x20, 0x35, 0x06); // BPF_LD|W|ABS, BPF_JMP|JGE|K, BPF_RET|K
+    vec![
+        stmt(ld_w_abs, 0), // seccomp_data.nr
+        jump(jge_k, X32_BIT, 0, 1),
+        stmt(ret_k, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
+        stmt(ret_k, libc::SECCOMP_RET_ALLOW),
+    ]
 }
 
 /// Install the programs on the calling thread (needs `no_new_privs` first).
@@ -222,6 +244,9 @@ mod tests {
                 let clone3_errno = errno();
                 let sti = libc::ioctl(0, libc::TIOCSTI, c"x".as_ptr());
                 let sti_errno = errno();
+                // getpid through its x32 number.
+                let x32 = libc::syscall(0x4000_0000 | libc::SYS_getpid);
+                let x32_errno = errno();
                 if raw >= 0 || packet >= 0 || mptcp >= 0 {
                     20
                 } else if tcp < 0 {
@@ -232,6 +257,8 @@ mod tests {
                     23
                 } else if sti >= 0 || sti_errno != libc::EPERM {
                     24
+                } else if cfg!(target_arch = "x86_64") && (x32 >= 0 || x32_errno != libc::ENOSYS) {
+                    25
                 } else {
                     0
                 }

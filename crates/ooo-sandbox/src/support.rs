@@ -47,6 +47,14 @@ pub enum Missing {
     UserNamespaces,
     Landlock,
     Seccomp,
+    /// A root caller without a `pids` cgroup: RLIMIT_NPROC does not bind root.
+    RootProcessLimit,
+    /// Landlock scopes (ABI 6) with the host's network shared: abstract UNIX sockets
+    /// of the host (X11, D-Bus) would be reachable.
+    AbstractSocketScope,
+    /// A host allowlist, or no network, without a network namespace or Landlock's
+    /// TCP rules (ABI 4).
+    NetworkConfinement,
 }
 
 impl Missing {
@@ -56,6 +64,11 @@ impl Missing {
             Self::UserNamespaces => "namespaces (user namespaces are disabled)",
             Self::Landlock => "Landlock",
             Self::Seccomp => "seccomp",
+            Self::RootProcessLimit => "a process limit (root caller without a pids cgroup)",
+            Self::AbstractSocketScope => {
+                "Landlock scopes (abstract sockets, with the network shared)"
+            }
+            Self::NetworkConfinement => "network confinement (no network namespace)",
         }
     }
 
@@ -72,6 +85,15 @@ impl Missing {
                 "boot a kernel with Landlock enabled (5.13+, `lsm=landlock,...` on the kernel command line; check `cat /sys/kernel/security/lsm`)"
             }
             Self::Seccomp => "use a kernel built with CONFIG_SECCOMP_FILTER",
+            Self::RootProcessLimit => {
+                "run ooo as an unprivileged user, or give it a writable cgroup with the pids controller (cgroup v2: `echo +pids > <parent>/cgroup.subtree_control`; in a container, a writable cgroup namespace)"
+            }
+            Self::AbstractSocketScope => {
+                "use a kernel with Landlock ABI 6 (6.12+), or do not grant the whole network"
+            }
+            Self::NetworkConfinement => {
+                "install bubblewrap and allow user namespaces (see `ooo sandbox check`)"
+            }
         }
     }
 }
@@ -120,10 +142,13 @@ impl Support {
     }
 }
 
+/// The system's copy first, then absolute `PATH` entries only: a relative entry (`.`,
+/// `node_modules/.bin`) would let a repository ship its own `bwrap`.
 fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/bin")])
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    [PathBuf::from("/usr/bin"), PathBuf::from("/bin")]
+        .into_iter()
+        .chain(std::env::split_paths(&path).filter(|d| d.is_absolute()))
         .map(|dir| dir.join(name))
         .find(|p| is_executable(p))
 }

@@ -725,11 +725,25 @@ fn finish(what: &str, run: &Run, failures: Vec<String>) {
 }
 
 fn hostile_run(ledger_mounted: bool, terminal: bool, network: Network, what: &str) {
+    hostile_run_with(ledger_mounted, terminal, Terminal::None, network, what);
+}
+
+/// With `brokered`, the pty is the caller's controlling terminal and the policy hands it
+/// over (`Terminal::Inherit`, as for an interactive plugin): the process may use it as
+/// its terminal, so `controlling_tty` is granted there; keystroke injection never is.
+fn hostile_run_with(
+    ledger_mounted: bool,
+    terminal: bool,
+    brokered: Terminal,
+    network: Network,
+    what: &str,
+) {
     let Some(sandbox) = sandbox() else { return };
     let mut t = Targets::new();
     let expect_env: &[&str] = if matches!(network, Network::Hosts(_)) { PROXY_VARS } else { &[] };
     let mut args = t.args("hostile", expect_env);
-    let policy = t.policy(ledger_mounted, network);
+    let mut policy = t.policy(ledger_mounted, network);
+    policy.terminal = brokered;
     let mut pty = None;
     let stdin = if terminal {
         let (master, slave, number) = openpty();
@@ -741,10 +755,27 @@ fn hostile_run(ledger_mounted: bool, terminal: bool, network: Network, what: &st
     };
     let mut confined =
         sandbox.command(policy, python().as_ref(), &args).expect("build the sandbox");
-    let command = take_command(&mut confined);
+    let mut command = take_command(&mut confined);
+    if brokered == Terminal::Inherit {
+        // A login-like session whose controlling terminal is the pty (stdin).
+        // SAFETY: setsid and ioctl between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                libc::setsid();
+                if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
     let report = run(command, stdin, Duration::from_secs(60), &t.root.path().join("stderr"));
     let mut failures = Vec::new();
     check_report(&report, PROBES, &mut failures);
+    if brokered == Terminal::Inherit {
+        let granted = "ESCAPED terminal/controlling_tty:";
+        failures.retain(|f| !f.starts_with(granted));
+    }
     t.check_host(&mut failures);
     if let Some(master) = pty {
         let pushed = read_available(&master);
@@ -886,6 +917,35 @@ fn a_hostile_plugin_escapes_nothing() {
 #[test]
 fn a_hostile_plugin_with_a_terminal_escapes_nothing() {
     hostile_run(false, true, Network::None, "no grants, a pty as stdin, ledger not mounted");
+}
+
+/// An interactive plugin: the caller's terminal brokered to it (`Terminal::Inherit`, no
+/// new session). It uses the terminal, but injects nothing and reaches nothing else.
+#[test]
+fn a_hostile_plugin_given_the_terminal_escapes_nothing() {
+    hostile_run_with(false, true, Terminal::Inherit, Network::None, "the terminal brokered");
+}
+
+/// The whole network granted: files, processes, IPC and the host's abstract sockets stay
+/// shut (network probes that reach out are expected to get through here).
+#[test]
+fn a_hostile_plugin_with_the_network_escapes_nothing_else() {
+    let Some(sandbox) = sandbox() else { return };
+    let t = Targets::new();
+    let args = t.args("hostile", &[]);
+    let policy = t.policy(false, Network::All);
+    let mut confined =
+        sandbox.command(policy, python().as_ref(), &args).expect("build the sandbox");
+    let command = take_command(&mut confined);
+    let report =
+        run(command, Stdio::null(), Duration::from_secs(60), &t.root.path().join("stderr"));
+    let mut failures = Vec::new();
+    check_report(&report, PROBES, &mut failures);
+    failures.retain(|f| {
+        !f.starts_with("ESCAPED network/") || f.starts_with("ESCAPED network/abstract_unix")
+    });
+    drop(confined);
+    finish("the whole network", &report, failures);
 }
 
 /// A host allowlist (the proxy and its bridge are in the sandbox too): everything else

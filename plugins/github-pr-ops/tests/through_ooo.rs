@@ -306,4 +306,8 @@ fn a_host_outside_the_manifest_is_refused() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("403"), "the proxy's refusal is what the plugin saw: {err}");
     assert!(gh.log().is_empty(), "nothing reached the host");
+    let failed = ooo.events("plugin.failed");
+    let refused = failed.last().unwrap()["payload"]["provenance"]["network_refused"].clone();
+    let fake_host = gh.url.trim_start_matches("http://").trim_end_matches('/');
+    assert_eq!(refused, fake_host, "the audit names the refused connection");
 }

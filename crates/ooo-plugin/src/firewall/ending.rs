@@ -64,6 +64,10 @@ pub fn provenance(done: &Launched) -> Vec<(&'static str, String)> {
             None => prov.push((capture_key, "terminal".into())),
         }
     }
+    if !done.refused_connections.is_empty() {
+        // What the plugin tried to reach beyond its hosts, refused by the sandbox's proxy.
+        prov.push(("network_refused", done.refused_connections.join(", ")));
+    }
     match done.ended {
         Ended::Cancelled => prov.push(("reason", "cancelled".into())),
         Ended::TimedOut => prov.push(("reason", "timed_out".into())),
@@ -97,7 +101,14 @@ mod tests {
     use super::*;
 
     fn launched(ended: Ended, stdout: Option<StreamPrint>) -> Launched {
-        Launched { ended, duration: Duration::from_millis(42), stdout, stderr: None, pid: None }
+        Launched {
+            ended,
+            duration: Duration::from_millis(42),
+            stdout,
+            stderr: None,
+            pid: None,
+            refused_connections: Vec::new(),
+        }
     }
 
     #[test]

@@ -88,6 +88,8 @@ pub struct Launched {
     pub stdout: Option<StreamPrint>,
     pub stderr: Option<StreamPrint>,
     pub pid: Option<u32>,
+    /// Connections the sandbox's proxy refused (`host:port`), for the audit.
+    pub refused_connections: Vec<String>,
 }
 
 /// Cancellation requested by a signal to `ooo` (Ctrl-C when ooo holds the terminal, or
@@ -381,6 +383,7 @@ fn start(
                 stdout: None,
                 stderr: None,
                 pid: None,
+                refused_connections: refused(&confined),
             };
         }
     };
@@ -448,6 +451,7 @@ fn start(
                 stdout: None,
                 stderr: None,
                 pid: Some(pid),
+                refused_connections: refused(&confined),
             };
         }
         if !escalated && Instant::now() >= deadline {
@@ -468,7 +472,18 @@ fn start(
         stdout,
         stderr,
         pid: Some(pid),
+        refused_connections: refused(&confined),
     }
+}
+
+/// The connections the sandbox's proxy refused, as `host:port`.
+fn refused(confined: &crate::sandbox::Confined) -> Vec<String> {
+    confined
+        .decisions()
+        .iter()
+        .filter(|d| !d.allowed)
+        .map(|d| format!("{}:{}", d.host, d.port))
+        .collect()
 }
 
 fn ended_of(forced: Option<Ended>, status: Option<std::process::ExitStatus>) -> Ended {

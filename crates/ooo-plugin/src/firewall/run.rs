@@ -39,7 +39,14 @@ fn sandbox_failure(e: &crate::sandbox::SandboxError) -> Ended {
 
 /// The record of a launch that never started.
 fn not_started(ended: Ended) -> launch::Launched {
-    launch::Launched { ended, duration: Duration::ZERO, stdout: None, stderr: None, pid: None }
+    launch::Launched {
+        ended,
+        duration: Duration::ZERO,
+        stdout: None,
+        stderr: None,
+        pid: None,
+        refused_connections: Vec::new(),
+    }
 }
 
 pub(super) struct Run<'a> {
@@ -151,14 +158,7 @@ impl Run<'_> {
                 not_found: false,
                 message: "the entrypoint command does not split into words (or is empty)".into(),
             };
-            let done = launch::Launched {
-                ended,
-                duration: Duration::ZERO,
-                stdout: None,
-                stderr: None,
-                pid: None,
-            };
-            return Ok((done, None));
+            return Ok((not_started(ended), None));
         };
         args.push(command.name.clone());
         args.extend(req.args.iter().cloned());

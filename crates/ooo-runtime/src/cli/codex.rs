@@ -87,6 +87,21 @@ impl CliAdapter for Codex {
         Ok(CliCommand { args, env: Vec::new() })
     }
 
+    /// Codex's own sandbox runs its commands through the first `bwrap` on `PATH`, and
+    /// an older system one (Debian 12's 0.8) fails every command (`execvp
+    /// codex-linux-sandbox`). The `bwrap` Codex ships beside itself goes first on the
+    /// child's `PATH` when it is there.
+    fn adjust_env(&self, program: &std::path::Path, env: &mut crate::env::EnvMap) {
+        let Some(dir) = bundled_bwrap_dir(program) else { return };
+        let path = env.get("PATH").cloned().unwrap_or_default();
+        let joined = if path.is_empty() {
+            dir.display().to_string()
+        } else {
+            format!("{}:{path}", dir.display())
+        };
+        env.insert("PATH".into(), joined);
+    }
+
     /// A resumed thread starts from the totals its handle carries, so its first
     /// `turn.completed` (cumulative over the thread) reports only this run's tokens.
     fn parser(&self, task: &AgentTask) -> Box<dyn StreamParser> {
@@ -121,6 +136,23 @@ fn sandbox_mode(sandbox: SandboxClass) -> &'static str {
         SandboxClass::WorkspaceWrite => "workspace-write",
         SandboxClass::Unrestricted => "danger-full-access",
     }
+}
+
+/// The directory holding the `bwrap` Codex bundles, from the binary that runs: the npm
+/// wrapper (`@openai/codex/bin/codex.js`, whose platform package is a sibling) or the
+/// platform binary itself (`vendor/<triple>/bin/codex`).
+fn bundled_bwrap_dir(program: &std::path::Path) -> Option<std::path::PathBuf> {
+    let real = program.canonicalize().ok()?;
+    let beside = real.parent()?.parent()?.join("codex-resources");
+    if beside.join("bwrap").is_file() {
+        return Some(beside);
+    }
+    let scope = real.parent()?.parent()?.parent()?; // node_modules/@openai
+    let platform = std::fs::read_dir(scope).ok()?.flatten().find(|e| {
+        e.file_name().to_string_lossy().starts_with("codex-") && e.path().join("vendor").is_dir()
+    })?;
+    let vendor = std::fs::read_dir(platform.path().join("vendor")).ok()?;
+    vendor.flatten().map(|t| t.path().join("codex-resources")).find(|d| d.join("bwrap").is_file())
 }
 
 /// The `-c key=value` overrides: quietness, then the provider the settings describe.
@@ -488,6 +520,31 @@ fn change_kind(kind: &str) -> FileChangeKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Codex's bundled `bwrap` is found from the npm wrapper and from the platform
+    /// binary, and goes first on the child's PATH.
+    #[test]
+    fn the_bundled_bwrap_is_found_and_put_first() {
+        let root = tempfile::tempdir().unwrap();
+        let scope = root.path().join("node_modules/@openai");
+        let wrapper = scope.join("codex/bin/codex.js");
+        let vendor = scope.join("codex-linux-x64/vendor/x86_64-unknown-linux-musl");
+        for dir in [wrapper.parent().unwrap(), &vendor.join("bin"), &vendor.join("codex-resources")]
+        {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(&wrapper, "").unwrap();
+        std::fs::write(vendor.join("bin/codex"), "").unwrap();
+        std::fs::write(vendor.join("codex-resources/bwrap"), "").unwrap();
+        let resources = vendor.join("codex-resources").canonicalize().unwrap();
+        assert_eq!(bundled_bwrap_dir(&wrapper), Some(resources.clone()));
+        assert_eq!(bundled_bwrap_dir(&vendor.join("bin/codex")), Some(resources.clone()));
+        let mut env = crate::env::EnvMap::new();
+        env.insert("PATH".into(), "/usr/bin:/bin".into());
+        Codex.adjust_env(&wrapper, &mut env);
+        assert_eq!(env["PATH"], format!("{}:/usr/bin:/bin", resources.display()));
+        assert_eq!(bundled_bwrap_dir(std::path::Path::new("/bin/sh")), None);
+    }
 
     fn args(cmd: &CliCommand) -> Vec<&str> {
         cmd.args.iter().map(|a| a.to_str().unwrap()).collect()

@@ -89,7 +89,8 @@ impl CliRuntime {
         // The key variable a user named in the settings passes too, and nothing else.
         let mut allow: Vec<&str> = self.adapter.env_allowlist().to_vec();
         allow.extend(self.settings.api_key_env.as_deref());
-        let env = child_env(&self.caller, &allow, &command.env, depth);
+        let mut env = child_env(&self.caller, &allow, &command.env, depth);
+        self.adapter.adjust_env(&program, &mut env);
         Ok(ProcessSpec { program, args: command.args, env, cwd: task.cwd.clone() })
     }
 }

@@ -90,6 +90,9 @@ pub trait CliAdapter: Send + Sync + 'static {
         settings: &CliSettings,
         caller: &crate::env::EnvMap,
     ) -> Result<CliCommand, RuntimeError>;
+    /// Adjust the child's environment once the binary is known (`program`, as resolved).
+    /// Nothing by default.
+    fn adjust_env(&self, _program: &std::path::Path, _env: &mut crate::env::EnvMap) {}
     /// A parser for one run's stdout (`task` is the run's, for state carried in its
     /// resume handle).
     fn parser(&self, task: &AgentTask) -> Box<dyn StreamParser>;
