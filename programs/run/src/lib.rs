@@ -1,0 +1,19 @@
+//! `ooo run`: take a locked Seed and a repository, have an agent implement each
+//! acceptance criterion, and accept only what ooo itself verified. A first-party program
+//! built only on `ScopedCore`, the runtime traits of `ooo-core` and `ooo-sandbox` (for
+//! the verify gate).
+//!
+//! Being built (issue 12). What lives here so far:
+//! * [`view`]: the worker-safe view of a Seed and the prompts built from it (the worker
+//!   never sees `verify_command` or `output_assertion`);
+//! * [`oracle`]: the paths a criterion's check depends on (its oracle) and whether the
+//!   worker changed them;
+//! * [`gate`]: the verify gate, run by ooo in the sandbox;
+//! * [`plan`]: criteria ordered into dependency levels;
+//! * [`events`]: the execution's ledger records and the state folded from them.
+
+pub mod events;
+pub mod gate;
+pub mod oracle;
+pub mod plan;
+pub mod view;

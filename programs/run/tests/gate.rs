@@ -1,0 +1,480 @@
+//! The verify gate with real git and the real sandbox, on a small repository: a check
+//! script (`tests/check.sh`, the oracle) and a source file the "worker" changes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use ooo_core::seed::AcceptanceCriterion;
+use ooo_run::gate::{self, GateError, GateSettings, GateStatus, GateVerdict};
+use ooo_run::oracle::{self, OracleError, TamperKind};
+use ooo_sandbox::{Mode, Sandbox};
+
+const CHECK: &str = r#"#!/bin/sh
+value=$(cat src/value.txt)
+if [ "$value" = "42" ]; then
+  echo "value is 42: VALUE-OK"
+else
+  echo "value is $value, expected 42" >&2
+  exit 1
+fi
+"#;
+
+/// The init helper next to the test binaries (`target/debug`), built when missing.
+fn init_helper() -> PathBuf {
+    static HELPER: OnceLock<PathBuf> = OnceLock::new();
+    HELPER
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("the test binary's path");
+            let debug = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
+            let helper = debug.join(ooo_sandbox::INIT_BINARY);
+            if !helper.is_file() {
+                let status = Command::new(env!("CARGO"))
+                    .args(["build", "-p", "ooo-sandbox", "--bin", ooo_sandbox::INIT_BINARY])
+                    .status()
+                    .expect("cargo runs");
+                assert!(status.success() && helper.is_file(), "cannot build {}", helper.display());
+            }
+            helper
+        })
+        .clone()
+}
+
+fn sandbox() -> Option<Sandbox> {
+    match Sandbox::new(Mode::Require) {
+        Ok(s) => Some(s.with_init(init_helper())),
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipped: {e} ({})", e.hint());
+            None
+        }
+        Err(e) => panic!("{e}: {}", e.hint()),
+    }
+}
+
+/// A repository in `root/ws` with the check script and `src/value.txt` (41) committed.
+struct Repo {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    ws: PathBuf,
+    base: String,
+}
+
+impl Repo {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let ws = root.join("ws");
+        std::fs::create_dir_all(ws.join("tests")).unwrap();
+        std::fs::create_dir_all(ws.join("src")).unwrap();
+        std::fs::write(ws.join("tests/check.sh"), CHECK).unwrap();
+        std::fs::write(ws.join("src/value.txt"), "41\n").unwrap();
+        let repo = Repo { _dir: dir, root, ws, base: String::new() };
+        repo.git(&["init", "-q"]);
+        repo.git(&["add", "-A"]);
+        repo.git(&["commit", "-q", "-m", "base"]);
+        let base = repo.git(&["rev-parse", "HEAD"]);
+        Repo { base, ..repo }
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&self.ws)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(["-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn write(&self, path: &str, content: &str) {
+        let full = self.ws.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, content).unwrap();
+    }
+
+    fn check(&self, sandbox: &Sandbox, criterion: &AcceptanceCriterion) -> GateVerdict {
+        self.check_with(sandbox, criterion, &settings())
+    }
+
+    fn check_with(
+        &self,
+        sandbox: &Sandbox,
+        criterion: &AcceptanceCriterion,
+        settings: &GateSettings,
+    ) -> GateVerdict {
+        match gate::check(sandbox, &self.ws, &self.base, criterion, settings) {
+            Ok(v) => v,
+            Err(e) => panic!("{e} ({})", e.hint()),
+        }
+    }
+}
+
+fn settings() -> GateSettings {
+    GateSettings { timeout: Duration::from_secs(60), ..GateSettings::default() }
+}
+
+fn criterion(
+    command: Option<&str>,
+    artifacts: &[&str],
+    assertion: Option<&str>,
+) -> AcceptanceCriterion {
+    AcceptanceCriterion {
+        description: "the value is 42".into(),
+        semantic_ac_key: "ac_0000000000000000".into(),
+        verify_command: command.map(String::from),
+        expected_artifacts: artifacts.iter().map(|a| a.to_string()).collect(),
+        output_assertion: assertion.map(String::from),
+        verify_exemption_reason: None,
+        investment: None,
+    }
+}
+
+fn the_check() -> AcceptanceCriterion {
+    criterion(Some("sh tests/check.sh"), &["src/value.txt"], Some("VALUE-OK"))
+}
+
+#[test]
+fn passes_when_the_change_satisfies_the_check() {
+    let Some(sandbox) = sandbox() else { return };
+    let repo = Repo::new();
+    repo.write("src/value.txt", "42\n");
+    let v = repo.check(&sandbox, &the_check());
+    assert_eq!(v.status, GateStatus::Passed, "{v:#?}");
+    assert_eq!((v.exit_code, v.timed_out, v.assertion_met), (Some(0), false, Some(true)));
+    assert!(v.output_tail.contains("value is 42: VALUE-OK"), "{v:#?}");
+    assert_eq!(v.output_sha256.as_deref().map(str::len), Some(64));
+    assert_eq!(v.command.as_deref(), Some("sh tests/check.sh"));
+    assert!(
+        v.tampered.is_empty() && v.missing_artifacts.is_empty() && v.empty_artifacts.is_empty()
+    );
+    let json = serde_json::to_value(&v).unwrap();
+    assert_eq!(json["status"], "passed");
+    eprintln!("a passing check took {} ms", v.duration_ms);
+}
+
+#[test]
+fn fails_with_the_output_tail_when_the_check_fails() {
+    let Some(sandbox) = sandbox() else { return };
+    let repo = Repo::new();
+    let v = repo.check(&sandbox, &the_check());
+    assert_eq!(v.status, GateStatus::Failed, "{v:#?}");
+    assert_eq!(v.exit_code, Some(1));
+    assert!(v.output_tail.contains("value is 41, expected 42"), "stderr is captured: {v:#?}");
+    assert_eq!(v.assertion_met, Some(false));
+}
+
+#[test]
+fn the_command_gets_a_fresh_home_and_only_the_given_environment() {
+    let Some(sandbox) = sandbox() else { return };
+    let repo = Repo::new();
+    let command = "echo \"home=$HOME tmp=$TMPDIR mark=$MARK user=${USER:-none}\" && touch \"$HOME/h\" \"$TMPDIR/t\" && ls -A \"$HOME\"";
+    let mut settings = settings();
+    settings.env = vec![("MARK".into(), "m1".into()), ("HOME".into(), "/root".into())];
+    let v = repo.check_with(&sandbox, &criterion(Some(command), &[], None), &settings);
+    assert_eq!(v.status, GateStatus::Passed, "{v:#?}");
+    assert!(
+        v.output_tail.starts_with(
+            "home=/tmp/ooo-verify/home tmp=/tmp/ooo-verify/tmp mark=m1 user=none\nh\n"
+        ),
+        "{v:#?}"
+    );
+}
+
+#[test]
+fn an_edited_check_is_oracle_tampered_even_though_it_would_pass() {
+    let Some(sandbox) = sandbox() else { return };
+    let repo = Repo::new();
+    repo.write("tests/check.sh", "echo VALUE-OK\nexit 0\n");
+    let manual = Command::new("sh").arg("tests/check.sh").current_dir(&repo.ws).output().unwrap();
+    assert!(manual.status.success(), "the edited check would pass");
+    let v = repo.check(&sandbox, &the_check());
+    assert_eq!(v.status, GateStatus::OracleTampered, "{v:#?}");
+    assert_eq!(v.tampered.len(), 1);
+    let t = &v.tampered[0];
+    assert_eq!((t.path.as_path(), t.kind), (Path::new("tests/check.sh"), TamperKind::Modified));
+    assert!(
+        t.diff.contains("--- a/tests/check.sh") && t.diff.contains("+++ b/tests/check.sh"),
+        "{}",
+        t.diff
+    );
+    assert!(
+        t.diff.contains("+exit 0") && t.diff.contains("-value=$(cat src/value.txt)"),
+        "{}",
+        t.diff
+    );
+    assert_eq!((v.exit_code, v.output_sha256.as_deref()), (None, None), "the command did not run");
+    assert_eq!(serde_json::to_value(&v).unwrap()["status"], "oracle_tampered");
+}
+
+#[test]
+fn tampering_is_found_however_it_is_hidden() {
+    let Some(sandbox) = sandbox() else { return };
+    type Hide = fn(&Repo);
+    let cases: [(&str, Hide, TamperKind); 7] = [
+        (
+            "deleted",
+            |r| std::fs::remove_file(r.ws.join("tests/check.sh")).unwrap(),
+            TamperKind::Deleted,
+        ),
+        (
+            "replaced by a link",
+            |r| {
+                r.write("mine.sh", "echo VALUE-OK\n");
+                std::fs::remove_file(r.ws.join("tests/check.sh")).unwrap();
+                std::os::unix::fs::symlink("../mine.sh", r.ws.join("tests/check.sh")).unwrap();
+            },
+            TamperKind::TypeChanged,
+        ),
+        (
+            "a parent directory replaced by a link",
+            |r| {
+                r.write("mine/check.sh", CHECK);
+                std::fs::rename(r.ws.join("tests"), r.ws.join("old")).unwrap();
+                std::os::unix::fs::symlink("mine", r.ws.join("tests")).unwrap();
+            },
+            TamperKind::TypeChanged,
+        ),
+        (
+            "replaced by a directory",
+            |r| {
+                std::fs::remove_file(r.ws.join("tests/check.sh")).unwrap();
+                r.write("tests/check.sh/inner", "x");
+            },
+            TamperKind::TypeChanged,
+        ),
+        (
+            "hidden from git by skip-worktree",
+            |r| {
+                r.git(&["update-index", "--skip-worktree", "tests/check.sh"]);
+                r.write("tests/check.sh", "echo VALUE-OK\n");
+            },
+            TamperKind::Modified,
+        ),
+        (
+            "same size and time as the original",
+            |r| {
+                let path = r.ws.join("tests/check.sh");
+                let meta = std::fs::metadata(&path).unwrap();
+                let same_size = CHECK.replace("exit 1", "exit 0");
+                std::fs::write(&path, same_size).unwrap();
+                let file = std::fs::File::options().write(true).open(&path).unwrap();
+                file.set_modified(meta.modified().unwrap()).unwrap();
+            },
+            TamperKind::Modified,
+        ),
+        (
+            "staged only",
+            |r| {
+                r.write("tests/check.sh", "exit 0\n");
+                r.git(&["add", "tests/check.sh"]);
+                r.write("tests/check.sh", CHECK);
+            },
+            TamperKind::Modified,
+        ),
+    ];
+    for (name, hide, kind) in cases {
+        let repo = Repo::new();
+        repo.write("src/value.txt", "42\n");
+        hide(&repo);
+        let v = repo.check(&sandbox, &the_check());
+        assert_eq!(v.status, GateStatus::OracleTampered, "{name}: {v:#?}");
+        assert_eq!(v.tampered.len(), 1, "{name}: {v:#?}");
+        assert_eq!(v.tampered[0].kind, kind, "{name}: {v:#?}");
+        assert!(v.tampered[0].diff.contains("tests/check.sh"), "{name}: {}", v.tampered[0].diff);
+    }
+}
+
+#[test]
+fn a_new_test_file_is_not_oracle() {
+    let Some(sandbox) = sandbox() else { return };
+    let repo = Repo::new();
+    let all = "for f in tests/*.sh; do sh \"$f\" || exit 1; done";
+    assert_eq!(
+        oracle::oracle_paths(&repo.ws, &repo.base, all).unwrap(),
+        [Path::new("tests/check.sh")]
+    );
+    repo.write("src/value.txt", "42\n");
+    repo.write("tests/extra.sh", "echo EXTRA-OK\n");
+    let v = repo.check(&sandbox, &criterion(Some(all), &[], Some("EXTRA-OK")));
+    assert_eq!(v.status, GateStatus::Passed, "{v:#?}");
+    // A check the worker wrote itself, named by the command: not oracle either.
+    let named = "sh tests/new_check.sh && sh tests/check.sh";
+    repo.write("tests/new_check.sh", "echo NEW-OK\n");
+    assert_eq!(
+        oracle::oracle_paths(&repo.ws, &repo.base, named).unwrap(),
+        [Path::new("tests/check.sh")]
+    );
+    let v = repo.check(&sandbox, &criterion(Some(named), &[], Some("NEW-OK")));
+    assert_eq!(v.status, GateStatus::Passed, "{v:#?}");
+}
+
+#[test]
+fn a_named_directory_protects_every_file_in_it() {
+    let Some(_sandbox) = sandbox() else { return };
+    let repo = Repo::new();
+    let paths =
+        oracle::oracle_paths(&repo.ws, &repo.base, "cd . && ./tests/ FOO=src/value.txt").unwrap();
+    assert_eq!(paths, [Path::new("src/value.txt"), Path::new("tests/check.sh")]);
+    assert!(oracle::tampered(&repo.ws, &repo.base, &paths).unwrap().is_empty());
+}
+
+#[test]
+fn missing_or_empty_artifacts_fail() {
+    let Some(sandbox) = sandbox() else { return };
+    let repo = Repo::new();
+    repo.write("src/value.txt", "42\n");
+    let artifacts = ["dist/report.txt", "dist/empty.txt", "dist/empty_dir", "src/value.txt"];
+    let c = criterion(
+        Some("mkdir -p dist/empty_dir && : > dist/empty.txt && sh tests/check.sh"),
+        &artifacts,
+        Some("VALUE-OK"),
+    );
+    let v = repo.check(&sandbox, &c);
+    assert_eq!(v.status, GateStatus::Failed, "{v:#?}");
+    assert_eq!(v.exit_code, Some(0));
+    assert_eq!(v.missing_artifacts, ["dist/report.txt"]);
+    assert_eq!(v.empty_artifacts, ["dist/empty.txt", "dist/empty_dir"]);
+    // Made by the check itself (build output), they count.
+    let make = "mkdir -p dist/empty_dir && echo r > dist/report.txt && echo e > dist/empty.txt && touch dist/empty_dir/f && sh tests/check.sh";
+    let v = repo.check(&sandbox, &criterion(Some(make), &artifacts, Some("VALUE-OK")));
+    assert_eq!(v.status, GateStatus::Passed, "{v:#?}");
+}
+
+#[test]
+fn a_missing_output_assertion_fails() {
+    let Some(sandbox) = sandbox() else { return };
+    let repo = Repo::new();
+    repo.write("src/value.txt", "42\n");
+    let v = repo.check(&sandbox, &criterion(Some("sh tests/check.sh"), &[], Some("NEVER-PRINTED")));
+    assert_eq!(v.status, GateStatus::Failed, "{v:#?}");
+    assert_eq!((v.exit_code, v.assertion_met), (Some(0), Some(false)));
+}
+
+#[test]
+fn a_hanging_check_times_out_and_leaves_nothing_running() {
+    let Some(sandbox) = sandbox() else { return };
+    let repo = Repo::new();
+    let marker = format!("600.{:06}", std::process::id() % 1_000_000);
+    let command = format!("echo started; sleep {marker} & sleep {marker}");
+    let settings = GateSettings { timeout: Duration::from_secs(2), ..settings() };
+    let watched = marker.clone();
+    let seen_running = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1000));
+        processes_with(&watched).len()
+    });
+    let started = Instant::now();
+    let v = repo.check_with(&sandbox, &criterion(Some(&command), &[], None), &settings);
+    let took = started.elapsed();
+    assert!(seen_running.join().unwrap() >= 2, "the sleeps were visible while running");
+    assert_eq!(v.status, GateStatus::Failed, "{v:#?}");
+    assert!(v.timed_out && v.exit_code.is_none(), "{v:#?}");
+    assert!(took < Duration::from_secs(2 + 5), "took {took:?}");
+    assert!(v.output_tail.contains("started"), "{v:#?}");
+    // The sandbox's processes go with it (allow the kernel a moment to reap them).
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !processes_with(&marker).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(processes_with(&marker), Vec::<u32>::new(), "left running");
+}
+
+/// Pids whose command line contains `needle`.
+fn processes_with(needle: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        if String::from_utf8_lossy(&cmdline).contains(needle) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_check_cannot_touch_or_read_outside_the_workspace() {
+    let Some(sandbox) = sandbox() else { return };
+    let repo = Repo::new();
+    std::fs::write(repo.root.join("outside.txt"), "keep me").unwrap();
+    std::fs::write(repo.root.join("secret.txt"), "s3cr3t-token").unwrap();
+    let root = repo.root.display();
+    let command =
+        format!("cat {root}/secret.txt; rm -rf {root}; cat /etc/shadow; echo done; exit 0");
+    let v = repo.check(&sandbox, &criterion(Some(&command), &[], Some("s3cr3t-token")));
+    assert_eq!(v.status, GateStatus::Failed, "{v:#?}");
+    assert_eq!(v.assertion_met, Some(false), "{v:#?}");
+    assert!(!v.output_tail.contains("s3cr3t-token") && v.output_tail.contains("done"), "{v:#?}");
+    assert_eq!(std::fs::read_to_string(repo.root.join("outside.txt")).unwrap(), "keep me");
+    assert_eq!(std::fs::read_to_string(repo.root.join("secret.txt")).unwrap(), "s3cr3t-token");
+}
+
+#[test]
+fn no_network_inside_the_check() {
+    let Some(sandbox) = sandbox() else { return };
+    let repo = Repo::new();
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let command = format!(
+        "python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), 2); print('CONNECTED')\" || echo refused"
+    );
+    let v = repo.check(&sandbox, &criterion(Some(&command), &[], Some("CONNECTED")));
+    assert_eq!(v.status, GateStatus::Failed, "{v:#?}");
+    assert!(v.output_tail.contains("refused"), "{v:#?}");
+}
+
+#[test]
+fn without_a_command_a_criterion_is_unverified_or_exempt_never_passed() {
+    let Some(sandbox) = sandbox() else { return };
+    let repo = Repo::new();
+    repo.write("src/value.txt", "42\n");
+    let mut c = criterion(None, &["src/value.txt"], Some("VALUE-OK"));
+    let v = repo.check(&sandbox, &c);
+    assert_eq!(v.status, GateStatus::Unverified, "{v:#?}");
+    assert!(v.missing_artifacts.is_empty() && v.exit_code.is_none());
+    c.verify_exemption_reason = Some("prose only".into());
+    assert_eq!(repo.check(&sandbox, &c).status, GateStatus::Exempt);
+    c.verify_command = Some("   ".into());
+    assert_eq!(repo.check(&sandbox, &c).status, GateStatus::Exempt);
+    c.verify_exemption_reason = None;
+    let v = repo.check(&sandbox, &c);
+    assert_eq!(v.status, GateStatus::Unverified);
+    assert!(!v.passed());
+    assert_eq!(serde_json::to_value(&v).unwrap()["status"], "unverified");
+}
+
+#[test]
+fn bad_repositories_and_commits_are_typed_errors_with_a_hint() {
+    let Some(sandbox) = sandbox() else { return };
+    let repo = Repo::new();
+    let unknown = gate::check(
+        &sandbox,
+        &repo.ws,
+        "0123456789abcdef0123456789abcdef01234567",
+        &the_check(),
+        &settings(),
+    );
+    match unknown {
+        Err(GateError::Oracle(e @ OracleError::UnknownCommit { .. })) => {
+            assert!(e.hint().contains("git -C"))
+        }
+        other => panic!("{other:?}"),
+    }
+    let plain = tempfile::tempdir().unwrap();
+    match oracle::oracle_paths(plain.path(), "HEAD", "sh x") {
+        Err(e @ OracleError::NotARepository { .. }) => assert!(e.hint().contains("git"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    match gate::check(&sandbox, &repo.root.join("nope"), &repo.base, &the_check(), &settings()) {
+        Err(e @ GateError::Workspace { .. }) => assert!(e.hint().contains("exists")),
+        other => panic!("{other:?}"),
+    }
+}
