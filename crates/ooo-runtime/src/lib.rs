@@ -16,5 +16,6 @@ pub mod http;
 pub mod journal;
 pub mod process;
 pub mod registry;
+pub mod sandboxed;
 pub mod scripted;
 pub mod structured;

@@ -58,12 +58,26 @@ pub struct ProcessSpec {
 }
 
 /// Turns a spec into a ready [`Command`]. The direct launcher runs the program as it
-/// is; the sandbox's launcher wraps it in namespaces and filters. Stdio, the process
-/// group and limits are set by [`spawn`] afterwards, the same for every launcher.
+/// is; the sandbox's launcher ([`crate::sandboxed::SandboxLauncher`]) wraps it in
+/// namespaces and filters. Stdio, the process group and limits are set by [`spawn`]
+/// afterwards, the same for every launcher.
 pub trait Launcher: Send + Sync {
-    fn command(&self, spec: &ProcessSpec) -> std::io::Result<Command>;
+    fn command(&self, spec: &ProcessSpec) -> std::io::Result<Launch>;
     /// A short name for the journal (`direct`, `sandbox`).
     fn name(&self) -> &'static str;
+}
+
+/// A command ready to spawn, and what must live as long as its process (a sandbox's
+/// proxy and mounts).
+pub struct Launch {
+    pub command: Command,
+    pub keep_alive: Option<Box<dyn Send>>,
+}
+
+impl From<Command> for Launch {
+    fn from(command: Command) -> Self {
+        Launch { command, keep_alive: None }
+    }
 }
 
 /// Runs the program directly, with only its allowlisted environment.
@@ -71,10 +85,10 @@ pub trait Launcher: Send + Sync {
 pub struct DirectLauncher;
 
 impl Launcher for DirectLauncher {
-    fn command(&self, spec: &ProcessSpec) -> std::io::Result<Command> {
+    fn command(&self, spec: &ProcessSpec) -> std::io::Result<Launch> {
         let mut cmd = Command::new(&spec.program);
         cmd.args(&spec.args).env_clear().envs(&spec.env).current_dir(&spec.cwd);
-        Ok(cmd)
+        Ok(cmd.into())
     }
 
     fn name(&self) -> &'static str {
@@ -104,6 +118,8 @@ enum Feed {
 /// A started child, read line by line.
 pub struct RunningProcess {
     child: Child,
+    /// What the launcher needs alive while the process runs (dropped after it).
+    _keep_alive: Option<Box<dyn Send>>,
     pgid: i32,
     feed: Receiver<Feed>,
     canceller: Arc<ProcessCanceller>,
@@ -152,7 +168,7 @@ pub fn spawn(
 ) -> std::io::Result<RunningProcess> {
     use std::os::unix::process::CommandExt;
 
-    let mut cmd = launcher.command(spec)?;
+    let Launch { command: mut cmd, keep_alive } = launcher.command(spec)?;
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
     let mut child = cmd.spawn()?;
     let pid = child.id();
@@ -173,6 +189,7 @@ pub fn spawn(
     let canceller = Arc::new(ProcessCanceller { wake: Mutex::new(Some(tx)) });
     Ok(RunningProcess {
         child,
+        _keep_alive: keep_alive,
         pgid: pid as i32,
         feed,
         canceller,
