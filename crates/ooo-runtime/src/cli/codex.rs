@@ -90,7 +90,8 @@ impl CliAdapter for Codex {
     /// Codex's own sandbox runs its commands through the first `bwrap` on `PATH`, and
     /// an older system one (Debian 12's 0.8) fails every command (`execvp
     /// codex-linux-sandbox`). The `bwrap` Codex ships beside itself goes first on the
-    /// child's `PATH` when it is there.
+    /// child's `PATH` when it is there. (With any `bwrap` on `PATH`, Codex's sandbox
+    /// hides `/tmp`: a Codex installed under `/tmp` cannot run commands at all.)
     fn adjust_env(&self, program: &std::path::Path, env: &mut crate::env::EnvMap) {
         let Some(dir) = bundled_bwrap_dir(program) else { return };
         let path = env.get("PATH").cloned().unwrap_or_default();
