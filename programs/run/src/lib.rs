@@ -10,10 +10,19 @@
 //!   worker changed them;
 //! * [`gate`]: the verify gate, run by ooo in the sandbox;
 //! * [`plan`]: criteria ordered into dependency levels;
-//! * [`events`]: the execution's ledger records and the state folded from them.
+//! * [`events`]: the execution's ledger records and the state folded from them;
+//! * [`workspace`]: the repository or a worktree on `ooo/run-<id>`, commits, gc;
+//! * [`evaluate`]: the mechanical and semantic evaluation after the criteria;
+//! * [`executor`]: the run loop (levels, parallel workers, attempts, the gate, cancel,
+//!   resume).
+//!
+//! Not here yet: the `ooo run`/`status`/`cancel` commands (the CLI).
 
+pub mod evaluate;
 pub mod events;
+pub mod executor;
 pub mod gate;
 pub mod oracle;
 pub mod plan;
 pub mod view;
+pub mod workspace;

@@ -1,0 +1,1035 @@
+//! The run loop of `ooo run`: plan the criteria, dispatch workers level by level, let the
+//! gate judge every attempt, record every step, and end with a verdict.
+//!
+//! [`Executor::start`] records `run.execution.started` (with this process as owner) and
+//! the plan, then runs the levels; [`Executor::resume`] takes over a stopped execution
+//! (refused while a live process holds it), records `run.execution.resumed` and does the
+//! criteria still to do, numbering attempts on and never redoing an accepted criterion.
+//!
+//! Per level, up to [`Settings::max_parallel`] criteria run at once (scoped threads over a
+//! shared queue). Per criterion, up to [`Settings::max_attempts`] attempts in this process
+//! (a resume gets a fresh budget, so a failed criterion can be tried again). Each attempt:
+//! `run.attempt.dispatched`; a `workspace_write` worker gets the worker-safe prompt (the
+//! first time) or the retry prompt with the gate's last failure; its events are read to
+//! the end for tokens, cost and its claim of success (recorded, never believed); then
+//! [`gate::check`] alone decides, and `run.attempt.sealed` records the gate's verdict with
+//! the runtime's evidence under `runtime` (see [`RuntimeEvidence`]). Then:
+//! * `passed`: `run.criterion.accepted`, and with [`CommitPolicy::Ac`] in a worktree a
+//!   commit, recorded as `run.commit.recorded`;
+//! * `unverified` / `exempt`: `run.criterion.unverified` at once (retrying cannot verify
+//!   a criterion that has no check);
+//! * `failed` / `oracle_tampered`: another attempt with the failure as feedback, and
+//!   `run.criterion.failed` when the attempts are used up.
+//!
+//! A runtime error (the CLI missing, a timeout, no result) is a failed attempt whose
+//! verdict (`status: failed`, no gate run: the worker did not finish) carries the error
+//! kind; errors that another attempt cannot fix (not installed, auth, ...) end the
+//! criterion's attempts at once. A gate that cannot judge (no sandbox, no git) fails the
+//! criterion the same way, with the gate's error and hint in the verdict; resuming after
+//! the environment is fixed tries it again. Changed files are listed after every attempt
+//! (since the base commit: criteria of one level share the workspace, so files are not
+//! attributed to one worker).
+//!
+//! **A failing criterion does not stop the run.** The other criteria of its level finish
+//! and later levels still run: a plan's levels order work, they do not make a failure
+//! fatal, and the verdict is `failed` anyway. More evidence per run is worth more than the
+//! time saved, and `ooo cancel` stops a run that is no longer wanted.
+//!
+//! **Cancel.** [`Executor::cancel`] (Ctrl-C in this process) or a
+//! `run.execution.cancel_requested` record appended by another process (`ooo cancel`)
+//! stops dispatching, cancels every running worker through its `CancelHandle`, seals the
+//! attempts it interrupted as `cancelled` (no gate run), appends `cancel_requested` when
+//! no one did yet, and finishes with verdict `cancelled`. A watcher thread looks at the
+//! flag every 25 ms and at the ledger every 500 ms; the ledger is read again before every
+//! dispatch too. The gate itself has no cancel hook yet: a verify command already
+//! running ends at its own timeout ([`GateSettings::timeout`]) before the run finishes.
+//!
+//! **End.** With [`CommitPolicy::Final`] one commit in the worktree, then
+//! `run.execution.finished` with [`verdict_for`] of the folded counts, after the
+//! evaluation extension point ([`Executor::evaluate_after_criteria`], where
+//! `crate::evaluate` plugs in). A run in which no criterion passed an executed check is
+//! never `success`. The [`RunResult`] is built from the folded ledger, so a resumed run
+//! reports its earlier attempts too.
+//!
+//! **Errors.** A ledger append that fails (disk full, no grant) stops the run with a
+//! [`RunError`] and its hint: running workers are cancelled (their attempts sealed as
+//! `interrupted` when the ledger still takes it), nothing more is dispatched, no
+//! `finished` is written, and the execution stays resumable. A commit that fails stops
+//! the run the same way. ooo itself changes the user's repository only by
+//! the commits the policy asks for, and only in a worktree.
+//!
+//! What does not live here: the prompts ([`crate::view`]), the gate ([`crate::gate`]), the
+//! records and their fold ([`crate::events`]), the plan ([`crate::plan`]), making the
+//! worktree ([`crate::workspace`]), the evaluation stage (`crate::evaluate`), rendering.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use ooo_core::capability::{CoreError, ScopedCore};
+use ooo_core::runtime::{
+    AgentEvent, AgentRuntime, AgentTask, CancelHandle, LlmProvider, RunLimits, RuntimeError,
+    RuntimeErrorKind, SandboxClass, Usage,
+};
+use ooo_core::seed::{AcceptanceCriterion, Seed};
+use ooo_sandbox::Sandbox;
+
+use crate::events::{
+    self, AppendError, AttemptDispatched, AttemptSealed, AttemptStatus, CancelRequested,
+    CommitRecorded, CriterionSettled, CriterionStatus, Execution, ExecutionFinished,
+    ExecutionResumed, ExecutionStarted, FoldError, Owner, OwnerError, Record, ResumeError, Verdict,
+    exit_code, owner_alive, resume_point, verdict_for,
+};
+use crate::gate::{self, GateSettings, GateStatus, GateVerdict};
+use crate::plan::{self, Plan};
+use crate::view;
+use crate::workspace::{self, Workspace, WorkspaceError, Worktree};
+
+/// How often the watcher looks at the cancel flag.
+const WATCH_TICK: Duration = Duration::from_millis(25);
+/// How often the watcher reads the ledger for a `cancel_requested` from another process.
+const LEDGER_POLL: Duration = Duration::from_millis(500);
+/// The most of a worker's final message kept as evidence, in characters.
+const CLAIM_CHARS: usize = 2000;
+
+// ---------------------------------------------------------------------------------------
+// Settings, progress, results, errors
+
+/// When ooo commits the workers' changes (only ever in a worktree it made).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommitPolicy {
+    /// After each accepted criterion.
+    #[default]
+    Ac,
+    /// Once, at the end of a run that was not cancelled.
+    Final,
+    /// Never.
+    None,
+}
+
+/// How a run goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Criteria of one level running at once (0 counts as 1).
+    pub max_parallel: usize,
+    /// Attempts per criterion in one process (a resume gets a fresh budget; 0 counts
+    /// as 1).
+    pub max_attempts: u32,
+    pub commit_policy: CommitPolicy,
+    pub gate: GateSettings,
+    pub worker_limits: RunLimits,
+    /// The model workers ask for; `None` leaves it to the runtime.
+    pub model: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_parallel: 3,
+            max_attempts: 3,
+            commit_policy: CommitPolicy::default(),
+            gate: GateSettings::default(),
+            worker_limits: RunLimits::default(),
+            model: None,
+        }
+    }
+}
+
+/// What the run is doing, for a live view. Sent from worker threads, in ledger order per
+/// criterion.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Progress {
+    Planned {
+        levels: usize,
+        criteria: usize,
+    },
+    CriterionStarted {
+        criterion: usize,
+    },
+    AttemptStarted {
+        criterion: usize,
+        attempt: u32,
+    },
+    /// An attempt was sealed: the gate's status, or `failed` / `cancelled` when the gate
+    /// did not run.
+    GateVerdict {
+        criterion: usize,
+        attempt: u32,
+        status: String,
+    },
+    Accepted {
+        criterion: usize,
+        attempts: u32,
+    },
+    Failed {
+        criterion: usize,
+        attempts: u32,
+    },
+    Unverified {
+        criterion: usize,
+        exempt: bool,
+    },
+    CancelRequested,
+    Finished {
+        verdict: Verdict,
+    },
+}
+
+/// What the runtime said about one attempt, kept under `runtime` in the sealed verdict.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RuntimeEvidence {
+    pub runtime: String,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    pub cost_usd: Option<f64>,
+    /// The worker's own claim (`Final.success`): recorded, never believed.
+    pub claimed_success: Option<bool>,
+    pub claim_text: Option<String>,
+    pub error: Option<RuntimeFailure>,
+    pub files_changed: Vec<String>,
+    /// Why the changed files could not be listed (git failed), if it did.
+    pub files_changed_error: Option<String>,
+    pub worker_ms: u64,
+}
+
+/// A runtime error, as evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuntimeFailure {
+    pub kind: RuntimeErrorKind,
+    pub message: String,
+    pub hint: String,
+}
+
+/// One criterion at the end of a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CriterionResult {
+    pub index: usize,
+    pub semantic_ac_key: String,
+    pub description: String,
+    pub status: CriterionStatus,
+    pub attempts: u32,
+    /// The gate's verdict on the last attempt it judged.
+    pub last_verdict: Option<GateVerdict>,
+    pub files_changed: Vec<String>,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    pub cost_usd: f64,
+    pub duration_ms: u64,
+}
+
+/// A whole run, as printed at the end and given by `--json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunResult {
+    pub execution_id: String,
+    pub verdict: Verdict,
+    pub exit_code: i32,
+    pub criteria: Vec<CriterionResult>,
+    /// Commit ids, in order.
+    pub commits: Vec<String>,
+    pub worktree: Option<Worktree>,
+    pub tokens: u64,
+    pub cost_usd: f64,
+    /// This process's time on the run.
+    pub duration_ms: u64,
+    pub plan: Plan,
+}
+
+/// Why a run could not go on. The execution stays resumable (`ooo run --resume`).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Owner(#[from] OwnerError),
+    #[error("cannot record the execution in the ledger: {0}")]
+    Ledger(#[from] AppendError),
+    #[error("cannot read the execution's records: {0}")]
+    Read(CoreError),
+    #[error(transparent)]
+    Fold(#[from] FoldError),
+    #[error(transparent)]
+    Resume(#[from] ResumeError),
+    #[error(
+        "the seed changed since execution {execution} started (recorded {recorded}, given {given})"
+    )]
+    SeedChanged { execution: String, recorded: String, given: String },
+    #[error(
+        "the workspace is not the one execution {execution} started in (base commit {recorded}, given {given})"
+    )]
+    WorkspaceChanged { execution: String, recorded: String, given: String },
+    #[error("cannot commit or list the changes in the workspace: {0}")]
+    Workspace(#[from] WorkspaceError),
+}
+
+impl RunError {
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            RunError::Owner(e) => e.hint(),
+            RunError::Ledger(e) => format!(
+                "{}; check free disk space and the ledger's permissions (`df -h`), then continue \
+                 with `ooo run --resume <execution_id>`",
+                e.hint()
+            ),
+            RunError::Read(e) => e.hint(),
+            RunError::Fold(e) => e.hint(),
+            RunError::Resume(e) => e.hint(),
+            RunError::SeedChanged { .. } => {
+                "resume with the seed the execution started with, or start a new run".into()
+            }
+            RunError::WorkspaceChanged { .. } => {
+                "resume in the workspace (or worktree) the execution started in".into()
+            }
+            RunError::Workspace(e) => {
+                format!("{}; the execution can be resumed with `ooo run --resume`", e.hint())
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The executor
+
+/// Runs executions. Borrowed parts only: the CLI owns the core, runtime and sandbox.
+pub struct Executor<'a> {
+    /// Scoped to `Program("run")` and the execution's aggregate
+    /// ([`events::aggregate`]), with `ledger:write`.
+    pub core: &'a ScopedCore,
+    pub runtime: &'a dyn AgentRuntime,
+    /// The planner's model; `None` plans one criterion per level.
+    pub provider: Option<&'a dyn LlmProvider>,
+    pub sandbox: &'a Sandbox,
+    /// Set it (Ctrl-C) to cancel the run.
+    pub cancel: Arc<AtomicBool>,
+    pub on_progress: &'a (dyn Fn(&Progress) + Sync),
+}
+
+impl Executor<'_> {
+    /// Start execution `execution_id` of `seed` in `ws`: record it, plan, run every level.
+    pub fn start(
+        &self,
+        seed: &Seed,
+        seed_id: &str,
+        ws: &Workspace,
+        settings: &Settings,
+        execution_id: &str,
+    ) -> Result<RunResult, RunError> {
+        let began = Instant::now();
+        let owner = Owner::current()?;
+        self.append(Record::Started(started_record(
+            self,
+            seed,
+            seed_id,
+            ws,
+            settings,
+            execution_id,
+            owner.clone(),
+        )))?;
+        let plan = plan::plan(self.provider, seed);
+        self.append(Record::PlanRecorded(plan.clone()))?;
+        let count = seed.acceptance_criteria.len();
+        let todo: Vec<usize> = plan.levels.iter().flatten().copied().collect();
+        let run = Run::new(self, seed, ws, settings, execution_id, owner);
+        run.execute(&plan, &todo, &vec![Earlier::default(); count], began)
+    }
+
+    /// Continue `execution` (folded from its records): refused while a live process holds
+    /// it, or when the seed or workspace is not the one it started with. Accepted,
+    /// unverified and exempt criteria are kept; the others run again, their attempts
+    /// numbered after the recorded ones. An execution that stopped before its plan was
+    /// recorded is planned again.
+    pub fn resume(
+        &self,
+        seed: &Seed,
+        ws: &Workspace,
+        settings: &Settings,
+        execution: &Execution,
+    ) -> Result<RunResult, RunError> {
+        let began = Instant::now();
+        // An execution that died between `started` and its plan is planned again.
+        let (plan, todo, replanned) = match resume_point(execution) {
+            Ok(todo) => {
+                let plan = execution.plan.clone().ok_or_else(|| no_plan(execution))?;
+                (plan, todo, false)
+            }
+            Err(ResumeError::NoPlan { .. }) => {
+                let plan = plan::plan(self.provider, seed);
+                let todo = plan.levels.iter().flatten().copied().collect();
+                (plan, todo, true)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        check_resumable(seed, ws, execution)?;
+        let owner = Owner::current()?;
+        self.append(Record::Resumed(ExecutionResumed { owner: owner.clone() }))?;
+        if replanned {
+            self.append(Record::PlanRecorded(plan.clone()))?;
+        }
+        let earlier: Vec<Earlier> = (0..seed.acceptance_criteria.len())
+            .map(|i| Earlier {
+                attempts: execution.attempts_used(i),
+                failure: execution.criteria.get(i).and_then(last_gate_failure),
+            })
+            .collect();
+        let run = Run::new(self, seed, ws, settings, &execution.id, owner);
+        run.execute(&plan, &todo, &earlier, began)
+    }
+
+    /// EXTENSION POINT for the evaluation stage (`crate::evaluate`): called once every
+    /// criterion is settled, before `run.execution.finished`, with the verdict the
+    /// criteria call for. The evaluation may lower it (a `reward_hacking_risk` veto, a
+    /// failed mechanical check) and must never raise it: a model alone never approves.
+    /// Today it returns the criteria's verdict unchanged.
+    pub fn evaluate_after_criteria(
+        &self,
+        _seed: &Seed,
+        _ws: &Workspace,
+        _execution: &Execution,
+        verdict: Verdict,
+    ) -> Verdict {
+        verdict
+    }
+
+    fn append(&self, record: Record) -> Result<u64, RunError> {
+        Ok(events::append(self.core, &record)?)
+    }
+
+    fn progress(&self, p: Progress) {
+        (self.on_progress)(&p);
+    }
+
+    /// The execution as its records say now.
+    fn fold(&self) -> Result<Execution, RunError> {
+        let events = self.core.own_events().map_err(RunError::Read)?;
+        Ok(Execution::fold(&events, &owner_alive)?)
+    }
+}
+
+fn started_record(
+    ex: &Executor<'_>,
+    seed: &Seed,
+    seed_id: &str,
+    ws: &Workspace,
+    settings: &Settings,
+    execution_id: &str,
+    owner: Owner,
+) -> ExecutionStarted {
+    ExecutionStarted {
+        execution_id: execution_id.to_owned(),
+        seed_id: seed_id.to_owned(),
+        seed_hash: ooo_core::seed::content_hash(seed),
+        workspace: ws.root.to_string_lossy().into_owned(),
+        base_commit: Some(ws.base_commit.clone()),
+        worktree: ws.worktree.as_ref().map(|w| w.path.to_string_lossy().into_owned()),
+        branch: ws.worktree.as_ref().map(|w| w.branch.clone()),
+        runtime: ex.runtime.name().to_owned(),
+        max_parallel: u32::try_from(settings.max_parallel).unwrap_or(u32::MAX),
+        max_attempts: settings.max_attempts,
+        owner,
+    }
+}
+
+fn no_plan(execution: &Execution) -> ResumeError {
+    ResumeError::NoPlan { execution: execution.id.clone() }
+}
+
+/// The seed and the workspace must be the ones the execution started with.
+fn check_resumable(seed: &Seed, ws: &Workspace, execution: &Execution) -> Result<(), RunError> {
+    let given = ooo_core::seed::content_hash(seed);
+    if given != execution.started.seed_hash {
+        return Err(RunError::SeedChanged {
+            execution: execution.id.clone(),
+            recorded: execution.started.seed_hash.clone(),
+            given,
+        });
+    }
+    match execution.started.base_commit.as_deref() {
+        Some(recorded) if recorded != ws.base_commit => Err(RunError::WorkspaceChanged {
+            execution: execution.id.clone(),
+            recorded: recorded.to_owned(),
+            given: ws.base_commit.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The gate's last failure of a criterion, for the retry prompt after a resume.
+fn last_gate_failure(c: &events::CriterionState) -> Option<GateVerdict> {
+    c.attempts.iter().rev().find_map(|a| match &a.status {
+        AttemptStatus::Sealed { verdict } => serde_json::from_value::<GateVerdict>(verdict.clone())
+            .ok()
+            .filter(|v| matches!(v.status, GateStatus::Failed | GateStatus::OracleTampered)),
+        _ => None,
+    })
+}
+
+/// What a criterion brings from earlier processes.
+#[derive(Debug, Clone, Default)]
+struct Earlier {
+    attempts: u32,
+    failure: Option<GateVerdict>,
+}
+
+// ---------------------------------------------------------------------------------------
+// One run in this process
+
+struct Run<'r, 'a> {
+    ex: &'r Executor<'a>,
+    seed: &'r Seed,
+    ws: &'r Workspace,
+    settings: &'r Settings,
+    id: String,
+    owner: Owner,
+    /// Cancel seen (flag or ledger), or a fatal error: dispatch nothing more.
+    stop: AtomicBool,
+    cancelled: AtomicBool,
+    fatal: Mutex<Option<RunError>>,
+    workers: Mutex<Vec<(u64, Arc<dyn CancelHandle>)>>,
+    next_worker: AtomicU64,
+    /// Serialises commits (git's index lock).
+    git: Mutex<()>,
+}
+
+/// How an attempt ended.
+enum Judged {
+    /// The gate judged the work.
+    Gate(GateVerdict),
+    /// The gate did not run and the attempt failed (`status: failed`): the worker did not
+    /// finish, or the gate could not judge. `retry`: whether another attempt could help.
+    Failed { reason: Value, retry: bool },
+    /// The run stopped while the worker ran: `cancelled` (a cancel) or `interrupted` (a
+    /// fatal error elsewhere in the run). The criterion stays open.
+    Stopped { status: &'static str, reason: Value },
+}
+
+impl Judged {
+    fn status(&self) -> &str {
+        match self {
+            Judged::Gate(v) => gate_status_str(v.status),
+            Judged::Failed { .. } => "failed",
+            Judged::Stopped { status, .. } => status,
+        }
+    }
+}
+
+fn gate_status_str(s: GateStatus) -> &'static str {
+    match s {
+        GateStatus::Passed => "passed",
+        GateStatus::Failed => "failed",
+        GateStatus::OracleTampered => "oracle_tampered",
+        GateStatus::Unverified => "unverified",
+        GateStatus::Exempt => "exempt",
+    }
+}
+
+/// What reading a worker's events gave.
+#[derive(Default)]
+struct WorkerOutcome {
+    usage: Usage,
+    claimed_success: Option<bool>,
+    claim_text: Option<String>,
+    error: Option<RuntimeError>,
+    duration_ms: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn millis(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+impl<'r, 'a> Run<'r, 'a> {
+    fn new(
+        ex: &'r Executor<'a>,
+        seed: &'r Seed,
+        ws: &'r Workspace,
+        settings: &'r Settings,
+        id: &str,
+        owner: Owner,
+    ) -> Self {
+        Run {
+            ex,
+            seed,
+            ws,
+            settings,
+            id: id.to_owned(),
+            owner,
+            stop: AtomicBool::new(false),
+            cancelled: AtomicBool::new(false),
+            fatal: Mutex::new(None),
+            workers: Mutex::new(Vec::new()),
+            next_worker: AtomicU64::new(0),
+            git: Mutex::new(()),
+        }
+    }
+
+    /// Run the levels (only the criteria in `todo`), then finish.
+    fn execute(
+        &self,
+        plan: &Plan,
+        todo: &[usize],
+        earlier: &[Earlier],
+        began: Instant,
+    ) -> Result<RunResult, RunError> {
+        self.ex.progress(Progress::Planned {
+            levels: plan.levels.len(),
+            criteria: plan.criteria_count(),
+        });
+        let watching = AtomicBool::new(true);
+        std::thread::scope(|s| {
+            s.spawn(|| self.watch(&watching));
+            for level in &plan.levels {
+                let items: Vec<usize> =
+                    level.iter().copied().filter(|i| todo.contains(i)).collect();
+                if self.stopping() {
+                    break;
+                }
+                self.run_level(items, earlier);
+            }
+            watching.store(false, Ordering::SeqCst);
+        });
+        if let Some(e) = lock(&self.fatal).take() {
+            return Err(e);
+        }
+        self.finish(plan, began)
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Stop because of a cancel (this process's flag or another's record).
+    fn request_stop(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+        self.halt();
+    }
+
+    /// Dispatch nothing more and cancel every running worker.
+    fn halt(&self) {
+        if !self.stop.swap(true, Ordering::SeqCst) {
+            for (_, handle) in lock(&self.workers).iter() {
+                handle.cancel();
+            }
+        }
+    }
+
+    /// Keep the first fatal error and stop the run.
+    fn fail(&self, e: RunError) {
+        lock(&self.fatal).get_or_insert(e);
+        self.halt();
+    }
+
+    /// Until `watching` ends: the cancel flag every tick, the ledger every poll.
+    fn watch(&self, watching: &AtomicBool) {
+        let mut last_poll = Instant::now();
+        while watching.load(Ordering::SeqCst) && !self.stopping() {
+            if self.ex.cancel.load(Ordering::SeqCst) {
+                self.request_stop();
+                break;
+            }
+            if last_poll.elapsed() >= LEDGER_POLL {
+                last_poll = Instant::now();
+                if self.cancel_recorded() {
+                    self.request_stop();
+                    break;
+                }
+            }
+            std::thread::sleep(WATCH_TICK);
+        }
+    }
+
+    /// Has someone (`ooo cancel` in another terminal) recorded a cancel? A ledger that
+    /// cannot be read here is not a cancel: appends will report the problem.
+    fn cancel_recorded(&self) -> bool {
+        self.ex.fold().is_ok_and(|e| e.cancel_requested)
+    }
+
+    /// Before a dispatch: is the run to stop? Reads the flag and the ledger.
+    fn must_stop_before_dispatch(&self) -> bool {
+        if self.ex.cancel.load(Ordering::SeqCst) || self.cancel_recorded() {
+            self.request_stop();
+        }
+        self.stopping()
+    }
+
+    /// Up to `max_parallel` criteria at once, from a shared queue.
+    fn run_level(&self, items: Vec<usize>, earlier: &[Earlier]) {
+        if items.is_empty() {
+            return;
+        }
+        let threads = self.settings.max_parallel.max(1).min(items.len());
+        let queue = Mutex::new(VecDeque::from(items));
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    loop {
+                        if self.stopping() {
+                            break;
+                        }
+                        let Some(i) = lock(&queue).pop_front() else { break };
+                        let from = earlier.get(i).cloned().unwrap_or_default();
+                        if let Err(e) = self.criterion(i, from) {
+                            self.fail(e);
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+    }
+
+    /// Every attempt at criterion `i` until it settles, the attempts run out or the run
+    /// stops.
+    fn criterion(&self, i: usize, earlier: Earlier) -> Result<(), RunError> {
+        let Some(ac) = self.seed.acceptance_criteria.get(i) else { return Ok(()) };
+        self.ex.progress(Progress::CriterionStarted { criterion: i });
+        let mut failure = earlier.failure;
+        let mut n = earlier.attempts;
+        for _ in 0..self.settings.max_attempts.max(1) {
+            if self.must_stop_before_dispatch() {
+                return Ok(());
+            }
+            n += 1;
+            match self.attempt(i, ac, n, failure.as_ref())? {
+                Judged::Gate(v) if v.status == GateStatus::Passed => return self.accept(i, n),
+                Judged::Gate(v)
+                    if matches!(v.status, GateStatus::Unverified | GateStatus::Exempt) =>
+                {
+                    return self.unverified(i, n, v.status == GateStatus::Exempt);
+                }
+                Judged::Gate(v) => failure = Some(v),
+                Judged::Stopped { .. } => return Ok(()),
+                Judged::Failed { retry: false, .. } => break,
+                Judged::Failed { .. } => {}
+            }
+        }
+        if self.stopping() {
+            return Ok(());
+        }
+        self.ex.append(Record::CriterionFailed(CriterionSettled { criterion: i, attempts: n }))?;
+        self.ex.progress(Progress::Failed { criterion: i, attempts: n });
+        Ok(())
+    }
+
+    /// One attempt: dispatch, worker, gate, seal.
+    fn attempt(
+        &self,
+        i: usize,
+        ac: &AcceptanceCriterion,
+        n: u32,
+        failure: Option<&GateVerdict>,
+    ) -> Result<Judged, RunError> {
+        self.ex.append(Record::AttemptDispatched(AttemptDispatched {
+            criterion: i,
+            attempt: n,
+            semantic_ac_key: ac.semantic_ac_key.clone(),
+            owner: self.owner.clone(),
+        }))?;
+        self.ex.progress(Progress::AttemptStarted { criterion: i, attempt: n });
+        let began = Instant::now();
+        let prompt = match failure {
+            Some(f) => view::retry_prompt(self.seed, i, f),
+            None => view::worker_prompt(self.seed, i),
+        };
+        let work = self.work(self.task(prompt));
+        let judged = self.judge(ac, &work);
+        let files = workspace::changed_files(self.ws).map_err(|e| e.to_string());
+        self.seal(i, n, &judged, &work, files, millis(began))?;
+        Ok(judged)
+    }
+
+    fn task(&self, prompt: String) -> AgentTask {
+        let mut task = AgentTask::new(prompt, &self.ws.root);
+        task.sandbox = SandboxClass::WorkspaceWrite;
+        task.model = self.settings.model.clone();
+        task.limits = self.settings.worker_limits;
+        task
+    }
+
+    /// Start the worker and read its events to the end; a cancel reaches it through its
+    /// handle, registered for the watcher.
+    fn work(&self, task: AgentTask) -> WorkerOutcome {
+        let began = Instant::now();
+        let mut out = WorkerOutcome::default();
+        match self.ex.runtime.start(task) {
+            Ok(mut run) => {
+                let key = self.register(run.canceller());
+                read_events(run.as_mut(), &mut out);
+                lock(&self.workers).retain(|(k, _)| *k != key);
+                // Dropping the run ends whatever it left running.
+                drop(run);
+            }
+            Err(e) => out.error = Some(e),
+        }
+        out.duration_ms = millis(began);
+        out
+    }
+
+    fn register(&self, handle: Arc<dyn CancelHandle>) -> u64 {
+        let key = self.next_worker.fetch_add(1, Ordering::SeqCst);
+        lock(&self.workers).push((key, Arc::clone(&handle)));
+        // A stop between the check before dispatch and now must reach this worker too.
+        if self.stopping() {
+            handle.cancel();
+        }
+        key
+    }
+
+    /// The gate decides, unless the run stopped or the worker did not finish.
+    fn judge(&self, ac: &AcceptanceCriterion, work: &WorkerOutcome) -> Judged {
+        if self.stopping() {
+            return if self.cancelled.load(Ordering::SeqCst) {
+                let reason = json!({"reason": "the run was cancelled while the worker ran"});
+                Judged::Stopped { status: "cancelled", reason }
+            } else {
+                let reason = json!({"reason": "the run stopped on an error while the worker ran"});
+                Judged::Stopped { status: "interrupted", reason }
+            };
+        }
+        if let Some(e) = &work.error {
+            let reason = json!({
+                "reason": "the worker did not finish",
+                "runtime_error_kind": e.kind.as_str(),
+            });
+            return Judged::Failed { reason, retry: retryable(e.kind) };
+        }
+        let ws = &self.ws;
+        match gate::check(self.ex.sandbox, &ws.root, &ws.base_commit, ac, &self.settings.gate) {
+            Ok(v) => Judged::Gate(v),
+            Err(e) => {
+                let reason = json!({
+                    "reason": "the gate could not judge",
+                    "gate_error": e.to_string(),
+                    "hint": e.hint(),
+                });
+                Judged::Failed { reason, retry: false }
+            }
+        }
+    }
+
+    fn seal(
+        &self,
+        i: usize,
+        n: u32,
+        judged: &Judged,
+        work: &WorkerOutcome,
+        files: Result<Vec<String>, String>,
+        duration_ms: u64,
+    ) -> Result<(), RunError> {
+        let (files, files_error) = match files {
+            Ok(files) => (files, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        let evidence = RuntimeEvidence {
+            runtime: self.ex.runtime.name().to_owned(),
+            tokens_in: work.usage.input_tokens,
+            tokens_out: work.usage.output_tokens,
+            cost_usd: work.usage.cost_usd,
+            claimed_success: work.claimed_success,
+            claim_text: work.claim_text.clone(),
+            error: work.error.as_ref().map(|e| RuntimeFailure {
+                kind: e.kind,
+                message: e.message.clone(),
+                hint: e.hint.clone(),
+            }),
+            files_changed: files.clone(),
+            files_changed_error: files_error,
+            worker_ms: work.duration_ms,
+        };
+        let verdict = verdict_json(judged, &evidence);
+        self.ex.append(Record::AttemptSealed(AttemptSealed {
+            criterion: i,
+            attempt: n,
+            verdict,
+            tokens: work.usage.total_tokens(),
+            cost_usd: work.usage.cost_usd.unwrap_or(0.0),
+            duration_ms,
+            files_changed: files,
+        }))?;
+        let status = judged.status().to_owned();
+        self.ex.progress(Progress::GateVerdict { criterion: i, attempt: n, status });
+        Ok(())
+    }
+
+    fn accept(&self, i: usize, n: u32) -> Result<(), RunError> {
+        self.ex
+            .append(Record::CriterionAccepted(CriterionSettled { criterion: i, attempts: n }))?;
+        self.ex.progress(Progress::Accepted { criterion: i, attempts: n });
+        if self.settings.commit_policy == CommitPolicy::Ac && self.ws.worktree.is_some() {
+            let description = self.seed.acceptance_criteria.get(i).map_or("", |c| &c.description);
+            let message =
+                format!("ooo run {}: criterion {}: {}", self.id, i + 1, description.trim());
+            self.commit(Some(i), &message)?;
+        }
+        Ok(())
+    }
+
+    fn unverified(&self, i: usize, n: u32, exempt: bool) -> Result<(), RunError> {
+        let settled = CriterionSettled { criterion: i, attempts: n };
+        self.ex.append(Record::CriterionUnverified(settled))?;
+        self.ex.progress(Progress::Unverified { criterion: i, exempt });
+        Ok(())
+    }
+
+    /// Commit everything in the worktree and record it (nothing to commit: no record).
+    fn commit(&self, criterion: Option<usize>, message: &str) -> Result<(), RunError> {
+        let _guard = lock(&self.git);
+        if let Some(sha) = workspace::commit_all(self.ws, message, false)? {
+            self.ex.append(Record::CommitRecorded(CommitRecorded { criterion, sha }))?;
+        }
+        Ok(())
+    }
+
+    /// The final commit, `cancel_requested` if due, `finished`, and the result.
+    fn finish(&self, plan: &Plan, began: Instant) -> Result<RunResult, RunError> {
+        let cancelled = self.cancelled.load(Ordering::SeqCst);
+        if !cancelled
+            && self.settings.commit_policy == CommitPolicy::Final
+            && self.ws.worktree.is_some()
+        {
+            self.commit(None, &format!("ooo run {}", self.id))?;
+        }
+        let exec = self.ex.fold()?;
+        let verdict = if cancelled {
+            if !exec.cancel_requested {
+                let by = format!("this process (pid {})", self.owner.pid);
+                self.ex.append(Record::CancelRequested(CancelRequested { by }))?;
+            }
+            self.ex.progress(Progress::CancelRequested);
+            Verdict::Cancelled
+        } else {
+            let criteria = verdict_for(&exec.counts());
+            let evaluated = self.ex.evaluate_after_criteria(self.seed, self.ws, &exec, criteria);
+            graver(criteria, evaluated)
+        };
+        let counts = exec.counts();
+        self.ex.append(Record::Finished(ExecutionFinished { verdict, counts }))?;
+        self.ex.progress(Progress::Finished { verdict });
+        Ok(self.result(&exec, plan, verdict, began))
+    }
+
+    fn result(&self, exec: &Execution, plan: &Plan, verdict: Verdict, began: Instant) -> RunResult {
+        let criteria: Vec<CriterionResult> =
+            exec.criteria.iter().map(|c| criterion_result(self.seed, c)).collect();
+        RunResult {
+            execution_id: self.id.clone(),
+            verdict,
+            exit_code: exit_code(verdict),
+            tokens: criteria.iter().map(|c| c.tokens_in + c.tokens_out).sum(),
+            cost_usd: criteria.iter().map(|c| c.cost_usd).sum(),
+            criteria,
+            commits: exec.commits.iter().map(|c| c.sha.clone()).collect(),
+            worktree: self.ws.worktree.clone(),
+            duration_ms: millis(began),
+            plan: plan.clone(),
+        }
+    }
+}
+
+/// The graver of two verdicts: the evaluation can lower the criteria's verdict, never
+/// raise it.
+fn graver(a: Verdict, b: Verdict) -> Verdict {
+    let rank = |v: Verdict| match v {
+        Verdict::Success => 0,
+        Verdict::Unverified => 1,
+        Verdict::Failed => 2,
+        Verdict::Cancelled => 3,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+/// Read `run` to its end (or its error) into `out`.
+fn read_events(run: &mut dyn ooo_core::runtime::AgentRun, out: &mut WorkerOutcome) {
+    loop {
+        match run.next_event() {
+            Ok(Some(AgentEvent::Usage(u))) => out.usage.add(&u),
+            Ok(Some(AgentEvent::Final(f))) => {
+                out.claimed_success = Some(f.success);
+                out.claim_text = Some(f.text.chars().take(CLAIM_CHARS).collect());
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => return,
+            Err(e) => {
+                out.error = Some(e);
+                return;
+            }
+        }
+    }
+}
+
+/// Can another attempt fix a runtime error of this kind? Not when the runtime cannot run
+/// at all.
+fn retryable(kind: RuntimeErrorKind) -> bool {
+    !matches!(
+        kind,
+        RuntimeErrorKind::NotInstalled
+            | RuntimeErrorKind::VersionTooOld
+            | RuntimeErrorKind::Auth
+            | RuntimeErrorKind::NotFound
+            | RuntimeErrorKind::DepthExceeded
+            | RuntimeErrorKind::InvalidTask
+    )
+}
+
+/// The sealed verdict: the gate's verdict (or why the gate did not run) and, under
+/// `runtime`, the runtime's evidence.
+fn verdict_json(judged: &Judged, evidence: &RuntimeEvidence) -> Value {
+    let mut verdict = match judged {
+        Judged::Gate(v) => serde_json::to_value(v).unwrap_or_else(|_| json!({})),
+        Judged::Failed { reason, .. } | Judged::Stopped { reason, .. } => reason.clone(),
+    };
+    if !verdict.is_object() {
+        verdict = json!({});
+    }
+    if let Some(map) = verdict.as_object_mut() {
+        map.insert("status".into(), json!(judged.status()));
+        map.insert("runtime".into(), serde_json::to_value(evidence).unwrap_or(Value::Null));
+    }
+    verdict
+}
+
+/// A criterion's result from its folded state.
+fn criterion_result(seed: &Seed, c: &events::CriterionState) -> CriterionResult {
+    let ac = seed.acceptance_criteria.get(c.index);
+    let mut r = CriterionResult {
+        index: c.index,
+        semantic_ac_key: c
+            .semantic_ac_key
+            .clone()
+            .or_else(|| ac.map(|a| a.semantic_ac_key.clone()))
+            .unwrap_or_default(),
+        description: ac.map(|a| a.description.clone()).unwrap_or_default(),
+        status: match c.status {
+            CriterionStatus::Running => CriterionStatus::Interrupted,
+            other => other,
+        },
+        attempts: u32::try_from(c.attempts.len()).unwrap_or(u32::MAX),
+        last_verdict: None,
+        files_changed: c.attempts.last().map(|a| a.files_changed.clone()).unwrap_or_default(),
+        tokens_in: 0,
+        tokens_out: 0,
+        cost_usd: 0.0,
+        duration_ms: 0,
+    };
+    for a in &c.attempts {
+        r.cost_usd += a.cost;
+        r.duration_ms += a.duration_ms;
+        if let AttemptStatus::Sealed { verdict } = &a.status {
+            let runtime = verdict.get("runtime").cloned().unwrap_or(Value::Null);
+            let evidence: RuntimeEvidence = serde_json::from_value(runtime).unwrap_or_default();
+            r.tokens_in += evidence.tokens_in;
+            r.tokens_out += evidence.tokens_out;
+            if let Ok(v) = serde_json::from_value::<GateVerdict>(verdict.clone()) {
+                r.last_verdict = Some(v);
+            }
+        }
+    }
+    r
+}
