@@ -308,6 +308,18 @@ impl fmt::Display for Target {
     }
 }
 
+/// Where the proxy would connect for a request head (ending with its blank line), and
+/// the head the upstream would get for a plain `http://` request: what a sandboxed
+/// client controls, exposed for fuzzing and property tests. The error says what is wrong.
+pub fn parse_head(head: &[u8]) -> Result<(String, u16, Option<Vec<u8>>), String> {
+    let request = Request::parse(head)?;
+    let forwarded = match request.form {
+        Form::Connect => None,
+        Form::Absolute { head } => Some(head),
+    };
+    Ok((request.target.host, request.target.port, forwarded))
+}
+
 /// A parsed request head.
 struct Request {
     method: String,
@@ -692,6 +704,27 @@ fn linger(mut client: &UnixStream) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Any bytes: parsing never panics; a forwarded head never carries the client's
+        /// proxy credentials or a second request line.
+        #[test]
+        fn any_head_parses_or_is_refused(head in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            if let Ok((host, port, Some(forwarded))) = parse_head(&head) {
+                proptest::prop_assert!(port != 0 && !host.is_empty());
+                let text = String::from_utf8_lossy(&forwarded).to_ascii_lowercase();
+                proptest::prop_assert!(!text.contains("proxy-authorization"));
+            }
+        }
+
+        /// A well-formed CONNECT to any host and port names exactly that target.
+        #[test]
+        fn connect_targets_round_trip(host in "[a-z][a-z0-9-]{0,20}(\\.[a-z]{2,5}){0,2}", port in 1u16..) {
+            let head = format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n");
+            let (h, p, forwarded) = parse_head(head.as_bytes()).unwrap();
+            proptest::prop_assert_eq!((h, p, forwarded), (host, port, None));
+        }
+    }
 
     #[test]
     fn only_public_addresses_are_public() {
