@@ -39,6 +39,31 @@ pub enum Command {
     /// The OS sandbox plugins, builds, verify commands and agent workers run in.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Execute a Seed: agents do each criterion, ooo accepts only what it verified.
+    ///
+    /// Workers run confined in ooo's sandbox; ooo's own verify gate decides every
+    /// attempt. Exit codes: 0 every criterion verified, 1 a criterion failed, 3
+    /// unverified criteria remain, 130 cancelled (Ctrl-C or `ooo cancel`).
+    Run(RunArgs),
+    /// Executions of `ooo run`: one line each, or one execution criterion by criterion.
+    Status {
+        /// An execution id (from `ooo status`); without it, every execution.
+        execution_id: Option<String>,
+        /// Show the execution again whenever it changes, until it stops running.
+        #[arg(long, requires = "execution_id")]
+        follow: bool,
+        /// Print JSON (a list: one object per line; one execution: one object).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a running execution (from any terminal): it ends as `cancelled`.
+    Cancel {
+        /// The execution id (from `ooo status`).
+        execution_id: String,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script to standard output.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -434,4 +459,57 @@ mod tests {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
     }
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct RunArgs {
+    #[command(subcommand)]
+    pub command: Option<RunCommand>,
+    /// A seed file (.yaml, .yml, .json) or a saved seed id.
+    #[arg(required_unless_present = "resume", conflicts_with = "resume")]
+    pub seed: Option<String>,
+    /// Continue a stopped execution where it stopped (accepted criteria are kept).
+    #[arg(long, value_name = "EXECUTION_ID")]
+    pub resume: Option<String>,
+    /// The agent runtime (default: OUROBOROS_RUNTIME, [runtime] default, the first
+    /// available).
+    #[arg(long, value_name = "NAME")]
+    pub runtime: Option<String>,
+    /// Work in a new git worktree on branch ooo/run-<id> under $OUROBOROS_HOME/worktrees.
+    #[arg(long)]
+    pub worktree: bool,
+    /// Criteria of one level running at once.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub max_parallel: usize,
+    /// Attempts per criterion (the gate's failure is fed back to the next one).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub max_attempts: u32,
+    /// When to commit in the worktree: after each accepted criterion, once at the end,
+    /// or never.
+    #[arg(long, value_name = "POLICY", default_value = "ac", value_parser = ["ac", "final", "none"])]
+    pub commit_policy: String,
+    /// Give up on a verify command after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub verify_timeout: u64,
+    /// Print the whole result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunCommand {
+    /// Remove finished worktrees of this repository's executions (merged, expired, or
+    /// beyond the cap).
+    Gc {
+        /// Say what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Keep at most this many finished worktrees.
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        keep: usize,
+        /// One JSON object per action.
+        #[arg(long)]
+        json: bool,
+    },
 }

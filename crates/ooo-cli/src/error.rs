@@ -293,6 +293,28 @@ impl From<RuntimeError> for CliError {
     }
 }
 
+/// An `ooo run` library error: its message and its own hint.
+macro_rules! with_library_hint {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for CliError {
+            fn from(e: $t) -> Self {
+                let hint = e.hint();
+                CliError::new(e.to_string()).hint(hint)
+            }
+        }
+    )*};
+}
+
+with_library_hint!(
+    ooo_run::executor::RunError,
+    ooo_run::workspace::WorkspaceError,
+    ooo_run::events::FoldError,
+    ooo_run::events::ResumeError,
+    ooo_run::events::AppendError,
+    ooo_run::events::OwnerError,
+    ooo_core::capability::CoreError,
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -145,6 +145,17 @@ impl Home {
         self.cache_dir().join("runs")
     }
 
+    /// Where `ooo run --worktree` makes each execution's git worktree
+    /// (`<worktrees_dir>/<execution_id>`).
+    pub fn worktrees_dir(&self) -> PathBuf {
+        self.root.join("worktrees")
+    }
+
+    /// Execution `id`'s own files (its workers' private `HOME` is `home` in it).
+    pub fn execution_dir(&self, id: &str) -> PathBuf {
+        self.root.join("runs").join(format!("exec-{id}"))
+    }
+
     /// The stat cache that lets a tree digest skip unchanged files.
     pub fn digest_stat_cache(&self) -> PathBuf {
         self.cache_dir().join("digest-stat-cache.json")
@@ -196,6 +207,8 @@ mod tests {
             (home.runs_dir(), "/h/cache/runs"),
             (home.digest_stat_cache(), "/h/cache/digest-stat-cache.json"),
             (home.checkout_dir("x"), "/h/cache/.checkout-x"),
+            (home.worktrees_dir(), "/h/worktrees"),
+            (home.execution_dir("x"), "/h/runs/exec-x"),
         ];
         for (got, want) in paths {
             assert_eq!(got, PathBuf::from(want));

@@ -16,7 +16,9 @@
 //! * [`executor`]: the run loop (levels, parallel workers, attempts, the gate, cancel,
 //!   resume).
 //!
-//! Not here yet: the `ooo run`/`status`/`cancel` commands (the CLI).
+//! The commands (`ooo run`, `ooo run --resume`, `ooo run gc`, `ooo status`, `ooo cancel`)
+//! live in the CLI (`crates/ooo-cli/src/commands/run.rs`): they choose the seed, the
+//! workspace, the runtime and its confinement, and render; every decision is made here.
 
 pub mod evaluate;
 pub mod events;

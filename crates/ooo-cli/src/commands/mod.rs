@@ -6,6 +6,7 @@ mod config;
 mod dispatch;
 mod ledger;
 mod plugin;
+mod run;
 mod runtime;
 mod sandbox;
 mod seed;
@@ -27,6 +28,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Runtime(cmd) => runtime::run(cmd),
         Command::Config(cmd) => config::run(cmd),
         Command::Sandbox(cmd) => sandbox::run(cmd),
+        Command::Run(args) => run::run(args),
+        Command::Status { execution_id, follow, json } => {
+            run::status(execution_id.as_deref(), follow, json)
+        }
+        Command::Cancel { execution_id, json } => run::cancel(&execution_id, json),
         Command::Completions { shell } => completions::run(shell),
     }
 }

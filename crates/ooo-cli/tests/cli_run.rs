@@ -1,0 +1,446 @@
+//! `ooo run`, `ooo status`, `ooo cancel` and `ooo run gc` through the real binary, with
+//! the real Claude Code CLI (installed by `.ci/run`) as the worker, confined in
+//! ooo-sandbox and talking to the loopback fake model: the fake's tool calls make Claude
+//! write files, and ooo's gate judges them. Skipped with a message where Claude or the
+//! full sandbox is missing, except under CI.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{TestHome, with_filters};
+use ooo_fake_model::{FakeModel, Reply};
+use serde_json::{Value, json};
+
+const KEY: &str = "sk-fake-test-key-0123456789";
+
+fn claude() -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/npm/node_modules/@anthropic-ai/claude-code-linux-x64/claude");
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "claude is missing: run .ci/run");
+    eprintln!("skipped: claude is not installed at {} (run .ci/run)", path.display());
+    None
+}
+
+/// A home whose config points Claude at a fresh fake, and a committed repository.
+struct Rig {
+    t: TestHome,
+    fake: FakeModel,
+    repo: PathBuf,
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn rig(files: &[(&str, &str)]) -> Option<Rig> {
+    let claude = claude()?;
+    if !common::full_sandbox() {
+        return None;
+    }
+    let t = TestHome::new();
+    let fake = FakeModel::start();
+    fake.on_untooled(Reply::text("ok"));
+    std::fs::create_dir_all(t.home()).unwrap();
+    let config = format!(
+        "[runtime]\ndefault = \"claude\"\n\n[runtime.claude]\npath = \"{}\"\nbase_url = \"{}\"\napi_key_env = \"FAKE_ANTHROPIC_KEY\"\n",
+        claude.display(),
+        fake.base_url()
+    );
+    std::fs::write(t.home().join("config.toml"), config).unwrap();
+    let repo = t.dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(repo.join("README"), "a repository\n").unwrap();
+    for (name, text) in files {
+        std::fs::write(repo.join(name), text).unwrap();
+    }
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "init"]);
+    let repo = repo.canonicalize().unwrap();
+    Some(Rig { t, fake, repo })
+}
+
+impl Rig {
+    fn cmd(&self) -> Command {
+        let mut cmd = self.t.std_ooo();
+        cmd.env("FAKE_ANTHROPIC_KEY", KEY).current_dir(&self.repo).stdin(Stdio::null());
+        cmd
+    }
+
+    fn seed(&self, criteria: &[Value]) -> PathBuf {
+        let seed = json!({
+            "goal": "Write the files the criteria ask for",
+            "acceptance_criteria": criteria,
+            "ontology_schema": {"name": "Files", "description": "Files", "fields": []},
+            "evaluation_principles": ["correctness"],
+            "exit_conditions": ["every criterion verified"],
+            "metadata": {"seed_id": "seed_run_test", "created_at": "2026-07-02T00:00:00Z"},
+        });
+        let path = self.t.dir.path().join("seed.json");
+        std::fs::write(&path, seed.to_string()).unwrap();
+        path
+    }
+
+    /// `ooo args...`: (exit code, stdout, stderr).
+    fn ooo(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.cmd().args(args).output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn run(&self, seed: &Path, extra: &[&str]) -> (i32, Value, String) {
+        let mut args = vec!["run", seed.to_str().unwrap(), "--json"];
+        args.extend(extra);
+        let (code, out, err) = self.ooo(&args);
+        let doc = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
+        (code, doc, err)
+    }
+
+    fn status(&self, id: &str) -> Value {
+        let (code, out, err) = self.ooo(&["status", id, "--json"]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str(&out).unwrap()
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        self.cmd().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    }
+
+    /// The one execution's id, once it is recorded.
+    fn wait_for_execution(&self) -> String {
+        let until = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < until {
+            let (_, out, _) = self.ooo(&["status", "--json"]);
+            // Before the first record, the ledger may be missing or still being made.
+            let first = out.lines().next().and_then(|l| serde_json::from_str::<Value>(l).ok());
+            if let Some(id) = first.as_ref().and_then(|v| v["execution_id"].as_str()) {
+                return id.to_owned();
+            }
+            if let Some(v) = first {
+                eprintln!("status said: {v}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("no execution was recorded");
+    }
+
+    /// Wait until the fake has had `n` generation requests.
+    fn wait_for_generations(&self, n: usize) {
+        let until = Instant::now() + Duration::from_secs(30);
+        while self.fake.generations().len() < n {
+            assert!(Instant::now() < until, "the worker never asked the model");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn write(&self, name: &str, content: &str) -> Reply {
+        let path = self.repo.join(name);
+        Reply::tool_call("Write", json!({"file_path": path, "content": content}))
+    }
+}
+
+fn criterion(description: &str, verify: &str) -> Value {
+    json!({"description": description, "verify_command": verify})
+}
+
+fn statuses(status: &Value) -> Vec<(String, u64, String)> {
+    status["criteria"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["status"].as_str().unwrap().to_owned(),
+                c["attempts"].as_u64().unwrap(),
+                c["last_verdict"].as_str().unwrap_or("-").to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn s(status: &str, attempts: u64, verdict: &str) -> (String, u64, String) {
+    (status.to_owned(), attempts, verdict.to_owned())
+}
+
+/// (a) two criteria verified, in a worktree with a commit each; (h) the status list and
+/// `ooo run gc --dry-run`.
+#[test]
+fn two_criteria_verified_in_a_worktree() {
+    let Some(r) = rig(&[]) else { return };
+    let seed = r.seed(&[
+        criterion("alpha.txt says alpha", "grep -q alpha alpha.txt"),
+        criterion("beta.txt says beta", "grep -q beta beta.txt"),
+    ]);
+    // In a worktree whose path is not known yet: Claude writes relative to its cwd.
+    let bash = |cmd: &str| Reply::tool_call("Bash", json!({"command": cmd}));
+    r.fake.push(bash("echo alpha > alpha.txt"));
+    r.fake.push(Reply::text("DONE"));
+    r.fake.push(bash("echo beta > beta.txt"));
+    r.fake.push(Reply::text("DONE"));
+    let (code, result, err) = r.run(&seed, &["--worktree"]);
+    assert_eq!(code, 0, "{result:#}\n{err}");
+    assert_eq!(result["verdict"], "success");
+    assert_eq!(result["commits"].as_array().unwrap().len(), 2, "{result:#}");
+    let id = result["execution_id"].as_str().unwrap();
+    let status = r.status(id);
+    assert_eq!(statuses(&status), [s("accepted", 1, "passed"), s("accepted", 1, "passed")]);
+    assert!(!r.repo.join("alpha.txt").exists(), "the worker wrote the user's checkout");
+    assert!(err.contains("ac 1: accepted after 1 attempt(s)"), "{err}");
+
+    with_filters(&r.t, || {
+        let mut settings = insta::Settings::clone_current();
+        settings.add_filter(r"(?m)ooo/run-[0-9A-Z]{26}", "ooo/run-[ULID]");
+        settings.bind(|| {
+            let (_, out, err) = r.ooo(&["status"]);
+            insta::assert_snapshot!("status_list", format!("{out}--- stderr\n{err}"));
+            let (code, out, err) = r.ooo(&["run", "gc", "--dry-run", "--keep", "0"]);
+            insta::assert_snapshot!(
+                "gc_dry_run",
+                format!("{out}--- stderr\n{err}--- exit {code}\n")
+            );
+        });
+    });
+    let worktree = result["worktree"]["path"].as_str().unwrap();
+    assert!(Path::new(worktree).is_dir(), "a dry run removed nothing");
+}
+
+/// (b) the first attempt fails the gate, the second (told why) passes.
+#[test]
+fn a_failed_attempt_is_retried_and_passes() {
+    let Some(r) = rig(&[]) else { return };
+    let seed = r.seed(&[criterion("good.txt says good", "grep -q good good.txt")]);
+    r.fake.push(r.write("good.txt", "bad\n"));
+    r.fake.push(Reply::text("DONE"));
+    r.fake.push(r.write("good.txt", "good\n"));
+    r.fake.push(Reply::text("DONE"));
+    let (code, result, err) = r.run(&seed, &[]);
+    assert_eq!(code, 0, "{result:#}\n{err}");
+    let status = r.status(result["execution_id"].as_str().unwrap());
+    assert_eq!(statuses(&status), [s("accepted", 2, "passed")]);
+    assert!(err.contains("ac 1: attempt 1: failed"), "{err}");
+}
+
+/// (c) a worker that says it succeeded while its check fails is not believed.
+#[test]
+fn a_claimed_success_is_not_believed() {
+    let Some(r) = rig(&[]) else { return };
+    let seed = r.seed(&[criterion("done.txt says done", "grep -q done done.txt")]);
+    // The repository's .git is read-only for workers: no hook can be planted.
+    r.fake.push(r.write(".git/hooks/pre-commit", "#!/bin/sh\necho pwned\n"));
+    r.fake.push(r.write("done.txt", "not yet\n"));
+    r.fake.push(Reply::text("All done: the criterion is met and the tests pass."));
+    // The human summary this time.
+    let (code, out, err) = r.ooo(&["run", seed.to_str().unwrap(), "--max-attempts", "1"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let id = r.wait_for_execution();
+    assert!(out.starts_with(&format!("execution {id}: failed (exit 1)\n")), "{out}");
+    assert!(out.contains("  ac 1 "), "{out}");
+    assert!(out.contains(": failed  attempts 1  gate failed  tokens "), "{out}");
+    assert!(!r.repo.join(".git/hooks/pre-commit").exists(), "a worker wrote .git");
+    assert_eq!(std::fs::read_to_string(r.repo.join("done.txt")).unwrap(), "not yet\n");
+    let status = r.status(&id);
+    assert_eq!(statuses(&status), [s("failed", 1, "failed")]);
+    let (code, shown, err) = r.ooo(&["status", &id]);
+    assert_eq!(code, 0, "{err}");
+    eprintln!("{out}{shown}");
+    assert!(shown.contains("AC  STATUS  ATTEMPTS  LAST VERDICT"), "{shown}");
+    assert!(
+        shown.lines().nth(2).is_some_and(|l| l.starts_with("1   failed  1         failed")),
+        "{shown}"
+    );
+}
+
+/// (d) a worker that edits the test its criterion runs fails as oracle_tampered.
+#[test]
+fn editing_the_oracle_is_caught() {
+    let Some(r) = rig(&[("check.sh", "grep -q fixed fix.txt\n")]) else { return };
+    let seed = r.seed(&[criterion("fix.txt is fixed", "sh check.sh")]);
+    r.fake.push(r.write("check.sh", "exit 0\n"));
+    r.fake.push(Reply::text("DONE"));
+    let (code, result, err) = r.run(&seed, &["--max-attempts", "1"]);
+    assert_eq!(code, 1, "{result:#}\n{err}");
+    let status = r.status(result["execution_id"].as_str().unwrap());
+    assert_eq!(statuses(&status), [s("failed", 1, "oracle_tampered")]);
+}
+
+/// (e) `ooo cancel` from another process ends a run waiting on a slow model within 5 s.
+#[test]
+fn cancel_from_another_process_ends_the_run() {
+    let Some(r) = rig(&[]) else { return };
+    let seed = r.seed(&[criterion("slow.txt exists", "test -f slow.txt")]);
+    r.fake.push(Reply::text("DONE").delay(Duration::from_secs(60)));
+    let child = r.spawn(&["run", seed.to_str().unwrap()]);
+    let id = r.wait_for_execution();
+    r.wait_for_generations(1);
+    assert!(!processes_in(&r.repo).is_empty(), "the worker is seen while it runs");
+    // While it runs, no one else may take the execution over.
+    let (code, _, err) = r.ooo(&["run", "--resume", &id]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("is held by a live process"), "{err}");
+    assert!(err.contains(&format!("hint: wait (`ooo status {id} --follow`) or stop it")), "{err}");
+    let mut follow = r.spawn(&["status", &id, "--follow"]);
+    let mut followed = std::io::BufReader::new(follow.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut followed, &mut first).unwrap();
+    assert!(first.starts_with(&format!("execution {id}: running (0/1 accepted)")), "{first}");
+    let asked = Instant::now();
+    let (code, out, err) = r.ooo(&["cancel", &id]);
+    assert_eq!(code, 0, "{out}{err}");
+    let out = wait_with_timeout(child, Duration::from_secs(10));
+    let took = asked.elapsed();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(took < Duration::from_secs(5), "the run took {took:?} to stop");
+    assert_eq!(r.status(&id)["status"], "cancelled");
+    assert_eq!(r.status(&id)["cancel_requested"], true);
+    let ended = wait_with_timeout(follow, Duration::from_secs(5));
+    assert!(ended.status.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut followed, &mut rest).unwrap();
+    assert!(rest.contains(&format!("execution {id}: cancelled (0/1 accepted)")), "{rest}");
+    assert_eq!(processes_in(&r.repo), Vec::<String>::new(), "a worker outlived the run");
+}
+
+/// (f) `kill -9` mid-run, then `--resume`: the accepted criterion is not done again.
+#[test]
+fn a_killed_run_resumes_without_redoing_accepted_criteria() {
+    let Some(r) = rig(&[]) else { return };
+    let seed = r.seed(&[
+        criterion("one.txt says one", "grep -q one one.txt"),
+        criterion("two.txt says two", "grep -q two two.txt"),
+    ]);
+    r.fake.push(r.write("one.txt", "one\n"));
+    r.fake.push(Reply::text("DONE"));
+    r.fake.push(Reply::text("DONE").delay(Duration::from_secs(60)));
+    let mut child = r.spawn(&["run", seed.to_str().unwrap()]);
+    let id = r.wait_for_execution();
+    r.wait_for_generations(3);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(r.status(&id)["status"], "interrupted");
+    let until = Instant::now() + Duration::from_secs(5);
+    while !processes_in(&r.repo).is_empty() {
+        assert!(Instant::now() < until, "workers outlived ooo: {:?}", processes_in(&r.repo));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let before = r.fake.generations().len();
+    r.fake.push(r.write("two.txt", "two\n"));
+    r.fake.push(Reply::text("DONE"));
+    let (code, out, err) = r.ooo(&["run", "--resume", &id, "--json"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let status = r.status(&id);
+    assert_eq!(statuses(&status), [s("accepted", 1, "passed"), s("accepted", 2, "passed")]);
+    let after: Vec<_> = r.fake.generations().into_iter().skip(before).collect();
+    assert_eq!(after.len(), 2, "only criterion 2 was worked on again");
+    assert!(
+        after.iter().all(|g| !g.body.to_string().contains("one.txt says one")
+            || g.body.to_string().contains("two.txt says two")),
+        "criterion 1 was dispatched again"
+    );
+}
+
+/// `ooo cancel` of an execution whose process died: recorded as cancelled at once.
+#[test]
+fn cancel_of_a_dead_run_finishes_it() {
+    let Some(r) = rig(&[]) else { return };
+    let seed = r.seed(&[criterion("late.txt exists", "test -f late.txt")]);
+    r.fake.push(Reply::text("DONE").delay(Duration::from_secs(60)));
+    let mut child = r.spawn(&["run", seed.to_str().unwrap()]);
+    let id = r.wait_for_execution();
+    r.wait_for_generations(1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (code, out, err) = r.ooo(&["cancel", &id]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, format!("execution {id}: cancelled (its process had already stopped)\n"));
+    let status = r.status(&id);
+    assert_eq!(status["status"], "cancelled");
+    assert_eq!(status["verdict"], "cancelled");
+    let (_, out, _) = r.ooo(&["cancel", &id]);
+    assert_eq!(out, format!("execution {id}: already finished; nothing to cancel\n"));
+}
+
+/// (g) no agent CLI anywhere: exit 1 naming what to install.
+#[test]
+fn no_runtime_says_what_to_install() {
+    let t = TestHome::new();
+    let seed = t.dir.path().join("seed.yaml");
+    std::fs::write(
+        &seed,
+        "goal: g\nacceptance_criteria:\n- description: d\n  verify_command: 'true'\nontology_schema: {name: n, description: d, fields: []}\nevaluation_principles: [p]\nexit_conditions: [e]\nmetadata: {seed_id: seed_no_runtime, created_at: \"2026-07-02T00:00:00Z\"}\n",
+    )
+    .unwrap();
+    let out = t
+        .std_ooo()
+        .env("PATH", "")
+        .current_dir(t.dir.path())
+        .args(["run", seed.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("error: no agent CLI is available"), "{err}");
+    assert!(
+        err.contains("hint: install one, e.g. `npm install -g @anthropic-ai/claude-code`"),
+        "{err}"
+    );
+}
+
+/// `ooo cancel` of an unknown execution: exit 1 pointing at `ooo status`.
+#[test]
+fn cancel_of_an_unknown_execution_points_at_status() {
+    let t = TestHome::new();
+    t.note("something", None);
+    let out = t.std_ooo().args(["cancel", "01JUNKNOWN0000000000000000"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("hint: list executions with `ooo status`"), "{err}");
+}
+
+fn wait_with_timeout(mut child: Child, limit: Duration) -> std::process::Output {
+    let until = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > until {
+            child.kill().ok();
+            let out = child.wait_with_output().unwrap();
+            panic!("the run did not stop: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Live processes whose working directory is under `dir` (workers in the repository).
+fn processes_in(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')) {
+            continue;
+        }
+        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
+        if cwd.starts_with(dir) {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            found.push(format!("{pid}: {}", String::from_utf8_lossy(&cmdline).replace('\0', " ")));
+        }
+    }
+    found
+}
