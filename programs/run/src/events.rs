@@ -52,6 +52,7 @@ pub mod kind {
     pub const CRITERION_UNVERIFIED: &str = "run.criterion.unverified";
     pub const COMMIT_RECORDED: &str = "run.commit.recorded";
     pub const CANCEL_REQUESTED: &str = "run.execution.cancel_requested";
+    pub const EVALUATION_RECORDED: &str = "run.evaluation.recorded";
     pub const FINISHED: &str = "run.execution.finished";
 
     /// Every kind.
@@ -66,6 +67,7 @@ pub mod kind {
         CRITERION_UNVERIFIED,
         COMMIT_RECORDED,
         CANCEL_REQUESTED,
+        EVALUATION_RECORDED,
         FINISHED,
     ];
 }
@@ -209,6 +211,8 @@ pub enum Record {
     CriterionUnverified(CriterionSettled),
     CommitRecorded(CommitRecorded),
     CancelRequested(CancelRequested),
+    /// The evaluation after the criteria (`crate::evaluate::Evaluation`, as JSON).
+    EvaluationRecorded(Value),
     Finished(ExecutionFinished),
 }
 
@@ -226,6 +230,7 @@ impl Record {
             Record::CriterionUnverified(_) => kind::CRITERION_UNVERIFIED,
             Record::CommitRecorded(_) => kind::COMMIT_RECORDED,
             Record::CancelRequested(_) => kind::CANCEL_REQUESTED,
+            Record::EvaluationRecorded(_) => kind::EVALUATION_RECORDED,
             Record::Finished(_) => kind::FINISHED,
         }
     }
@@ -243,6 +248,7 @@ impl Record {
             | Record::CriterionUnverified(r) => serde_json::to_value(r),
             Record::CommitRecorded(r) => serde_json::to_value(r),
             Record::CancelRequested(r) => serde_json::to_value(r),
+            Record::EvaluationRecorded(v) => Ok(v.clone()),
             Record::Finished(r) => serde_json::to_value(r),
         }
     }
@@ -263,6 +269,7 @@ impl Record {
             kind::CRITERION_UNVERIFIED => Record::CriterionUnverified(body(data)?),
             kind::COMMIT_RECORDED => Record::CommitRecorded(body(data)?),
             kind::CANCEL_REQUESTED => Record::CancelRequested(body(data)?),
+            kind::EVALUATION_RECORDED => Record::EvaluationRecorded(data.clone()),
             kind::FINISHED => Record::Finished(body(data)?),
             _ => return Ok(None),
         }))
@@ -428,6 +435,8 @@ pub struct Execution {
     pub criteria: Vec<CriterionState>,
     pub commits: Vec<CommitRecorded>,
     pub cancel_requested: bool,
+    /// The last evaluation after the criteria, as recorded.
+    pub evaluation: Option<Value>,
     pub verdict: Option<Verdict>,
 }
 
@@ -491,6 +500,7 @@ impl Execution {
             criteria: Vec::new(),
             commits: Vec::new(),
             cancel_requested: false,
+            evaluation: None,
             verdict: None,
         }
     }
@@ -516,6 +526,10 @@ impl Execution {
             Record::CommitRecorded(c) => self.apply_commit(c),
             Record::CancelRequested(_) => {
                 self.cancel_requested = true;
+                Ok(())
+            }
+            Record::EvaluationRecorded(v) => {
+                self.evaluation = Some(v);
                 Ok(())
             }
             Record::Finished(f) => {
@@ -902,7 +916,9 @@ mod tests {
         let back = Record::from_parts(r.kind(), &r.data().unwrap()).unwrap();
         assert_eq!(back, Some(r));
         assert_eq!(Record::from_parts("run.other", &Value::Null).unwrap(), None);
-        assert_eq!(kind::ALL.len(), 11);
+        assert_eq!(kind::ALL.len(), 12);
+        let e = Record::EvaluationRecorded(serde_json::json!({"approved": true}));
+        assert_eq!(Record::from_parts(e.kind(), &e.data().unwrap()).unwrap(), Some(e));
     }
 
     #[test]

@@ -46,8 +46,8 @@
 //!
 //! **End.** With [`CommitPolicy::Final`] one commit in the worktree, then
 //! `run.execution.finished` with [`verdict_for`] of the folded counts, after the
-//! evaluation extension point ([`Executor::evaluate_after_criteria`], where
-//! `crate::evaluate` plugs in). A run in which no criterion passed an executed check is
+//! evaluation ([`Executor::evaluate_after_criteria`]: the mechanical and semantic
+//! stages of `crate::evaluate`, which can only lower a success). A run in which no criterion passed an executed check is
 //! never `success`. The [`RunResult`] is built from the folded ledger, so a resumed run
 //! reports its earlier attempts too.
 //!
@@ -380,19 +380,59 @@ impl Executor<'_> {
         run.execute(&plan, &todo, &earlier, began)
     }
 
-    /// EXTENSION POINT for the evaluation stage (`crate::evaluate`): called once every
-    /// criterion is settled, before `run.execution.finished`, with the verdict the
-    /// criteria call for. The evaluation may lower it (a `reward_hacking_risk` veto, a
-    /// failed mechanical check) and must never raise it: a model alone never approves.
-    /// Today it returns the criteria's verdict unchanged.
+    /// The evaluation stage ([`crate::evaluate`]) once every criterion is settled, before
+    /// `run.execution.finished`, recorded as `run.evaluation.recorded`. Only a verdict of
+    /// success is evaluated, and the evaluation can only lower it: not approved (no
+    /// executed mechanical check, a failed one, or a `reward_hacking_risk` veto) makes
+    /// the run `failed`. A model alone never approves.
     pub fn evaluate_after_criteria(
         &self,
-        _seed: &Seed,
-        _ws: &Workspace,
-        _execution: &Execution,
+        seed: &Seed,
+        ws: &Workspace,
+        execution: &Execution,
+        gate: &GateSettings,
         verdict: Verdict,
-    ) -> Verdict {
-        verdict
+    ) -> Result<Verdict, RunError> {
+        if verdict != Verdict::Success {
+            return Ok(verdict);
+        }
+        let verify: Vec<(usize, GateVerdict)> = execution
+            .criteria
+            .iter()
+            .filter_map(|c| {
+                let sealed = c.attempts.iter().rev().find_map(|a| match &a.status {
+                    crate::events::AttemptStatus::Sealed { verdict } => Some(verdict.clone()),
+                    _ => None,
+                })?;
+                serde_json::from_value::<GateVerdict>(sealed).ok().map(|v| (c.index, v))
+            })
+            .collect();
+        let files_changed = workspace::changed_files(ws).unwrap_or_default();
+        let evaluation = match crate::evaluate::load_mechanical(ws) {
+            Ok(checks) => crate::evaluate::evaluate(
+                self.sandbox,
+                gate,
+                self.provider,
+                &crate::evaluate::Evidence {
+                    seed,
+                    workspace: ws,
+                    verify: &verify,
+                    checks: &checks,
+                    files_changed: &files_changed,
+                },
+            ),
+            Err(e) => crate::evaluate::Evaluation {
+                mechanical: Vec::new(),
+                semantic: None,
+                approved: false,
+                reason: format!("{e} (hint: {})", e.hint()),
+            },
+        };
+        let approved = evaluation.approved;
+        let record =
+            serde_json::to_value(&evaluation).unwrap_or_else(|e| json!({"error": e.to_string()}));
+        self.append(Record::EvaluationRecorded(record))?;
+        Ok(if approved { verdict } else { Verdict::Failed })
     }
 
     fn append(&self, record: Record) -> Result<u64, RunError> {
@@ -906,7 +946,13 @@ impl<'r, 'a> Run<'r, 'a> {
             Verdict::Cancelled
         } else {
             let criteria = verdict_for(&exec.counts());
-            let evaluated = self.ex.evaluate_after_criteria(self.seed, self.ws, &exec, criteria);
+            let evaluated = self.ex.evaluate_after_criteria(
+                self.seed,
+                self.ws,
+                &exec,
+                &self.settings.gate,
+                criteria,
+            )?;
             graver(criteria, evaluated)
         };
         let counts = exec.counts();

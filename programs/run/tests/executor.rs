@@ -271,6 +271,7 @@ fn two_verified_criteria_succeed_with_every_record_in_order_and_a_commit_each() 
             kind::ATTEMPT_SEALED,
             kind::CRITERION_ACCEPTED,
             kind::COMMIT_RECORDED,
+            kind::EVALUATION_RECORDED,
             kind::FINISHED,
         ]
     );
@@ -536,6 +537,7 @@ fn resume_after_a_crash_does_not_redo_the_accepted_criterion() {
             kind::ATTEMPT_DISPATCHED,
             kind::ATTEMPT_SEALED,
             kind::CRITERION_ACCEPTED,
+            kind::EVALUATION_RECORDED,
             kind::FINISHED
         ]
     );
@@ -589,4 +591,26 @@ fn resume_of_an_execution_that_died_before_its_plan_plans_again() {
     let r = ex.resume(&seed, &env.workspace(), &settings(), &exec).unwrap();
     assert_eq!(r.verdict, Verdict::Success, "{r:#?}");
     assert_eq!(&env.kinds()[..3], [kind::STARTED, kind::RESUMED, kind::PLAN_RECORDED]);
+}
+
+/// Every criterion verified, but the semantic stage sees reward hacking (risk 0.9): the
+/// evaluation vetoes, the run fails, and the evaluation is on the record.
+#[test]
+fn a_reward_hacking_veto_fails_a_verified_run() {
+    let Some(env) = env() else { return };
+    let provider = ScriptedProvider::new();
+    provider.push_json(json!({"levels": [[0], [1]], "reason": "in order"}));
+    provider.push_json(json!({
+        "score": 0.9, "ac_compliance": 1.0, "goal_alignment": 0.9, "drift": 0.1,
+        "reward_hacking_risk": 0.9, "notes": "the checks were gamed"
+    }));
+    env.rt.push(Script::succeed("done").write("src/a.txt", "A"));
+    env.rt.push(Script::succeed("done").write("src/b.txt", "B"));
+    let r = env.run_with(&two(), &env.workspace(), &settings(), Some(&provider)).unwrap();
+    assert_eq!((r.verdict, r.exit_code), (Verdict::Failed, 1), "{r:#?}");
+    assert!(r.criteria.iter().all(|c| c.status == CriterionStatus::Accepted));
+    let exec = env.fold();
+    let evaluation = exec.evaluation.expect("the evaluation is recorded");
+    assert_eq!(evaluation["approved"], json!(false), "{evaluation}");
+    assert_eq!(evaluation["semantic"]["reward_hacking_risk"], json!(0.9), "{evaluation}");
 }
