@@ -63,10 +63,52 @@ pub struct Config {
     pub sandbox: Option<SandboxSetting>,
     #[serde(default, skip_serializing_if = "RuntimeSection::is_empty")]
     pub runtime: RuntimeSection,
+    /// `[run]`: settings of `ooo run`.
+    #[serde(default, skip_serializing_if = "RunSettings::is_default")]
+    pub run: RunSettings,
     /// `[plugins.<name>]`: what you add to one plugin's manifest (e.g. the host of your
     /// own instance of the service it talks to).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub plugins: BTreeMap<String, PluginSettings>,
+}
+
+/// `[run]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSettings {
+    /// Criteria with neither `verify_command` nor `verify_exemption_reason`: `"warn"`
+    /// (the default) lists them and runs; `"block"` refuses to run.
+    #[serde(default)]
+    pub verify_gate: VerifyGate,
+    /// Finished run worktrees kept per repository; older ones are collected when a new
+    /// worktree is made (`ooo run gc` does it by hand).
+    #[serde(default = "default_worktree_cap")]
+    pub worktree_cap: usize,
+}
+
+fn default_worktree_cap() -> usize {
+    20
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        Self { verify_gate: VerifyGate::default(), worktree_cap: default_worktree_cap() }
+    }
+}
+
+impl RunSettings {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// `[run] verify_gate`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VerifyGate {
+    #[default]
+    Warn,
+    Block,
 }
 
 /// `[plugins.<name>]`.
@@ -307,6 +349,15 @@ pub const KNOWN_RUNTIMES: [&str; 6] =
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_settings_are_read_with_defaults() {
+        assert_eq!(parse("").unwrap().run, RunSettings::default());
+        let c = parse("[run]\nverify_gate = \"block\"\nworktree_cap = 5\n").unwrap();
+        assert_eq!((c.run.verify_gate, c.run.worktree_cap), (VerifyGate::Block, 5));
+        let err = parse("[run]\nverify_gate = \"stop\"\n").unwrap_err().to_string();
+        assert!(err.contains("warn") && err.contains("block") && err.contains("line 2"), "{err}");
+    }
 
     #[test]
     fn plugin_hosts_are_read_and_checked() {

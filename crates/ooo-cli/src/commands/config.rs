@@ -153,6 +153,24 @@ fn effective(home: &Home, located: Located) -> Effective {
             Some("the first available runtime; see `ooo runtime list`"),
         ),
     });
+    let gate = match config.run.verify_gate {
+        ooo_core::config::VerifyGate::Warn => "warn",
+        ooo_core::config::VerifyGate::Block => "block",
+    };
+    for (key, value, note) in [
+        (
+            "run.verify_gate",
+            gate.to_owned(),
+            "criteria without a check are listed; `block` refuses",
+        ),
+        ("run.worktree_cap", config.run.worktree_cap.to_string(), "finished run worktrees kept"),
+    ] {
+        settings.push(if lines.contains_key(key) {
+            Setting::from_file(key.into(), value, &lines)
+        } else {
+            Setting::default(key, Some(value), Some(note))
+        });
+    }
     for (name, entry) in &config.runtime.entries {
         // Every key the table sets, whatever keys a table may have.
         let fields = match serde_json::to_value(entry) {
