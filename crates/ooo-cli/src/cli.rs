@@ -492,6 +492,15 @@ pub struct RunArgs {
     /// Give up on a verify command after this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub verify_timeout: u64,
+    /// Run in the background: print the execution id and return at once (follow it with
+    /// `ooo status <id> --follow`, stop it with `ooo cancel <id>`; its output goes to
+    /// $OUROBOROS_HOME/runs/exec-<id>/log).
+    #[arg(long)]
+    pub detach: bool,
+    /// The id of the new execution (a detached run's, chosen by the process that started
+    /// it).
+    #[arg(long, value_name = "ID", hide = true, conflicts_with = "resume")]
+    pub execution_id: Option<String>,
     /// Print the whole result as one JSON object.
     #[arg(long)]
     pub json: bool,

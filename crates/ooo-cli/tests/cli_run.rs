@@ -16,22 +16,25 @@ use serde_json::{Value, json};
 
 const KEY: &str = "sk-fake-test-key-0123456789";
 
-fn claude() -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/npm/node_modules/@anthropic-ai/claude-code-linux-x64/claude");
+/// The agent CLI `name`, installed by `.ci/run` at `under` in `target/npm/node_modules`.
+fn installed(name: &str, under: &str) -> Option<PathBuf> {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/npm/node_modules").join(under);
     if path.exists() {
         return Some(path);
     }
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "claude is missing: run .ci/run");
-    eprintln!("skipped: claude is not installed at {} (run .ci/run)", path.display());
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{name} is missing: run .ci/run");
+    eprintln!("skipped: {name} is not installed at {} (run .ci/run)", path.display());
     None
 }
 
-/// A home whose config points Claude at a fresh fake, and a committed repository.
+/// A home whose config points the worker CLI at a fresh fake, and a committed repository.
 struct Rig {
     t: TestHome,
     fake: FakeModel,
     repo: PathBuf,
+    /// The worker's key and configuration directory, for every `ooo` run.
+    env: Vec<(&'static str, String)>,
 }
 
 fn git(dir: &Path, args: &[&str]) {
@@ -45,20 +48,64 @@ fn git(dir: &Path, args: &[&str]) {
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// A rig with Claude Code as the worker.
 fn rig(files: &[(&str, &str)]) -> Option<Rig> {
-    let claude = claude()?;
+    let claude = installed("claude", "@anthropic-ai/claude-code-linux-x64/claude")?;
     if !common::full_sandbox() {
         return None;
     }
-    let t = TestHome::new();
     let fake = FakeModel::start();
-    fake.on_untooled(Reply::text("ok"));
-    std::fs::create_dir_all(t.home()).unwrap();
     let config = format!(
         "[runtime]\ndefault = \"claude\"\n\n[runtime.claude]\npath = \"{}\"\nbase_url = \"{}\"\napi_key_env = \"FAKE_ANTHROPIC_KEY\"\n",
         claude.display(),
         fake.base_url()
     );
+    Some(rig_with(
+        TestHome::new(),
+        fake,
+        &config,
+        vec![("FAKE_ANTHROPIC_KEY", KEY.to_owned())],
+        files,
+    ))
+}
+
+/// A rig with Codex as the worker: ooo's config names the fake as its provider
+/// (`base_url`, `api_key_env`: the adapter defines a provider from them); Codex's own
+/// config in a private `CODEX_HOME` says the rest (a model it knows, no approvals, quiet
+/// offline).
+fn codex_rig(files: &[(&str, &str)]) -> Option<Rig> {
+    let codex = installed("codex", ".bin/codex")?;
+    if !common::full_sandbox() {
+        return None;
+    }
+    let t = TestHome::new();
+    let fake = FakeModel::start();
+    let codex_home = t.dir.path().join("codex");
+    std::fs::create_dir_all(&codex_home).unwrap();
+    std::fs::write(
+        codex_home.join("config.toml"),
+        "model = \"gpt-5.5\"\napproval_policy = \"never\"\ncheck_for_update_on_startup = false\n\n[analytics]\nenabled = false\n\n[features]\nplugins = false\napps = false\n",
+    )
+    .unwrap();
+    let config = format!(
+        "[runtime]\ndefault = \"codex\"\n\n[runtime.codex]\npath = \"{}\"\nbase_url = \"{}/v1\"\napi_key_env = \"FAKE_OPENAI_KEY\"\n",
+        codex.display(),
+        fake.base_url()
+    );
+    let env =
+        vec![("FAKE_OPENAI_KEY", KEY.to_owned()), ("CODEX_HOME", codex_home.display().to_string())];
+    Some(rig_with(t, fake, &config, env, files))
+}
+
+fn rig_with(
+    t: TestHome,
+    fake: FakeModel,
+    config: &str,
+    env: Vec<(&'static str, String)>,
+    files: &[(&str, &str)],
+) -> Rig {
+    fake.on_untooled(Reply::text("ok"));
+    std::fs::create_dir_all(t.home()).unwrap();
     std::fs::write(t.home().join("config.toml"), config).unwrap();
     let repo = t.dir.path().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
@@ -70,13 +117,13 @@ fn rig(files: &[(&str, &str)]) -> Option<Rig> {
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-q", "-m", "init"]);
     let repo = repo.canonicalize().unwrap();
-    Some(Rig { t, fake, repo })
+    Rig { t, fake, repo, env }
 }
 
 impl Rig {
     fn cmd(&self) -> Command {
         let mut cmd = self.t.std_ooo();
-        cmd.env("FAKE_ANTHROPIC_KEY", KEY).current_dir(&self.repo).stdin(Stdio::null());
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v))).current_dir(&self.repo).stdin(Stdio::null());
         cmd
     }
 
@@ -220,6 +267,80 @@ fn two_criteria_verified_in_a_worktree() {
     assert!(Path::new(worktree).is_dir(), "a dry run removed nothing");
 }
 
+/// (a) with Codex as the worker, in ooo-sandbox (Codex's own sandbox is not started):
+/// two criteria verified, its model reached through the proxy at the fake's host only.
+#[test]
+fn codex_verifies_two_criteria() {
+    let Some(r) = codex_rig(&[]) else { return };
+    let seed = r.seed(&[
+        criterion("alpha.txt says alpha", "grep -q alpha alpha.txt"),
+        criterion("beta.txt says beta", "grep -q beta beta.txt"),
+    ]);
+    for word in ["alpha", "beta"] {
+        let path = r.repo.join(format!("{word}.txt"));
+        let cmd = format!("printf '%s\\n' {word} > '{}'", path.display());
+        r.fake.push(Reply::tool_call("exec_command", json!({"cmd": cmd})));
+        r.fake.push(Reply::text("DONE"));
+    }
+    let (code, result, err) = r.run(&seed, &[]);
+    assert_eq!(code, 0, "{result:#}\n{err}");
+    assert_eq!(result["verdict"], "success");
+    let status = r.status(result["execution_id"].as_str().unwrap());
+    assert_eq!(statuses(&status), [s("accepted", 1, "passed"), s("accepted", 1, "passed")]);
+    assert_eq!(std::fs::read_to_string(r.repo.join("beta.txt")).unwrap(), "beta\n");
+    assert!(err.contains("with codex"), "{err}");
+}
+
+/// The verify gate reaches the user's Rust toolchain (read-only, offline): a worker
+/// writes a small std-only crate and `cargo run -q -- Ada` judges it.
+#[test]
+fn the_gate_runs_cargo() {
+    let Some(mut r) = rig(&[]) else { return };
+    let Some(toolchain) = rust_toolchain() else { return };
+    r.env.extend(toolchain);
+    let seed = r.seed(&[json!({
+        "description": "a Rust program greets the name it is given",
+        "verify_command": "cargo run -q -- Ada",
+        "output_assertion": "Hello, Ada",
+    })]);
+    let bash = |cmd: &str| Reply::tool_call("Bash", json!({"command": cmd}));
+    r.fake.push(bash("mkdir -p src"));
+    r.fake.push(r.write(
+        "Cargo.toml",
+        "[package]\nname = \"hello\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    ));
+    r.fake.push(r.write(
+        "src/main.rs",
+        "fn main() {\n    let name = std::env::args().nth(1).unwrap_or_default();\n    println!(\"Hello, {name}\");\n}\n",
+    ));
+    r.fake.push(Reply::text("DONE"));
+    let (code, result, err) = r.run(&seed, &["--max-attempts", "1"]);
+    assert_eq!(code, 0, "{result:#}\n{err}");
+    let status = r.status(result["execution_id"].as_str().unwrap());
+    assert_eq!(statuses(&status), [s("accepted", 1, "passed")], "{result:#}");
+}
+
+/// The variables that locate the Rust toolchain the tests run with (`std_ooo` clears
+/// the environment and gives ooo another HOME), or `None` (skip) without `cargo`.
+fn rust_toolchain() -> Option<Vec<(&'static str, String)>> {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("cargo").is_file()));
+    if !found {
+        eprintln!("skipped: cargo is not on PATH");
+        return None;
+    }
+    let home = std::env::var("HOME").unwrap_or_default();
+    let mut vars = Vec::new();
+    for (var, default) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
+        let dir = std::env::var(var).unwrap_or_else(|_| format!("{home}/{default}"));
+        if Path::new(&dir).is_dir() {
+            vars.push((var, dir));
+        }
+    }
+    vars.extend(std::env::var("RUSTUP_TOOLCHAIN").ok().map(|t| ("RUSTUP_TOOLCHAIN", t)));
+    Some(vars)
+}
+
 /// (b) the first attempt fails the gate, the second (told why) passes.
 #[test]
 fn a_failed_attempt_is_retried_and_passes() {
@@ -352,6 +473,96 @@ fn a_killed_run_resumes_without_redoing_accepted_criteria() {
             || g.body.to_string().contains("two.txt says two")),
         "criterion 1 was dispatched again"
     );
+}
+
+/// A detached run's process group, killed when a test ends (its workers die with it), so
+/// a failed assertion leaves nothing running.
+struct Detached(u64);
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.0)]).output();
+    }
+}
+
+/// `ooo run --detach --json`: the execution id, its log, and a guard on its process.
+fn detach(r: &Rig, seed: &Path) -> (String, PathBuf, Detached) {
+    let started = Instant::now();
+    let (code, out, err) = r.ooo(&["run", seed.to_str().unwrap(), "--detach", "--json"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(started.elapsed() < Duration::from_secs(10), "--detach waited for the run");
+    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let guard = Detached(doc["pid"].as_u64().unwrap());
+    (doc["execution_id"].as_str().unwrap().to_owned(), doc["log"].as_str().unwrap().into(), guard)
+}
+
+/// `--detach`: the id at once, the run in the background (its own session, its output in
+/// the execution's log), `ooo status --follow` until its verdict.
+#[test]
+fn a_detached_run_is_followed_to_its_verdict() {
+    let Some(r) = rig(&[]) else { return };
+    let seed = r.seed(&[criterion("bg.txt says bg", "grep -q bg bg.txt")]);
+    r.fake.push(r.write("bg.txt", "bg\n"));
+    r.fake.push(Reply::text("DONE"));
+    let (id, log, _guard) = detach(&r, &seed);
+    assert_eq!(log, r.t.home().join(format!("runs/exec-{id}/log")));
+    let follow = r.spawn(&["status", &id, "--follow"]);
+    let out = wait_with_timeout(follow, Duration::from_secs(60));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    let last = shown.lines().rfind(|l| l.starts_with("execution ")).unwrap_or_default();
+    assert!(last.starts_with(&format!("execution {id}: succeeded (1/1 accepted)")), "{shown}");
+    assert_eq!(statuses(&r.status(&id)), [s("accepted", 1, "passed")]);
+    // The background run printed its result (it got --json too) into the log.
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains(&format!("execution {id}: seed seed_run_test with claude")),
+        "{logged}"
+    );
+    let result = logged.lines().rev().find_map(|l| serde_json::from_str::<Value>(l).ok());
+    assert_eq!(result.unwrap()["verdict"], "success", "{logged}");
+    // The human form says how to follow and cancel.
+    r.fake.push(Reply::text("DONE"));
+    let (code, out, err) = r.ooo(&["run", seed.to_str().unwrap(), "--detach"]);
+    assert_eq!(code, 0, "{err}");
+    let id = out.strip_prefix("execution ").and_then(|o| o.split(' ').next()).unwrap();
+    let pid = out.split("(pid ").nth(1).and_then(|p| p.split(')').next()?.parse().ok());
+    let _guard = Detached(pid.unwrap_or_else(|| panic!("{out}")));
+    assert!(out.contains(&format!("ooo status {id} --follow\n")), "{out}");
+    assert!(out.contains(&format!("ooo cancel {id}\n")), "{out}");
+    let follow = r.spawn(&["status", id, "--follow"]);
+    assert!(wait_with_timeout(follow, Duration::from_secs(60)).status.success());
+}
+
+/// `ooo cancel` of a detached run: it ends `cancelled` with its workers gone.
+#[test]
+fn a_detached_run_can_be_cancelled() {
+    let Some(r) = rig(&[]) else { return };
+    let seed = r.seed(&[criterion("slow.txt exists", "test -f slow.txt")]);
+    r.fake.push(Reply::text("DONE").delay(Duration::from_secs(60)));
+    let (id, _, guard) = detach(&r, &seed);
+    r.wait_for_generations(1);
+    assert_eq!(r.status(&id)["owner_alive"], true);
+    // The owner is the background process, the leader of a session of its own.
+    let (_, shown, _) = r.ooo(&["status", &id]);
+    let pid = shown.split("running as pid ").nth(1).and_then(|p| p.lines().next()?.parse().ok());
+    let pid: u64 = pid.unwrap_or_else(|| panic!("{shown}"));
+    assert_eq!(pid, guard.0, "the owner is the process --detach started");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let session = stat.rsplit(')').next().unwrap().split_whitespace().nth(3).unwrap();
+    assert_eq!(session, pid.to_string(), "{stat}");
+    let asked = Instant::now();
+    let (code, out, err) = r.ooo(&["cancel", &id]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out, format!("execution {id}: cancel requested; the owner was interrupted\n"));
+    while r.status(&id)["status"] != "cancelled" {
+        assert!(asked.elapsed() < Duration::from_secs(5), "{}", r.status(&id));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let until = Instant::now() + Duration::from_secs(5);
+    while !processes_in(&r.repo).is_empty() {
+        assert!(Instant::now() < until, "a worker outlived the run: {:?}", processes_in(&r.repo));
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// `ooo cancel` of an execution whose process died: recorded as cancelled at once.

@@ -112,6 +112,7 @@ impl Registry {
             model: e.model,
             base_url: e.base_url,
             api_key_env: e.api_key_env,
+            confined: false,
         }
     }
 

@@ -12,6 +12,10 @@ use ooo_sandbox::{Limits, Network, Policy, Sandbox, Terminal};
 
 use crate::process::{Launch, Launcher, ProcessSpec};
 
+/// The [`Launcher::name`] of [`SandboxLauncher`]: a CLI launched by it is confined
+/// ([`crate::cli::CliSettings::confined`]).
+pub const LAUNCHER_NAME: &str = "sandbox";
+
 /// Variables that name a CLI's own directories: made writable when set and existing.
 const CLI_DIRS: &[&str] = &[
     "CLAUDE_CONFIG_DIR",
@@ -96,7 +100,7 @@ impl Launcher for SandboxLauncher {
     }
 
     fn name(&self) -> &'static str {
-        "sandbox"
+        LAUNCHER_NAME
     }
 }
 

@@ -7,7 +7,9 @@
 //! Workers run in `ooo-sandbox` ([`SandboxLauncher`]) with a private `HOME` under the
 //! execution's directory (`Home::execution_dir`), the network limited to the runtime's
 //! model host, and the workspace's `.git` read-only (a worker cannot plant git hooks or
-//! config that ooo's own git commands would run).
+//! config that ooo's own git commands would run). ooo-sandbox is then the workers' OS
+//! sandbox: a CLI that has its own (Codex's `bwrap`, which cannot nest) is told not to
+//! start it (`CliSettings::confined`, set by the launcher).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -87,10 +89,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     let cli = registry.cli_runtime(&runtime_name)?;
     let sandbox = Sandbox::new(ooo_plugin::sandbox::mode(config.sandbox))?;
 
-    let execution_id = match &earlier {
-        Some(exec) => exec.id.clone(),
-        None => ulid::Ulid::new().to_string(),
+    let execution_id = match (&earlier, &args.execution_id) {
+        (Some(exec), _) => exec.id.clone(),
+        (None, Some(id)) => new_execution_id(id, &store, &home)?,
+        (None, None) => ulid::Ulid::new().to_string(),
     };
+    if args.detach {
+        drop(store);
+        return detach(&args, &home, &execution_id, &seed_id, &runtime_name, earlier.is_some());
+    }
     let ws = match &earlier {
         Some(exec) => reopen(exec)?,
         None => {
@@ -162,7 +169,148 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::from(code))
 }
 
+/// The id a detached run was given by the process that started it: a ULID no execution
+/// has.
+fn new_execution_id(id: &str, store: &SharedStore, home: &Home) -> Result<String, CliError> {
+    if ulid::Ulid::from_string(id).is_err() {
+        return Err(CliError::new(format!("--execution-id {id} is not a ULID"))
+            .hint("leave --execution-id out: ooo chooses the id"));
+    }
+    if fold(store, home, id).is_ok() {
+        return Err(CliError::new(format!("execution {id} already exists"))
+            .hint(format!("continue it with `ooo run --resume {id}`")));
+    }
+    Ok(id.to_owned())
+}
+
+// ---------------------------------------------------------------------------------------
+// Detached runs.
+
+/// How long `--detach` waits for the background process to record itself as the
+/// execution's owner before returning.
+const DETACH_WAIT: Duration = Duration::from_secs(15);
+
+/// `ooo run --detach`: the same run as an ordinary `ooo` process in a session of its own
+/// (stdin `/dev/null`, stdout and stderr to the execution's `log`), which records itself
+/// as the execution's owner like any run. The seed is passed by its saved id and the
+/// runtime by name, so the background run is exactly the one checked here. Returns once
+/// the owner is recorded (or the process ended early: its log is the error).
+fn detach(
+    args: &RunArgs,
+    home: &Home,
+    execution_id: &str,
+    seed_id: &str,
+    runtime: &str,
+    resuming: bool,
+) -> Result<ExitCode, CliError> {
+    use std::os::unix::process::CommandExt;
+
+    let dir = home.execution_dir(execution_id);
+    make_private_dir(&dir)?;
+    let log = dir.join("log");
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(&log).map_err(|e| {
+        CliError::new(format!("cannot create {}: {e}", log.display()))
+            .hint("check that $OUROBOROS_HOME is writable")
+    })?;
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::new(format!("cannot find the ooo executable: {e}")))?;
+    let mut command = std::process::Command::new(exe);
+    command.args(detached_args(args, execution_id, seed_id, runtime, resuming));
+    command.stdin(std::process::Stdio::null()).stdout(file.try_clone()?).stderr(file);
+    // SAFETY: setsid(2) only, between fork and exec: async-signal-safe, touches no
+    // memory of ours.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| CliError::new(format!("cannot start the background run: {e}")))?;
+    let pid = child.id();
+    let until = std::time::Instant::now() + DETACH_WAIT;
+    loop {
+        if owned_by(home, execution_id, pid) {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+            return Err(CliError::new(format!(
+                "the background run of execution {execution_id} ended at once ({status}): {last}"
+            ))
+            .hint(format!("its output is in {}", log.display())));
+        }
+        if std::time::Instant::now() > until {
+            stderr_line(&format!(
+                "warning: execution {execution_id} has not recorded its start yet (pid {pid}); see {}",
+                log.display()
+            ));
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if args.json {
+        let doc = json!({"execution_id": execution_id, "log": log, "pid": pid});
+        return piped(|out| Ok(writeln!(out, "{doc}")?));
+    }
+    piped(|out| {
+        writeln!(out, "execution {execution_id} runs in the background (pid {pid})")?;
+        writeln!(out, "  follow it: ooo status {execution_id} --follow")?;
+        writeln!(out, "  cancel it: ooo cancel {execution_id}")?;
+        writeln!(out, "  its output: {}", log.display())?;
+        Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The background run's arguments: this run's, without `--detach`, the seed by its
+/// saved id and the runtime by name, and (a new execution) its id.
+fn detached_args(
+    args: &RunArgs,
+    execution_id: &str,
+    seed_id: &str,
+    runtime: &str,
+    resuming: bool,
+) -> Vec<String> {
+    let mut out = vec!["run".to_owned()];
+    if resuming {
+        out.extend(["--resume".to_owned(), execution_id.to_owned()]);
+    } else {
+        out.extend([seed_id.to_owned(), "--execution-id".to_owned(), execution_id.to_owned()]);
+    }
+    out.extend(["--runtime".to_owned(), runtime.to_owned()]);
+    if args.worktree {
+        out.push("--worktree".to_owned());
+    }
+    out.extend([
+        "--max-parallel".to_owned(),
+        args.max_parallel.to_string(),
+        "--max-attempts".to_owned(),
+        args.max_attempts.to_string(),
+        "--commit-policy".to_owned(),
+        args.commit_policy.clone(),
+        "--verify-timeout".to_owned(),
+        args.verify_timeout.to_string(),
+    ]);
+    if args.json {
+        out.push("--json".to_owned());
+    }
+    out
+}
+
+/// Has process `pid` recorded itself as the owner of execution `id`?
+fn owned_by(home: &Home, id: &str, pid: u32) -> bool {
+    let Ok(store) = SqliteStore::open_read_only(home.ledger_db()) else { return false };
+    let Ok(found) = one_execution(&store, id) else { return false };
+    Execution::fold(&found, &owner_alive).is_ok_and(|e| e.owner.pid == pid)
+}
+
 fn settings(args: &RunArgs) -> Settings {
+    let toolchain = Toolchain::from_env(|var| std::env::var_os(var));
     Settings {
         max_parallel: args.max_parallel.max(1),
         max_attempts: args.max_attempts.max(1),
@@ -173,10 +321,99 @@ fn settings(args: &RunArgs) -> Settings {
         },
         gate: GateSettings {
             timeout: Duration::from_secs(args.verify_timeout.max(1)),
+            env: toolchain.env,
+            read: toolchain.read,
             ..GateSettings::default()
         },
         ..Settings::default()
     }
+}
+
+/// What the verify gate needs to run the user's toolchains (`cargo run`, `go test`)
+/// offline: their homes and the directories on `PATH` that are not the system's,
+/// read-only, and the variables that point at them.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Toolchain {
+    read: Vec<PathBuf>,
+    env: Vec<(String, String)>,
+}
+
+/// Toolchain homes: `(variable, default under HOME)`.
+const TOOLCHAIN_HOMES: &[(&str, &str)] = &[("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")];
+
+/// Files in a toolchain home that hold the user's credentials (registry tokens): never
+/// mounted.
+const CREDENTIALS: &[&str] = &["credentials", "credentials.toml"];
+
+/// Directories already in every sandbox (and those of no toolchain of the user's).
+const SYSTEM_DIRS: &[&str] = &["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"];
+
+impl Toolchain {
+    /// From the caller's environment (`var` reads one variable).
+    fn from_env(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Toolchain {
+        let user_home = var("HOME").map(PathBuf::from).filter(|h| h.is_absolute());
+        let homes: Vec<(&str, PathBuf)> = TOOLCHAIN_HOMES
+            .iter()
+            .filter_map(|(name, default)| {
+                let dir = match var(name) {
+                    Some(value) => PathBuf::from(value),
+                    None => user_home.as_ref()?.join(default),
+                };
+                (dir.is_absolute() && dir.is_dir()).then_some((*name, dir))
+            })
+            .collect();
+        let path: Vec<PathBuf> =
+            var("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+        let path: Vec<PathBuf> =
+            path.into_iter().filter(|d| d.is_absolute() && d.is_dir()).collect();
+        let system = |d: &Path| SYSTEM_DIRS.iter().any(|s| d.starts_with(s));
+        // Not `/` nor HOME, nor any directory holding a toolchain home (its credentials).
+        let grantable = |d: &Path| {
+            d != Path::new("/")
+                && Some(d) != user_home.as_deref()
+                && !homes.iter().any(|(_, h)| h.starts_with(d))
+        };
+        let mut read = Vec::new();
+        for dir in path.iter().filter(|d| !system(d) && grantable(d)) {
+            if !read.contains(dir) {
+                read.push(dir.clone());
+            }
+        }
+        for dir in homes.iter().flat_map(|(_, home)| without_credentials(home)) {
+            if !read.contains(&dir) {
+                read.push(dir);
+            }
+        }
+        let mut env: Vec<(String, String)> =
+            homes.iter().map(|(n, h)| ((*n).to_owned(), h.display().to_string())).collect();
+        // PATH: the system's and the granted directories, in the caller's order.
+        let reachable: Vec<&PathBuf> =
+            path.iter().filter(|d| system(d) || read.contains(*d)).collect();
+        if !reachable.is_empty() {
+            let joined = std::env::join_paths(reachable).unwrap_or_default();
+            env.push(("PATH".into(), joined.to_string_lossy().into_owned()));
+        }
+        if let Some(t) = var("RUSTUP_TOOLCHAIN") {
+            env.push(("RUSTUP_TOOLCHAIN".into(), t.to_string_lossy().into_owned()));
+        }
+        // No registry is reachable from the gate: say so rather than time out.
+        env.push(("CARGO_NET_OFFLINE".into(), "true".into()));
+        Toolchain { read, env }
+    }
+}
+
+/// A toolchain home as what can be mounted: the home itself, or, when it holds a
+/// credentials file, each of its entries but that file.
+fn without_credentials(home: &Path) -> Vec<PathBuf> {
+    if !CREDENTIALS.iter().any(|c| home.join(c).exists()) {
+        return vec![home.to_owned()];
+    }
+    let Ok(entries) = std::fs::read_dir(home) else { return Vec::new() };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| !CREDENTIALS.iter().any(|c| e.file_name() == *c))
+        .map(|e| e.path())
+        .collect()
 }
 
 fn lock(store: &SharedStore) -> Result<std::sync::MutexGuard<'_, Box<dyn Store + Send>>, CliError> {
@@ -246,15 +483,6 @@ fn select_runtime(
     if !CLI_NAMES.contains(&name.as_str()) {
         // The registry's own error says why an HTTP provider cannot be a worker.
         registry.cli_runtime(&name)?;
-    }
-    if name == "codex" {
-        return Err(CliError::new(
-            "codex cannot run as an `ooo run` worker yet: its own sandbox (bwrap, asked for with `--sandbox workspace-write`) cannot start inside ooo's sandbox",
-        )
-        .hint(format!(
-            "use another agent CLI: `ooo run --runtime claude` (or {})",
-            CLI_NAMES.iter().filter(|n| **n != "codex").copied().collect::<Vec<_>>().join(", ")
-        )));
     }
     if let Some(c) = candidates.iter().find(|c| c.name == name)
         && !c.available
@@ -813,6 +1041,98 @@ mod tests {
         );
         let err = model_host(&config, "opencode").unwrap_err();
         assert!(err.hint.unwrap().contains("[runtime.opencode] base_url"));
+        // Codex's provider is the one its base_url names (the adapter defines it).
+        let mut config = Config::default();
+        config.runtime.entries.insert(
+            "codex".into(),
+            ooo_core::config::RuntimeEntry {
+                base_url: Some("http://127.0.0.1:4321/v1".into()),
+                ..Default::default()
+            },
+        );
+        let host = model_host(&config, "codex").unwrap();
+        assert_eq!((host.host.as_str(), host.port), ("127.0.0.1", Some(4321)));
+        assert_eq!(model_host(&Config::default(), "codex").unwrap().host, "api.openai.com");
+    }
+
+    #[test]
+    fn the_gate_gets_the_toolchains_without_credentials() {
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path().canonicalize().unwrap();
+        let home = root.join("home");
+        let cargo = home.join(".cargo");
+        let rustup = root.join("rustup");
+        let tools = root.join("tools/bin");
+        for dir in [cargo.join("bin"), cargo.join("registry"), rustup.clone(), tools.clone()] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(cargo.join("credentials.toml"), "token").unwrap();
+        let path = format!(
+            "{}:{}:/usr/bin:relative:{}:{}:/bin",
+            tools.display(),
+            cargo.join("bin").display(),
+            home.display(),
+            root.join("missing").display()
+        );
+        let vars: BTreeMap<&str, String> = [
+            ("HOME", home.display().to_string()),
+            ("RUSTUP_HOME", rustup.display().to_string()),
+            ("PATH", path),
+        ]
+        .into();
+        let t = Toolchain::from_env(|v| vars.get(v).map(Into::into));
+        let mut read = t.read.clone();
+        read.sort();
+        let mut expected =
+            vec![tools.clone(), cargo.join("bin"), cargo.join("registry"), rustup.clone()];
+        expected.sort();
+        assert_eq!(read, expected, "the credentials file and HOME are not mounted");
+        let env: BTreeMap<_, _> = t.env.iter().cloned().collect();
+        assert_eq!(env["CARGO_HOME"], cargo.display().to_string());
+        assert_eq!(env["RUSTUP_HOME"], rustup.display().to_string());
+        assert_eq!(
+            env["PATH"],
+            format!("{}:{}:/usr/bin:/bin", tools.display(), cargo.join("bin").display())
+        );
+        assert_eq!(env["CARGO_NET_OFFLINE"], "true");
+        // Nothing set: no homes, the gate's default PATH.
+        let t = Toolchain::from_env(|_| None);
+        assert_eq!(t.read, Vec::<PathBuf>::new());
+        assert_eq!(t.env, [("CARGO_NET_OFFLINE".to_owned(), "true".to_owned())]);
+    }
+
+    fn run_args(words: &[&str]) -> RunArgs {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from(["ooo", "run"].iter().chain(words)).unwrap();
+        match cli.command {
+            crate::cli::Command::Run(args) => args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_detached_run_gets_the_same_arguments_but_detach() {
+        let id = "01JZ0000000000000000000000";
+        let args = run_args(&["s.yaml", "--detach", "--worktree", "--json", "--max-attempts", "2"]);
+        assert_eq!(
+            detached_args(&args, id, "seed_x", "claude", false).join(" "),
+            format!(
+                "run seed_x --execution-id {id} --runtime claude --worktree --max-parallel 3 --max-attempts 2 --commit-policy ac --verify-timeout 600 --json"
+            )
+        );
+        let args = run_args(&["--resume", id, "--detach", "--commit-policy", "none"]);
+        assert_eq!(
+            detached_args(&args, id, "seed_x", "codex", true).join(" "),
+            format!(
+                "run --resume {id} --runtime codex --max-parallel 3 --max-attempts 3 --commit-policy none --verify-timeout 600"
+            )
+        );
+        // The id belongs to a new execution only.
+        use clap::Parser;
+        assert!(
+            crate::cli::Cli::try_parse_from(["ooo", "run", "--resume", id, "--execution-id", id])
+                .is_err()
+        );
     }
 
     #[test]

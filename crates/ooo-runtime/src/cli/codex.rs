@@ -16,7 +16,15 @@
 //! in `$CODEX_HOME/config.toml` reads (its `env_key`), and the driver passes it.
 //!
 //! Permissions (`sandbox_mode`): `--sandbox read-only | workspace-write |
-//! danger-full-access`; `exec` never asks for approval.
+//! danger-full-access`; `exec` never asks for approval. Codex's own sandbox is `bwrap`
+//! (user namespaces), which cannot start inside `ooo-sandbox` (its seccomp filter refuses
+//! nested user namespaces). So when the CLI is confined ([`CliSettings::confined`]: it
+//! runs through the sandbox launcher, which is then the OS sandbox of every command Codex
+//! runs), `workspace_write` and `unrestricted` both map to `danger-full-access` (the
+//! workspace, the network and the rest are what ooo-sandbox grants), and `read_only`
+//! stays `read-only`: Codex still refuses its edits, but cannot run any command there
+//! either (each would need `bwrap`), so a confined read-only Codex can only read files
+//! with its own tools and answer. Unconfined, each class maps to its namesake.
 //!
 //! Stream: `thread.started` gives the thread id; `item.*` carry `agent_message` (text),
 //! `command_execution` and `mcp_tool_call` (tool call and result), `file_change` (one
@@ -69,7 +77,7 @@ impl CliAdapter for Codex {
             vec!["exec".into(), "--json".into(), "--skip-git-repo-check".into(), "-C".into()];
         args.push(task.cwd.clone().into_os_string());
         args.push("--sandbox".into());
-        args.push(sandbox_mode(task.sandbox).into());
+        args.push(sandbox_mode(task.sandbox, settings.confined).into());
         if let Some(model) = task.model.as_ref().or(settings.model.as_ref()) {
             args.push("-m".into());
             args.push(model.into());
@@ -130,12 +138,13 @@ impl CliAdapter for Codex {
     }
 }
 
-/// The `--sandbox` mode for each sandbox class.
-fn sandbox_mode(sandbox: SandboxClass) -> &'static str {
+/// The `--sandbox` mode for each sandbox class; `confined` (in ooo-sandbox already),
+/// Codex starts no sandbox of its own for a class that may write.
+fn sandbox_mode(sandbox: SandboxClass, confined: bool) -> &'static str {
     match sandbox {
         SandboxClass::ReadOnly => "read-only",
-        SandboxClass::WorkspaceWrite => "workspace-write",
-        SandboxClass::Unrestricted => "danger-full-access",
+        SandboxClass::WorkspaceWrite if !confined => "workspace-write",
+        SandboxClass::WorkspaceWrite | SandboxClass::Unrestricted => "danger-full-access",
     }
 }
 
@@ -563,13 +572,17 @@ mod tests {
 
     #[test]
     fn command_per_sandbox_class() {
-        for (class, mode) in [
-            (SandboxClass::ReadOnly, "read-only"),
-            (SandboxClass::WorkspaceWrite, "workspace-write"),
-            (SandboxClass::Unrestricted, "danger-full-access"),
+        for (class, confined, mode) in [
+            (SandboxClass::ReadOnly, false, "read-only"),
+            (SandboxClass::WorkspaceWrite, false, "workspace-write"),
+            (SandboxClass::Unrestricted, false, "danger-full-access"),
+            // In ooo-sandbox, Codex starts no bwrap of its own.
+            (SandboxClass::ReadOnly, true, "read-only"),
+            (SandboxClass::WorkspaceWrite, true, "danger-full-access"),
+            (SandboxClass::Unrestricted, true, "danger-full-access"),
         ] {
-            let cmd =
-                Codex.command(&task(class), &CliSettings::default(), &Default::default()).unwrap();
+            let settings = CliSettings { confined, ..CliSettings::default() };
+            let cmd = Codex.command(&task(class), &settings, &Default::default()).unwrap();
             assert_eq!(
                 args(&cmd),
                 [
@@ -590,6 +603,31 @@ mod tests {
             );
             assert!(cmd.env.is_empty());
         }
+    }
+
+    /// A runtime launched through the sandbox launcher is confined; a direct one is not.
+    #[test]
+    fn the_sandbox_launcher_confines_the_runtime() {
+        struct Named;
+        impl crate::process::Launcher for Named {
+            fn command(
+                &self,
+                spec: &crate::process::ProcessSpec,
+            ) -> std::io::Result<crate::process::Launch> {
+                crate::process::DirectLauncher.command(spec)
+            }
+            fn name(&self) -> &'static str {
+                crate::sandboxed::LAUNCHER_NAME
+            }
+        }
+        let settings = CliSettings { path: Some("/bin/sh".into()), ..CliSettings::default() };
+        let direct = super::super::CliRuntime::new(std::sync::Arc::new(Codex), settings);
+        assert!(!direct.settings().confined);
+        let confined = direct.with_launcher(std::sync::Arc::new(Named));
+        assert!(confined.settings().confined);
+        let spec = confined.process_spec(&task(SandboxClass::WorkspaceWrite)).unwrap();
+        let args: Vec<_> = spec.args.iter().map(|a| a.to_str().unwrap()).collect();
+        assert!(args.windows(2).any(|w| w == ["--sandbox", "danger-full-access"]), "{args:?}");
     }
 
     #[test]

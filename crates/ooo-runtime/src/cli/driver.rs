@@ -53,8 +53,11 @@ impl CliRuntime {
         self
     }
 
-    /// Launch through `launcher` (the sandbox) instead of directly.
+    /// Launch through `launcher` (the sandbox) instead of directly. A launcher named
+    /// [`crate::sandboxed::LAUNCHER_NAME`] confines the CLI ([`CliSettings::confined`]): adapters then leave OS
+    /// confinement to it.
     pub fn with_launcher(mut self, launcher: Arc<dyn Launcher>) -> Self {
+        self.settings.confined = launcher.name() == crate::sandboxed::LAUNCHER_NAME;
         self.launcher = launcher;
         self
     }

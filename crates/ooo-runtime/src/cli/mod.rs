@@ -33,6 +33,11 @@ pub struct CliSettings {
     pub base_url: Option<String>,
     /// The name of the environment variable holding the API key, when not the CLI's usual.
     pub api_key_env: Option<String>,
+    /// The CLI runs inside ooo's OS sandbox (`ooo-sandbox`, through the launcher named
+    /// `sandbox`), which is then the OS sandbox of everything it starts: an adapter must
+    /// not ask the CLI for its own (Codex's `bwrap` cannot nest, as the sandbox refuses
+    /// nested user namespaces). Set by [`CliRuntime::with_launcher`], not by config.
+    pub confined: bool,
 }
 
 /// One concrete invocation of a CLI, built by an adapter. The driver adds the
