@@ -655,3 +655,39 @@ fn processes_in(dir: &Path) -> Vec<String> {
     }
     found
 }
+
+/// `[run] verify_gate = "block"`: a criterion with nothing to check refuses the run
+/// before anything starts, naming it and the fix; the default only warns.
+#[test]
+fn the_verify_gate_can_block_unchecked_criteria() {
+    let t = TestHome::new();
+    let seed = t.dir.path().join("seed.yaml");
+    std::fs::write(
+        &seed,
+        "goal: g\nacceptance_criteria:\n- description: d\nontology_schema: {name: n, description: d, fields: []}\nevaluation_principles: [p]\nexit_conditions: [e]\nmetadata: {seed_id: seed_unchecked, created_at: \"2026-07-02T00:00:00Z\"}\n",
+    )
+    .unwrap();
+    let run = || {
+        t.std_ooo()
+            .env("PATH", "")
+            .current_dir(t.dir.path())
+            .args(["run", seed.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let warned = run();
+    let err = String::from_utf8_lossy(&warned.stderr);
+    assert!(
+        err.contains("warning: criterion 1") && err.contains("can only end unverified"),
+        "{err}"
+    );
+    std::fs::write(t.home().join("config.toml"), "[run]\nverify_gate = \"block\"\n").unwrap();
+    let blocked = run();
+    let err = String::from_utf8_lossy(&blocked.stderr);
+    assert_eq!(blocked.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("verify_gate = \"block\"") && err.contains("hint: give each a verify_command"),
+        "{err}"
+    );
+    assert!(!err.contains("no agent CLI"), "refused before the runtime is looked for: {err}");
+}
