@@ -691,3 +691,25 @@ fn the_verify_gate_can_block_unchecked_criteria() {
     );
     assert!(!err.contains("no agent CLI"), "refused before the runtime is looked for: {err}");
 }
+
+/// A seed file inside the workspace holds the checks: the worker cannot read it (it is
+/// hidden in its sandbox), so the check's secret text never reaches the model.
+#[test]
+fn the_seed_in_the_workspace_is_hidden_from_the_worker() {
+    let Some(r) = rig(&[]) else { return };
+    let outside =
+        r.seed(&[criterion("gamma.txt exists", "test -s gamma.txt && echo sekrit-check-7")]);
+    let inside = r.repo.join("seed.json");
+    std::fs::copy(&outside, &inside).unwrap();
+    let bash = |cmd: &str| Reply::tool_call("Bash", json!({"command": cmd}));
+    r.fake.push(bash("cat seed.json; wc -c < seed.json; echo gamma > gamma.txt"));
+    r.fake.push(Reply::text("DONE"));
+    let (code, result, err) = r.run(&inside, &[]);
+    assert_eq!(code, 0, "{result:#}\n{err}");
+    let asked = format!("{:?}", r.fake.requests());
+    assert!(!asked.contains("sekrit-check-7"), "the worker read the seed's checks");
+    assert_eq!(
+        std::fs::read_to_string(&inside).unwrap().len(),
+        std::fs::read_to_string(&outside).unwrap().len()
+    );
+}

@@ -39,6 +39,9 @@ pub struct WorkerGrant {
     /// Usually the model provider's host only.
     pub network: Network,
     pub limits: Limits,
+    /// Paths inside the granted ones the worker must not see (the seed file, which holds
+    /// the checks, when it lies in the workspace).
+    pub hide: Vec<PathBuf>,
 }
 
 /// Runs each CLI process in the sandbox.
@@ -80,6 +83,7 @@ impl SandboxLauncher {
             network: self.grant.network.clone(),
             limits: self.grant.limits,
             terminal: Terminal::None,
+            hide: self.grant.hide.clone(),
             ..Policy::default()
         }
     }

@@ -81,6 +81,7 @@ fn worker(claude: PathBuf, sandbox: Sandbox, network: impl Fn(&FakeModel) -> Net
         write: Vec::new(),
         network: network(&fake),
         limits: Limits::default(),
+        hide: Vec::new(),
     };
     let launcher = SandboxLauncher::new(sandbox, grant);
     let runtime = CliRuntime::new(cli_adapter("claude").unwrap(), settings)

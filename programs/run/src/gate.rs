@@ -301,8 +301,16 @@ fn policy(
     if grant_scratch {
         write.push(scratch.to_owned());
     }
+    // The repository's own files stay as they are: code the check runs (the worker's)
+    // must not plant git configuration, filters or hooks that ooo's git would run
+    // outside the sandbox, nor repoint a worktree's `.git` file.
+    let mut read = settings.read.clone();
+    let git = workspace.join(".git");
+    if git.exists() {
+        read.push(git);
+    }
     Policy {
-        read: settings.read.clone(),
+        read,
         write,
         cwd: workspace.to_owned(),
         env,

@@ -129,16 +129,29 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     let worker_home = home.execution_dir(&execution_id).join("home");
     make_private_dir(&worker_home)?;
     let mut read = Vec::new();
+    // `.git` read-only, a directory (in place) or a worktree's file (its pointer).
     let git_dir = ws.root.join(".git");
-    if git_dir.is_dir() {
+    if git_dir.exists() {
         read.push(git_dir);
     }
+    // The seed file holds the checks (verify commands, assertions): a worker must not
+    // read them, so when it lies in the workspace it is hidden.
+    let hide: Vec<PathBuf> = args
+        .seed
+        .as_deref()
+        .map(Path::new)
+        .filter(|p| p.is_file())
+        .and_then(|p| p.canonicalize().ok())
+        .filter(|p| ws.root.canonicalize().is_ok_and(|root| p.starts_with(root)))
+        .into_iter()
+        .collect();
     let grant = WorkerGrant {
         home: worker_home,
         read,
         write: Vec::new(),
         network: Network::Hosts(vec![host]),
         limits: Limits::default(),
+        hide,
     };
     let runtime: CliRuntime =
         cli.with_launcher(Arc::new(SandboxLauncher::new(sandbox.clone(), grant)));
