@@ -20,9 +20,8 @@
 //!   and the reason says the semantic stage did not run.
 //!
 //! `mechanical.toml` is read by [`load_mechanical`] from the base commit when it is
-//! committed there (a worker cannot add or weaken a check), else from the workspace. The
-//! executor loads it at the end, with the evaluation: a bad file then fails the run
-//! (loading it up front, before any worker, is still to do). (A
+//! committed there (a worker cannot add or weaken a check), else from the workspace; the
+//! executor loads it before recording anything, so a bad file is an error up front. (A
 //! worktree starts from `HEAD`: there, an uncommitted `mechanical.toml` of the main work
 //! tree is not seen; commit it.)
 //!

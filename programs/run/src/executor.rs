@@ -264,6 +264,15 @@ pub enum RunError {
     WorkspaceChanged { execution: String, recorded: String, given: String },
     #[error("cannot commit or list the changes in the workspace: {0}")]
     Workspace(#[from] WorkspaceError),
+    #[error(
+        "files the checks depend on already differ from the base commit {base}: {}",
+        paths.join(", ")
+    )]
+    DirtyOracle { base: String, paths: Vec<String> },
+    #[error("cannot read the checks the oracle is made of: {0}")]
+    Oracle(#[from] crate::oracle::OracleError),
+    #[error(transparent)]
+    Mechanical(#[from] crate::evaluate::EvaluateError),
 }
 
 impl RunError {
@@ -279,6 +288,9 @@ impl RunError {
             RunError::Read(e) => e.hint(),
             RunError::Fold(e) => e.hint(),
             RunError::Resume(e) => e.hint(),
+            RunError::DirtyOracle { .. } => "commit or stash those changes first (the checks are read from the base commit, and every attempt would count as tampering), or run with --worktree".into(),
+            RunError::Oracle(e) => e.hint(),
+            RunError::Mechanical(e) => e.hint(),
             RunError::SeedChanged { .. } => {
                 "resume with the seed the execution started with, or start a new run".into()
             }
@@ -321,6 +333,10 @@ impl Executor<'_> {
     ) -> Result<RunResult, RunError> {
         let began = Instant::now();
         let owner = Owner::current()?;
+        // Before anything is recorded: checks that would fail every attempt, and a bad
+        // mechanical.toml, are refused up front.
+        check_oracles_clean(seed, ws)?;
+        crate::evaluate::load_mechanical(ws)?;
         self.append(Record::Started(started_record(
             self,
             seed,
@@ -447,6 +463,26 @@ impl Executor<'_> {
     fn fold(&self) -> Result<Execution, RunError> {
         let events = self.core.own_events().map_err(RunError::Read)?;
         Ok(Execution::fold(&events, &owner_alive)?)
+    }
+}
+
+/// Every criterion's oracle is as at the base commit (uncommitted edits of the user's
+/// to files the checks name would make every attempt `oracle_tampered`).
+fn check_oracles_clean(seed: &Seed, ws: &Workspace) -> Result<(), RunError> {
+    let mut paths = Vec::new();
+    for ac in &seed.acceptance_criteria {
+        let Some(command) = ac.verify_command.as_deref() else { continue };
+        for t in crate::oracle::tampered_oracle(&ws.root, &ws.base_commit, command)? {
+            let path = t.path.display().to_string();
+            if !paths.contains(&path) {
+                paths.push(path);
+            }
+        }
+    }
+    if paths.is_empty() {
+        Ok(())
+    } else {
+        Err(RunError::DirtyOracle { base: ws.base_commit.chars().take(12).collect(), paths })
     }
 }
 

@@ -614,3 +614,23 @@ fn a_reward_hacking_veto_fails_a_verified_run() {
     assert_eq!(evaluation["approved"], json!(false), "{evaluation}");
     assert_eq!(evaluation["semantic"]["reward_hacking_risk"], json!(0.9), "{evaluation}");
 }
+
+/// Uncommitted edits to a file a check names (an in-place run) would make every attempt
+/// `oracle_tampered`: refused before anything is recorded, naming the file. A bad
+/// `mechanical.toml` is refused up front too.
+#[test]
+fn dirty_oracles_and_a_bad_mechanical_file_are_refused_up_front() {
+    let Some(env) = env() else { return };
+    std::fs::write(env.ws.join("tests/a.sh"), "exit 0\n").unwrap();
+    let err = env.run_with(&two(), &env.workspace(), &settings(), None).unwrap_err();
+    assert!(matches!(err, RunError::DirtyOracle { .. }), "{err:?}");
+    assert!(err.to_string().contains("tests/a.sh") && err.hint().contains("commit or stash"));
+    assert!(env.kinds().is_empty(), "nothing recorded");
+    git(&env.ws, &["checkout", "--", "tests/a.sh"]);
+    std::fs::create_dir_all(env.ws.join(".ouroboros")).unwrap();
+    std::fs::write(env.ws.join(".ouroboros/mechanical.toml"), "[[check]]\nnam = \"x\"\n").unwrap();
+    let err = env.run_with(&two(), &env.workspace(), &settings(), None).unwrap_err();
+    assert!(matches!(err, RunError::Mechanical(_)), "{err:?}");
+    assert!(env.kinds().is_empty(), "nothing recorded");
+    assert!(env.rt.tasks().is_empty(), "no worker ran");
+}
