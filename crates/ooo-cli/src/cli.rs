@@ -479,6 +479,10 @@ pub struct RunArgs {
     /// Work in a new git worktree on branch ooo/run-<id> under $OUROBOROS_HOME/worktrees.
     #[arg(long)]
     pub worktree: bool,
+    /// Work in DIR's git repository instead of the current directory's; a DIR that does
+    /// not exist yet is made a new repository (for a greenfield seed).
+    #[arg(long = "in", value_name = "DIR", conflicts_with = "resume")]
+    pub dir: Option<std::path::PathBuf>,
     /// Criteria of one level running at once.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub max_parallel: usize,

@@ -713,3 +713,26 @@ fn the_seed_in_the_workspace_is_hidden_from_the_worker() {
         std::fs::read_to_string(&outside).unwrap().len()
     );
 }
+
+/// `--in DIR`: a directory that does not exist yet becomes a new repository (an empty
+/// first commit) and the run works there, for a greenfield seed.
+#[test]
+fn a_run_in_a_new_directory_makes_its_repository() {
+    let Some(r) = rig(&[]) else { return };
+    let seed = r.seed(&[criterion("hi.txt says hi", "grep -q hi hi.txt")]);
+    let fresh = r.t.dir.path().join("fresh/project");
+    let path = fresh.join("hi.txt");
+    r.fake.push(Reply::tool_call("Write", json!({"file_path": path, "content": "hi\n"})));
+    r.fake.push(Reply::text("DONE"));
+    let (code, result, err) = r.run(&seed, &["--in", fresh.to_str().unwrap()]);
+    assert_eq!(code, 0, "{result:#}\n{err}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "hi\n");
+    let log = Command::new("git")
+        .arg("-C")
+        .arg(&fresh)
+        .args(["log", "--format=%an %s"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&log.stdout).trim(), "ooo start (made by ooo run --in)");
+    assert!(!r.repo.join("hi.txt").exists(), "the current directory's repository is untouched");
+}

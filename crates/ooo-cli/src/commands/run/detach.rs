@@ -103,6 +103,10 @@ pub(super) fn detached_args(
     if args.worktree {
         out.push("--worktree".to_owned());
     }
+    if let Some(dir) = &args.dir {
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+        out.extend(["--in".to_owned(), dir.display().to_string()]);
+    }
     out.extend([
         "--max-parallel".to_owned(),
         args.max_parallel.to_string(),

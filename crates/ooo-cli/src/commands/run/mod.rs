@@ -117,8 +117,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     let ws = match &earlier {
         Some(exec) => reopen(exec)?,
         None => {
-            let cwd = std::env::current_dir()
-                .map_err(|e| CliError::new(format!("the current directory: {e}")))?;
+            let cwd = match &args.dir {
+                Some(dir) => new_or_existing_repository(dir)?,
+                None => std::env::current_dir()
+                    .map_err(|e| CliError::new(format!("the current directory: {e}")))?,
+            };
             if args.worktree {
                 collect_worktrees(&cwd, &home, config.run.worktree_cap)?;
             }
@@ -375,6 +378,39 @@ fn planner(
 ) -> Option<Arc<dyn ooo_core::runtime::LlmProvider>> {
     let http = all.iter().find(|c| c.runtime_type == RuntimeType::Http && c.available)?;
     registry.provider(&http.name).ok()
+}
+
+/// `--in DIR`: an existing directory as it is (it must be in a git repository); a
+/// missing one made a new repository with an empty first commit, whose author is ooo.
+fn new_or_existing_repository(dir: &Path) -> Result<PathBuf, CliError> {
+    if dir.exists() {
+        return dir.canonicalize().map_err(|e| CliError::new(format!("{}: {e}", dir.display())));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| CliError::new(format!("cannot create {}: {e}", dir.display())))?;
+    let git = |args: &[&str]| -> Result<(), CliError> {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.name=ooo", "-c", "user.email=ooo@localhost"])
+            .args(["-c", "commit.gpgsign=false"])
+            .args(args)
+            .output()
+            .map_err(|e| CliError::new(format!("cannot run git: {e}")).hint("install git"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(CliError::new(format!(
+                "git {} in {}: {}",
+                args.join(" "),
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )))
+        }
+    };
+    git(&["init", "-q"])?;
+    git(&["commit", "-q", "--allow-empty", "-m", "start (made by ooo run --in)"])?;
+    dir.canonicalize().map_err(|e| CliError::new(format!("{}: {e}", dir.display())))
 }
 
 fn make_private_dir(dir: &Path) -> Result<(), CliError> {
