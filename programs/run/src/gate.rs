@@ -104,6 +104,10 @@ impl GateVerdict {
     }
 }
 
+/// The most oracle files mounted read-only over the workspace while a check runs (each
+/// is a mount and a descriptor); past it, only the comparison after the run protects.
+const MAX_READ_ONLY_ORACLE: usize = 512;
+
 /// How the verify command runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GateSettings {
@@ -185,7 +189,24 @@ pub fn check(
         return Ok(verdict);
     }
     let assertion = criterion.output_assertion.as_deref().filter(|a| !a.is_empty());
-    let run = run_confined(sandbox, &workspace, command, assertion, settings)?;
+    // While the command runs, its oracle is read-only: neither the code it runs (the
+    // worker's) nor a worker of another criterion can change it under the check.
+    // (Up to [`MAX_READ_ONLY_ORACLE`] files are mounted read-only; the check after the
+    // run covers the rest.)
+    let mut settings = settings.clone();
+    let oracle = oracle::oracle_paths(&workspace, base_commit, command)?;
+    if oracle.len() <= MAX_READ_ONLY_ORACLE {
+        settings.read.extend(oracle.iter().map(|p| workspace.join(p)).filter(|p| p.exists()));
+    }
+    let run = run_confined(sandbox, &workspace, command, assertion, &settings)?;
+    let tampered = oracle::tampered_oracle(&workspace, base_commit, command)?;
+    if !tampered.is_empty() {
+        let mut verdict = GateVerdict::empty(GateStatus::OracleTampered, Some(command.to_owned()));
+        verdict.tampered = tampered;
+        verdict.exit_code = run.exit_code;
+        verdict.duration_ms = millis(started);
+        return Ok(verdict);
+    }
     let (missing_artifacts, empty_artifacts) =
         check_artifacts(&workspace, &criterion.expected_artifacts);
     let assertion_met = assertion.map(|_| run.capture.found);

@@ -200,6 +200,26 @@ fn tampered_in(
 
 /// The normalised words of a command that could name a path.
 fn candidate_words(command: &str) -> BTreeSet<String> {
+    candidate_words_within(command, 3)
+}
+
+/// What a test runner reads besides the files a command names, where it exists at the
+/// base commit: its tests and the configuration that decides how they run. Not the
+/// manifests that also list dependencies (`Cargo.toml`, `package.json`,
+/// `pyproject.toml`): implementing a criterion may rightly change those.
+const RUNNER_FILES: &[(&str, &[&str])] = &[
+    ("cargo", &[".cargo", "tests"]),
+    ("pytest", &["tests", "test", "conftest.py", "pytest.ini", "tox.ini"]),
+    ("npm", &["test", "tests", "__tests__", "jest.config.js", "jest.config.ts"]),
+    ("npx", &["test", "tests", "__tests__", "jest.config.js", "jest.config.ts"]),
+    ("yarn", &["test", "tests", "__tests__", "jest.config.js", "jest.config.ts"]),
+    ("jest", &["test", "tests", "__tests__", "jest.config.js", "jest.config.ts"]),
+    ("make", &["Makefile", "makefile", "GNUmakefile"]),
+];
+
+/// [`candidate_words`], looking `depth` levels into words that are commands themselves
+/// (`sh -c "pytest tests/x.py"`).
+fn candidate_words_within(command: &str, depth: u8) -> BTreeSet<String> {
     let tokens = shlex::split(command).unwrap_or_else(|| {
         command
             .split_whitespace()
@@ -207,6 +227,15 @@ fn candidate_words(command: &str) -> BTreeSet<String> {
             .collect()
     });
     let mut out = BTreeSet::new();
+    for token in &tokens {
+        if depth > 0 && token.contains(char::is_whitespace) {
+            out.extend(candidate_words_within(token, depth - 1));
+        }
+        let program = token.rsplit('/').next().unwrap_or(token);
+        if let Some((_, files)) = RUNNER_FILES.iter().find(|(runner, _)| *runner == program) {
+            out.extend(files.iter().map(|f| f.to_string()));
+        }
+    }
     for piece in tokens.iter().flat_map(|t| t.split(SHELL_OPERATORS)) {
         let value = piece.split_once('=').map(|(_, v)| v);
         for candidate in [Some(piece), value].into_iter().flatten() {
@@ -712,17 +741,34 @@ mod tests {
         candidate_words(cmd).into_iter().collect()
     }
 
+    /// A script given to a shell is looked into, and a known test runner brings its
+    /// configuration and test directories.
+    #[test]
+    fn scripts_and_runners_widen_the_oracle() {
+        let w = words("bash -c \"cd app && pytest tests/test_a.py\"");
+        for expected in ["tests/test_a.py", "conftest.py", "pytest.ini", "tests"] {
+            assert!(w.contains(&expected.to_owned()), "{expected} in {w:?}");
+        }
+        let w = words("cargo test --test api");
+        for expected in [".cargo", "tests"] {
+            assert!(w.contains(&expected.to_owned()), "{expected} in {w:?}");
+        }
+        assert!(words("make test").contains(&"Makefile".to_owned()));
+        assert!(words("/usr/bin/npm test").contains(&"__tests__".to_owned()));
+        assert!(!words("cargo test").contains(&"Cargo.toml".to_owned()), "dependencies may change");
+    }
+
     #[test]
     fn words_are_split_like_a_shell_would() {
         assert_eq!(
-            words("sh ./tests/check.sh && pytest 'tests/a b.py'::test_x --cov=src/ ../up /abs"),
+            words("sh ./tests/check.sh && run 'tests/a-b.py'::test_x --cov=src/ ../up /abs"),
             [
                 "--cov=src",
-                "pytest",
+                "run",
                 "sh",
                 "src",
-                "tests/a b.py",
-                "tests/a b.py::test_x",
+                "tests/a-b.py",
+                "tests/a-b.py::test_x",
                 "tests/check.sh"
             ]
             .map(String::from)

@@ -478,3 +478,21 @@ fn bad_repositories_and_commits_are_typed_errors_with_a_hint() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Code the check runs (the worker's) tries to rewrite the check while it runs: the
+/// oracle is read-only inside, so the write fails, the real check still decides, and
+/// the committed file is unchanged.
+#[test]
+fn the_oracle_cannot_be_rewritten_while_the_check_runs() {
+    let Some(sandbox) = sandbox() else { return };
+    let repo = Repo::new();
+    // The worker's code, run by a wrapper the command names: it tries to replace the
+    // check with `exit 0` before the check runs.
+    repo.write(
+        "src/run.sh",
+        "printf 'exit 0\\n' > tests/check.sh 2>/dev/null; sh tests/check.sh\n",
+    );
+    let v = repo.check(&sandbox, &criterion(Some("sh src/run.sh tests/check.sh"), &[], None));
+    assert_eq!(v.status, GateStatus::Failed, "the real check ran and failed: {v:#?}");
+    assert_eq!(std::fs::read_to_string(repo.ws.join("tests/check.sh")).unwrap(), CHECK);
+}
