@@ -469,3 +469,33 @@ fn the_sandbox_dies_with_ooo() {
     }
     assert!(!running_with(&state), "the plugin outlived ooo");
 }
+
+/// Calls of the same plugin at once in one workspace share its output directory: none
+/// loses it to another's clean-up (before, one failed now and then with bwrap's "Can't
+/// find source path"), and the last one out removes it when it is empty.
+#[test]
+fn concurrent_calls_share_the_output_directory() {
+    let t = TestHome::new();
+    install(&t, "demo", "./run.sh", json!([]));
+    let workspace = t.dir.path().join("workspace");
+    fs::create_dir_all(&workspace).unwrap();
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            t.std_ooo()
+                .current_dir(&workspace)
+                .args(["demo", "say", "hi"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    // (Its parents go only with the call that made them, which may not be the last.)
+    let output = workspace.join(".ouroboros/plugin-artifacts/demo");
+    assert!(!output.exists(), "the empty output directory is removed");
+}

@@ -33,28 +33,75 @@ impl Drop for TmpDir {
 pub(super) struct OutputDir {
     /// Made by this call, outermost first.
     made: Vec<PathBuf>,
+    /// The output directory itself.
+    path: PathBuf,
+    /// The directory, held with a shared `flock` for the whole call: another call of
+    /// the same plugin in the same workspace removes it only when nobody holds it.
+    lock: Option<OwnedFd>,
 }
 
+/// How many times a directory removed by another call's clean-up is made again.
+const OUTPUT_DIR_ATTEMPTS: usize = 5;
+
 impl OutputDir {
-    /// Make `workdir/relative` without following a link the workspace planted: the
-    /// descriptor is what the sandbox mounts, so what the plugin writes lands exactly
+    /// Make `workdir/relative` without following a link the workspace planted; each
+    /// launch mounts it afresh by descriptor, so what the plugin writes lands exactly
     /// there. A workspace the caller cannot write gets no output directory (and the
     /// plugin no place to write one); a planted link refuses the call.
-    fn make(workdir: &Path, relative: &Path) -> Result<(Self, Option<OwnedFd>), ManagerError> {
-        match crate::safe_path::open_dir_beneath(workdir, relative, true) {
-            Ok((fd, made)) => Ok((Self { made }, Some(fd))),
-            Err(e) if crate::safe_path::refusal(&e).is_some() => {
-                Err(ManagerError::Io { path: workdir.join(relative), source: e })
+    fn make(workdir: &Path, relative: &Path) -> Result<Self, ManagerError> {
+        for _ in 0..OUTPUT_DIR_ATTEMPTS {
+            match crate::safe_path::open_dir_beneath(workdir, relative, true) {
+                Ok((fd, made)) => {
+                    if let Some(held) = hold_shared(fd) {
+                        return Ok(Self { made, path: workdir.join(relative), lock: Some(held) });
+                    }
+                    // Removed by another call's clean-up between making and locking it.
+                }
+                Err(e) if crate::safe_path::refusal(&e).is_some() => {
+                    return Err(ManagerError::Io { path: workdir.join(relative), source: e });
+                }
+                // A parent removed meanwhile by another call: try again.
+                Err(_) => {}
             }
-            Err(_) => Ok((Self { made: Vec::new() }, None)),
         }
+        Ok(Self { made: Vec::new(), path: workdir.join(relative), lock: None })
+    }
+
+    fn exists(&self) -> bool {
+        self.lock.is_some()
+    }
+}
+
+/// A shared `flock` on the directory, once it is known still to exist (`None` when it
+/// was removed before the lock was taken).
+fn hold_shared(fd: OwnedFd) -> Option<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock and fstat on a descriptor we own.
+    unsafe {
+        if libc::flock(fd.as_raw_fd(), libc::LOCK_SH) != 0 {
+            return None;
+        }
+        let mut st: libc::stat = std::mem::zeroed();
+        (libc::fstat(fd.as_raw_fd(), &mut st) == 0 && st.st_nlink > 0).then_some(fd)
     }
 }
 
 impl Drop for OutputDir {
     fn drop(&mut self) {
-        // remove_dir only removes empty directories: what the plugin wrote stays.
-        for dir in self.made.iter().rev() {
+        use std::os::fd::AsRawFd;
+        // Only when no other call holds the directory: they would lose their mount.
+        let Some(lock) = &self.lock else { return };
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return;
+        }
+        // The last call out removes the directory when it is empty (whoever made it),
+        // and the parents this call made. remove_dir only removes empty directories:
+        // what a plugin wrote stays.
+        if std::fs::remove_dir(&self.path).is_err() {
+            return;
+        }
+        for dir in self.made.iter().rev().filter(|d| **d != self.path) {
             if std::fs::remove_dir(dir).is_err() {
                 break;
             }
@@ -232,9 +279,9 @@ pub(super) fn set_up<'a>(
     }
     // The output directory exists for the call, and after it only if the plugin wrote
     // to it.
-    let (output, output_fd) = OutputDir::make(&req.workdir, &output_relative(&entry.name))?;
+    let output = OutputDir::make(&req.workdir, &output_relative(&entry.name))?;
     // Made now (a planted link refuses the call here); opened afresh for each launch.
-    let output_dir = output_fd.map(|_| (req.workdir.clone(), output_relative(&entry.name)));
+    let output_dir = output.exists().then(|| (req.workdir.clone(), output_relative(&entry.name)));
     let tmp = TmpDir(dirs.tmp.clone());
     let granted = trust::granted_scopes(ledger, &subject)?;
     let env = env_for(entry, manifest, &granted, &live, req, &dirs, &invocation_id);
