@@ -736,3 +736,38 @@ fn a_run_in_a_new_directory_makes_its_repository() {
     assert_eq!(String::from_utf8_lossy(&log.stdout).trim(), "ooo start (made by ooo run --in)");
     assert!(!r.repo.join("hi.txt").exists(), "the current directory's repository is untouched");
 }
+
+/// The README's first command, `ooo run examples/seeds/hello.yaml --in <dir>` then
+/// `ooo ledger verify`, with Claude Code against the fake model writing the project:
+/// every criterion verified, exit 0, and the ledger's chain intact.
+#[test]
+fn the_readme_first_command_runs_the_example_seed() {
+    let Some(mut r) = rig(&[]) else { return };
+    let Some(toolchain) = rust_toolchain() else { return };
+    r.env.extend(toolchain);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
+    let hello = r.t.dir.path().join("hello");
+    let script = Command::new("python3")
+        .arg(root.join(".ci/hello-replies.py"))
+        .arg(&hello)
+        .output()
+        .unwrap();
+    assert!(script.status.success(), "{}", String::from_utf8_lossy(&script.stderr));
+    let replies: Value = serde_json::from_slice(&script.stdout).unwrap();
+    let calls = replies["replies"][0]["tool_calls"].as_array().unwrap();
+    let mut first = Reply::text("");
+    for (i, call) in calls.iter().enumerate() {
+        let reply = Reply::tool_call(call["name"].as_str().unwrap(), call["input"].clone());
+        first = if i == 0 { reply } else { first.and(reply) };
+    }
+    r.fake.push(first);
+    r.fake.push(Reply::text("DONE"));
+    r.fake.fallback(Reply::text("DONE"));
+    let seed = root.join("examples/seeds/hello.yaml");
+    let (code, result, err) = r.run(&seed, &["--in", hello.to_str().unwrap()]);
+    assert_eq!(code, 0, "{result:#}\n{err}");
+    assert_eq!(result["verdict"], "success", "{result:#}");
+    let (code, out, err) = r.ooo(&["ledger", "verify"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("ok: "), "{out}");
+}
