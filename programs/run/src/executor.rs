@@ -398,9 +398,10 @@ impl Executor<'_> {
 
     /// The evaluation stage ([`crate::evaluate`]) once every criterion is settled, before
     /// `run.execution.finished`, recorded as `run.evaluation.recorded`. Only a verdict of
-    /// success is evaluated, and the evaluation can only lower it: not approved (no
-    /// executed mechanical check, a failed one, or a `reward_hacking_risk` veto) makes
-    /// the run `failed`. A model alone never approves.
+    /// success is evaluated, and the evaluation can only lower it: every accepted
+    /// criterion's check runs again on the final tree, and not approved (no executed
+    /// mechanical check, a failed one, or a `reward_hacking_risk` veto) makes the run
+    /// `failed`. A model alone never approves.
     pub fn evaluate_after_criteria(
         &self,
         seed: &Seed,
@@ -412,17 +413,31 @@ impl Executor<'_> {
         if verdict != Verdict::Success {
             return Ok(verdict);
         }
-        let verify: Vec<(usize, GateVerdict)> = execution
-            .criteria
-            .iter()
-            .filter_map(|c| {
-                let sealed = c.attempts.iter().rev().find_map(|a| match &a.status {
-                    crate::events::AttemptStatus::Sealed { verdict } => Some(verdict.clone()),
-                    _ => None,
-                })?;
-                serde_json::from_value::<GateVerdict>(sealed).ok().map(|v| (c.index, v))
-            })
-            .collect();
+        // Every accepted criterion's check again, on the final tree: a later worker may
+        // have broken what an earlier one did, and a verdict from before does not count.
+        let mut verify: Vec<(usize, GateVerdict)> = Vec::new();
+        for c in execution.criteria.iter().filter(|c| c.status == CriterionStatus::Accepted) {
+            let Some(criterion) = seed.acceptance_criteria.get(c.index) else { continue };
+            match gate::check(self.sandbox, &ws.root, &ws.base_commit, criterion, gate) {
+                Ok(v) => verify.push((c.index, v)),
+                Err(e) => {
+                    let evaluation = crate::evaluate::Evaluation {
+                        mechanical: Vec::new(),
+                        semantic: None,
+                        approved: false,
+                        reason: format!(
+                            "criterion {} could not be checked again: {e} (hint: {})",
+                            c.index + 1,
+                            e.hint()
+                        ),
+                    };
+                    let record = serde_json::to_value(&evaluation)
+                        .unwrap_or_else(|e| json!({"error": e.to_string()}));
+                    self.append(Record::EvaluationRecorded(record))?;
+                    return Ok(Verdict::Failed);
+                }
+            }
+        }
         let files_changed = workspace::changed_files(ws).unwrap_or_default();
         let evaluation = match crate::evaluate::load_mechanical(ws) {
             Ok(checks) => crate::evaluate::evaluate(

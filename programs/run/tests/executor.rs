@@ -634,3 +634,17 @@ fn dirty_oracles_and_a_bad_mechanical_file_are_refused_up_front() {
     assert!(env.kinds().is_empty(), "nothing recorded");
     assert!(env.rt.tasks().is_empty(), "no worker ran");
 }
+
+/// Criterion 2's worker breaks what criterion 1's did after 1 was accepted: the checks
+/// run again on the final tree, so the run fails instead of ending `success`.
+#[test]
+fn a_later_worker_breaking_an_accepted_criterion_fails_the_run() {
+    let Some(env) = env() else { return };
+    env.rt.push(Script::succeed("done").write("src/a.txt", "A"));
+    env.rt.push(Script::succeed("done").write("src/b.txt", "B").write("src/a.txt", "broken"));
+    let r = env.run_with(&two(), &env.workspace(), &settings(), None).unwrap();
+    assert!(r.criteria.iter().all(|c| c.status == CriterionStatus::Accepted), "{r:#?}");
+    assert_eq!((r.verdict, r.exit_code), (Verdict::Failed, 1), "{r:#?}");
+    let evaluation = env.fold().evaluation.expect("the evaluation is recorded");
+    assert_eq!(evaluation["approved"], json!(false), "{evaluation}");
+}
