@@ -256,7 +256,7 @@ const CREDENTIALS: &[&str] =
 
 /// A toolchain home as what can be mounted: the home itself, or, when it holds a
 /// credentials file, each of its entries but that file.
-fn without_credentials(home: &Path) -> Vec<PathBuf> {
+pub fn without_credentials(home: &Path) -> Vec<PathBuf> {
     if !CREDENTIALS.iter().any(|c| home.join(c).exists()) {
         return vec![home.to_owned()];
     }

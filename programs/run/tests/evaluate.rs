@@ -3,9 +3,8 @@
 //! reward-hacking risk and never approves alone; a failing or bad `mechanical.toml`, a
 //! provider error, each end with a clear reason or error.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::json;
@@ -20,40 +19,12 @@ use ooo_run::evaluate::{
 use ooo_run::gate::{GateSettings, GateStatus, GateVerdict};
 use ooo_run::workspace::{Workspace, prepare};
 use ooo_runtime::scripted::ScriptedProvider;
-use ooo_sandbox::{Mode, Sandbox};
+use ooo_sandbox::Sandbox;
+
+mod support;
+use support::sandbox;
 
 const SECRET_COMMAND: &str = "sh tests/secret_oracle_check.sh";
-
-/// The init helper next to the test binaries (`target/debug`), built when missing.
-fn init_helper() -> PathBuf {
-    static HELPER: OnceLock<PathBuf> = OnceLock::new();
-    HELPER
-        .get_or_init(|| {
-            let exe = std::env::current_exe().expect("the test binary's path");
-            let debug = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
-            let helper = debug.join(ooo_sandbox::INIT_BINARY);
-            if !helper.is_file() {
-                let status = Command::new(env!("CARGO"))
-                    .args(["build", "-p", "ooo-sandbox", "--bin", ooo_sandbox::INIT_BINARY])
-                    .status()
-                    .expect("cargo runs");
-                assert!(status.success() && helper.is_file(), "cannot build {}", helper.display());
-            }
-            helper
-        })
-        .clone()
-}
-
-fn sandbox() -> Option<Sandbox> {
-    match Sandbox::new(Mode::Require) {
-        Ok(s) => Some(s.with_init(init_helper())),
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("skipped: {e} ({})", e.hint());
-            None
-        }
-        Err(e) => panic!("{e}: {}", e.hint()),
-    }
-}
 
 fn seed() -> Seed {
     let text = json!({

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -26,7 +26,10 @@ use ooo_run::gate::{GateSettings, GateStatus};
 use ooo_run::plan::{Plan, PlanSource};
 use ooo_run::workspace::{self, Workspace};
 use ooo_runtime::scripted::{Script, ScriptedProvider, ScriptedRuntime};
-use ooo_sandbox::{Mode, Sandbox};
+use ooo_sandbox::Sandbox;
+
+mod support;
+use support::sandbox;
 
 const ID: &str = "01JEXEC0000000000000000001";
 
@@ -35,37 +38,6 @@ const CHECK_B: &str = "v=$(cat src/b.txt 2>/dev/null)\n[ \"$v\" = B ] || { echo 
 
 // ---------------------------------------------------------------------------------------
 // Set-up
-
-/// The init helper next to the test binaries (`target/debug`), built when missing.
-fn init_helper() -> PathBuf {
-    static HELPER: OnceLock<PathBuf> = OnceLock::new();
-    HELPER
-        .get_or_init(|| {
-            let exe = std::env::current_exe().expect("the test binary's path");
-            let debug = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
-            let helper = debug.join(ooo_sandbox::INIT_BINARY);
-            if !helper.is_file() {
-                let status = Command::new(env!("CARGO"))
-                    .args(["build", "-p", "ooo-sandbox", "--bin", ooo_sandbox::INIT_BINARY])
-                    .status()
-                    .expect("cargo runs");
-                assert!(status.success() && helper.is_file(), "cannot build {}", helper.display());
-            }
-            helper
-        })
-        .clone()
-}
-
-fn sandbox() -> Option<Sandbox> {
-    match Sandbox::new(Mode::Require) {
-        Ok(s) => Some(s.with_init(init_helper())),
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("skipped: {e} ({})", e.hint());
-            None
-        }
-        Err(e) => panic!("{e}: {}", e.hint()),
-    }
-}
 
 type SharedStore = Arc<Mutex<Box<dyn Store + Send>>>;
 

@@ -3,13 +3,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use ooo_core::seed::AcceptanceCriterion;
 use ooo_run::gate::{self, GateError, GateSettings, GateStatus, GateVerdict};
 use ooo_run::oracle::{self, OracleError, TamperKind};
-use ooo_sandbox::{Mode, Sandbox};
+use ooo_sandbox::Sandbox;
+
+mod support;
+use support::sandbox;
 
 const CHECK: &str = r#"#!/bin/sh
 value=$(cat src/value.txt)
@@ -20,37 +22,6 @@ else
   exit 1
 fi
 "#;
-
-/// The init helper next to the test binaries (`target/debug`), built when missing.
-fn init_helper() -> PathBuf {
-    static HELPER: OnceLock<PathBuf> = OnceLock::new();
-    HELPER
-        .get_or_init(|| {
-            let exe = std::env::current_exe().expect("the test binary's path");
-            let debug = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
-            let helper = debug.join(ooo_sandbox::INIT_BINARY);
-            if !helper.is_file() {
-                let status = Command::new(env!("CARGO"))
-                    .args(["build", "-p", "ooo-sandbox", "--bin", ooo_sandbox::INIT_BINARY])
-                    .status()
-                    .expect("cargo runs");
-                assert!(status.success() && helper.is_file(), "cannot build {}", helper.display());
-            }
-            helper
-        })
-        .clone()
-}
-
-fn sandbox() -> Option<Sandbox> {
-    match Sandbox::new(Mode::Require) {
-        Ok(s) => Some(s.with_init(init_helper())),
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("skipped: {e} ({})", e.hint());
-            None
-        }
-        Err(e) => panic!("{e}: {}", e.hint()),
-    }
-}
 
 /// A repository in `root/ws` with the check script and `src/value.txt` (41) committed.
 struct Repo {

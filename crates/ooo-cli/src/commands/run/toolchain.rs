@@ -1,6 +1,7 @@
 //! The user's toolchains for the verify gate: read-only, offline, credentials left out.
 
 use super::*;
+use ooo_plugin::build::without_credentials;
 
 /// What the verify gate needs to run the user's toolchains (`cargo run`, `go test`)
 /// offline: their homes and the directories on `PATH` that are not the system's,
@@ -14,10 +15,6 @@ pub(super) struct Toolchain {
 /// Toolchain homes: `(variable, default under HOME)`.
 pub(super) const TOOLCHAIN_HOMES: &[(&str, &str)] =
     &[("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")];
-
-/// Files in a toolchain home that hold the user's credentials (registry tokens): never
-/// mounted.
-pub(super) const CREDENTIALS: &[&str] = &["credentials", "credentials.toml"];
 
 /// Directories already in every sandbox (and those of no toolchain of the user's).
 pub(super) const SYSTEM_DIRS: &[&str] = &["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"];
@@ -74,18 +71,4 @@ impl Toolchain {
         env.push(("CARGO_NET_OFFLINE".into(), "true".into()));
         Toolchain { read, env }
     }
-}
-
-/// A toolchain home as what can be mounted: the home itself, or, when it holds a
-/// credentials file, each of its entries but that file.
-pub(super) fn without_credentials(home: &Path) -> Vec<PathBuf> {
-    if !CREDENTIALS.iter().any(|c| home.join(c).exists()) {
-        return vec![home.to_owned()];
-    }
-    let Ok(entries) = std::fs::read_dir(home) else { return Vec::new() };
-    entries
-        .filter_map(Result::ok)
-        .filter(|e| !CREDENTIALS.iter().any(|c| e.file_name() == *c))
-        .map(|e| e.path())
-        .collect()
 }

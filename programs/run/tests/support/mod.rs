@@ -1,0 +1,45 @@
+//! Set-up shared by `ooo-run`'s integration tests (included with `mod support;`): the
+//! sandbox's init helper and the sandbox itself. What does not live here: the tests'
+//! repositories and scenarios.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use ooo_sandbox::{Mode, Sandbox};
+
+/// The init helper next to the test binaries (`target/<profile>`), built when missing
+/// (an integration test cannot name another package's binary).
+pub fn init_helper() -> PathBuf {
+    static HELPER: OnceLock<PathBuf> = OnceLock::new();
+    HELPER
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("the test binary's path");
+            let profile = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
+            let helper = profile.join(ooo_sandbox::INIT_BINARY);
+            if !helper.is_file() {
+                let status = Command::new(env!("CARGO"))
+                    .args(["build", "-p", "ooo-sandbox", "--bin", ooo_sandbox::INIT_BINARY])
+                    .status()
+                    .expect("cargo runs");
+                assert!(status.success() && helper.is_file(), "cannot build {}", helper.display());
+            }
+            helper
+        })
+        .clone()
+}
+
+/// The full sandbox, or `None` (skipped, saying why) where the machine lacks a
+/// mechanism; under `CI` that is a failure.
+pub fn sandbox() -> Option<Sandbox> {
+    match Sandbox::new(Mode::Require) {
+        Ok(s) => Some(s.with_init(init_helper())),
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipped: {e} ({})", e.hint());
+            None
+        }
+        Err(e) => panic!("{e}: {}", e.hint()),
+    }
+}
