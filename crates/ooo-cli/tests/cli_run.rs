@@ -267,6 +267,66 @@ fn two_criteria_verified_in_a_worktree() {
     assert!(Path::new(worktree).is_dir(), "a dry run removed nothing");
 }
 
+/// (g) parallel criteria in one level: a planner model (an HTTP provider in config.toml,
+/// here the same fake) puts both criteria in one level, and two Claude workers run at
+/// once, each answered in its own conversation. The second worker asks the model while
+/// the first one's reply is still held back, which a run one criterion at a time never
+/// does.
+#[test]
+fn independent_criteria_run_in_parallel() {
+    let Some(r) = rig(&[]) else { return };
+    let planner = format!(
+        "\n[runtime.planner]\nkind = \"anthropic\"\nbase_url = \"{}\"\nmodel = \"fake-planner\"\napi_key_env = \"FAKE_ANTHROPIC_KEY\"\n",
+        r.fake.base_url()
+    );
+    let config = r.t.home().join("config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&planner);
+    std::fs::write(&config, text).unwrap();
+    let seed = r.seed(&[
+        criterion("alpha.txt says alpha", "grep -q alpha alpha.txt"),
+        criterion("beta.txt says beta", "grep -q beta beta.txt"),
+    ]);
+    let plan = json!({"levels": [[0, 1]], "reason": "the two files are independent"});
+    r.fake.push_for("into dependency levels", Reply::text(plan.to_string()));
+    let verdict = json!({"score": 0.9, "ac_compliance": 1.0, "goal_alignment": 0.9,
+        "drift": 0.0, "reward_hacking_risk": 0.0, "notes": "both files are there"});
+    r.fake.push_for("You review the result", Reply::text(verdict.to_string()));
+    let first = "Criterion to implement now (1 of 2)";
+    let second = "Criterion to implement now (2 of 2)";
+    let held = Duration::from_secs(4);
+    r.fake.push_for(first, r.write("alpha.txt", "alpha\n").delay(held));
+    r.fake.push_for(first, Reply::text("DONE"));
+    r.fake.push_for(second, r.write("beta.txt", "beta\n"));
+    r.fake.push_for(second, Reply::text("DONE"));
+
+    let (code, result, err) = r.run(&seed, &[]);
+    assert_eq!(code, 0, "{result:#}\n{err}");
+    assert_eq!(result["verdict"], "success", "{result:#}");
+    assert!(err.contains("planned 2 criteria in 1 level(s)"), "{err}");
+    let status = r.status(result["execution_id"].as_str().unwrap());
+    assert_eq!(statuses(&status), [s("accepted", 1, "passed"), s("accepted", 1, "passed")]);
+    assert_eq!(r.fake.remaining(), 0, "every scripted reply was asked for");
+
+    // The order the model was asked in: the second worker's first request came before
+    // the first worker's second one (which waits for the held reply).
+    let asked: Vec<&str> = r
+        .fake
+        .generations()
+        .iter()
+        .filter_map(|g| {
+            let body = g.body.to_string();
+            [(first, "1"), (second, "2")]
+                .into_iter()
+                .find(|(needle, _)| body.contains(needle))
+                .map(|(_, who)| who)
+        })
+        .collect();
+    let second_starts = asked.iter().position(|w| *w == "2").expect("worker 2 asked");
+    let first_again = asked.iter().rposition(|w| *w == "1").expect("worker 1 asked");
+    assert!(second_starts < first_again, "the workers ran one after the other: {asked:?}");
+}
+
 /// (a) with Codex as the worker, in ooo-sandbox (Codex's own sandbox is not started):
 /// two criteria verified, its model reached through the proxy at the fake's host only.
 #[test]

@@ -18,7 +18,8 @@
 //! assert!(fake.base_url().starts_with("http://127.0.0.1:"));
 //! ```
 //!
-//! Each generation request, whatever its wire format, takes the next queued [`Reply`];
+//! Each generation request, whatever its wire format, takes the oldest reply routed to a
+//! word its body contains ([`FakeModel::push_for`]); else the next queued [`Reply`];
 //! then the fallback ([`FakeModel::fallback`]); then a loud 500 "fake model: script
 //! exhausted". [`FakeModel::on_untooled`] answers requests that offer no tools (title
 //! generators, Gemini's model router) without touching the queue.
@@ -106,6 +107,14 @@ impl FakeModel {
         self.shared.script().push(reply);
     }
 
+    /// Queue `reply` for the next generation request whose JSON body contains `needle`
+    /// (a word of one worker's prompt, a planner's instructions). Routed replies are
+    /// looked at before the untooled reply and the queue, so workers running at once,
+    /// each with its own conversation, get their own replies whatever order they ask in.
+    pub fn push_for(&self, needle: impl Into<String>, reply: Reply) {
+        self.shared.script().push_for(needle.into(), reply);
+    }
+
     /// Answer with `reply` whenever the queue is empty (instead of a 500).
     pub fn fallback(&self, reply: Reply) {
         self.shared.script().set_fallback(reply);
@@ -135,7 +144,7 @@ impl FakeModel {
         self.requests().into_iter().filter(Recorded::is_generation).collect()
     }
 
-    /// How many queued replies are still waiting for a request.
+    /// How many queued and routed replies are still waiting for a request.
     pub fn remaining(&self) -> usize {
         self.shared.script().remaining()
     }

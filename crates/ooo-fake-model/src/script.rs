@@ -78,6 +78,8 @@ impl Plan {
 #[derive(Debug, Default)]
 pub(crate) struct Script {
     queue: VecDeque<Reply>,
+    /// Replies for the next request whose body contains the needle, oldest first.
+    routed: Vec<(String, Reply)>,
     fallback: Option<Reply>,
     untooled: Option<Reply>,
     key: Option<String>,
@@ -87,6 +89,10 @@ pub(crate) struct Script {
 impl Script {
     pub(crate) fn push(&mut self, reply: Reply) {
         self.queue.push_back(reply);
+    }
+
+    pub(crate) fn push_for(&mut self, needle: String, reply: Reply) {
+        self.routed.push((needle, reply));
     }
 
     pub(crate) fn set_fallback(&mut self, reply: Reply) {
@@ -102,7 +108,7 @@ impl Script {
     }
 
     pub(crate) fn remaining(&self) -> usize {
-        self.queue.len()
+        self.queue.len() + self.routed.len()
     }
 
     pub(crate) fn recorded(&self) -> &[Recorded] {
@@ -129,7 +135,8 @@ impl Script {
         }
         match route {
             Route::Generate(generation) => {
-                let reply = self.take(generation.tooled);
+                let reply =
+                    self.take_routed(&request.body).unwrap_or_else(|| self.take(generation.tooled));
                 Plan::scripted(wire::render(generation, &reply, ids), &reply)
             }
             other => Plan::immediate(wire::fixed(other)),
@@ -140,6 +147,13 @@ impl Script {
         self.key.as_deref().is_none_or(|key| request.keys().any(|k| k == key))
     }
 
+    /// The oldest routed reply whose needle a string in the request's body contains,
+    /// removed.
+    fn take_routed(&mut self, body: &Value) -> Option<Reply> {
+        let at = self.routed.iter().position(|(needle, _)| contains(body, needle))?;
+        Some(self.routed.remove(at).1)
+    }
+
     /// The reply for the next generation: untooled requests get the untooled reply when
     /// one is set (without consuming the queue); otherwise the queue's next reply, the
     /// fallback, or a loud 500.
@@ -148,6 +162,16 @@ impl Script {
             return reply.clone();
         }
         self.queue.pop_front().or_else(|| self.fallback.clone()).unwrap_or_else(Reply::exhausted)
+    }
+}
+
+/// Whether a string anywhere in `value` contains `needle` (as text, not JSON-escaped).
+fn contains(value: &Value, needle: &str) -> bool {
+    match value {
+        Value::String(s) => s.contains(needle),
+        Value::Array(items) => items.iter().any(|v| contains(v, needle)),
+        Value::Object(map) => map.values().any(|v| contains(v, needle)),
+        _ => false,
     }
 }
 
@@ -191,6 +215,30 @@ mod tests {
         assert_eq!(exhausted.rendered.status, 500);
         assert_eq!(said(&exhausted), "fake model: script exhausted");
         assert_eq!(script.recorded().len(), 3);
+    }
+
+    #[test]
+    fn routed_replies_go_to_requests_that_contain_their_needle() {
+        let (mut script, ids) = (Script::default(), Ids::new(1));
+        script.set_untooled(Reply::text("a title"));
+        script.push(Reply::text("queued"));
+        script.push_for("Task\nmake beta".into(), Reply::text("for beta"));
+        script.push_for("alpha".into(), Reply::text("for alpha 1"));
+        script.push_for("alpha".into(), Reply::text("for alpha 2"));
+        let about = |word: &str, tools: bool| {
+            let mut r = chat(tools);
+            let content = format!("## Task\nmake {word}.txt");
+            r.body["messages"] = json!([{"role": "user", "content": [{"text": content}]}]);
+            r
+        };
+        assert_eq!(script.remaining(), 4);
+        assert_eq!(said(&script.answer(about("alpha", true), &ids)), "for alpha 1");
+        assert_eq!(said(&script.answer(about("gamma", true), &ids)), "queued");
+        // A routed reply wins over the untooled one (a planner's call offers no tools).
+        assert_eq!(said(&script.answer(about("beta", false), &ids)), "for beta");
+        assert_eq!(said(&script.answer(about("alpha", true), &ids)), "for alpha 2");
+        assert_eq!(said(&script.answer(about("alpha", false), &ids)), "a title");
+        assert_eq!(script.remaining(), 0);
     }
 
     #[test]
