@@ -5,16 +5,14 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::policy::Terminal;
+// The system's program directories are mounted read-only (merged-/usr links are
+// copied as links).
+use crate::policy::{SYSTEM_DIRS as SYSTEM, Terminal};
 
 /// Where the init helper is mounted inside.
 pub(crate) const INIT_INSIDE: &str = "/run/ooo-sandbox/init";
 /// Where the proxy's socket directory is mounted inside.
 pub(crate) const PROXY_DIR_INSIDE: &str = "/run/ooo-sandbox/proxy";
-
-/// The system's program directories, mounted read-only (merged-/usr links are copied
-/// as links).
-const SYSTEM: &[&str] = &["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"];
 
 /// What of `/etc` a program needs to run (users and hosts, certificates, the loader's
 /// cache, the time zone, Debian's alternatives). Not `/etc` whole: a root caller's

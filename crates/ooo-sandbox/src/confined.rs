@@ -268,9 +268,7 @@ impl Sandbox {
         write.extend(policy.write_fds.iter().map(|(_, p)| p.clone()));
         write.extend(DEVICES.iter().map(PathBuf::from));
         let mut read: Vec<PathBuf> = policy.read.clone();
-        read.extend(
-            ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc"].map(PathBuf::from),
-        );
+        read.extend(crate::policy::SYSTEM_DIRS.iter().chain(&["/etc"]).map(PathBuf::from));
         let tcp = match &policy.network {
             Network::All => Tcp::Any,
             // Without a network namespace hosts cannot be enforced: ports only.

@@ -51,7 +51,7 @@ mod confined;
 
 pub use confined::{Confined, Sandbox};
 pub use error::{ErrorKind, SandboxError};
-pub use policy::{HostRule, Limits, Network, Policy, Terminal};
+pub use policy::{HostRule, Limits, Network, Policy, SYSTEM_DIRS, Terminal};
 pub use support::{Level, Mode, Support};
 
 /// The name of the init helper's own binary (the `ooo` binary is one too, see [`init`]).

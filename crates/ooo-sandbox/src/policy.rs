@@ -5,6 +5,11 @@
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
+/// The system's program directories: every sandbox reads them (mounted read-only with
+/// namespaces, read-only in Landlock without), so a caller never grants them, and a
+/// directory under one of them holds no toolchain of the user's.
+pub const SYSTEM_DIRS: &[&str] = &["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"];
+
 /// Everything one confined process may do. Anything not named here is not there: paths
 /// that are not listed do not exist inside the sandbox, variables that are not listed are
 /// not set, and without [`Network::All`] there is no route out.

@@ -16,9 +16,6 @@ pub(super) struct Toolchain {
 pub(super) const TOOLCHAIN_HOMES: &[(&str, &str)] =
     &[("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")];
 
-/// Directories already in every sandbox (and those of no toolchain of the user's).
-pub(super) const SYSTEM_DIRS: &[&str] = &["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"];
-
 impl Toolchain {
     /// From the caller's environment (`var` reads one variable).
     pub(super) fn from_env(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Toolchain {
@@ -37,7 +34,9 @@ impl Toolchain {
             var("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
         let path: Vec<PathBuf> =
             path.into_iter().filter(|d| d.is_absolute() && d.is_dir()).collect();
-        let system = |d: &Path| SYSTEM_DIRS.iter().any(|s| d.starts_with(s));
+        // Already in every sandbox (and holding no toolchain of the user's).
+        let system =
+            |d: &Path| ooo_sandbox::SYSTEM_DIRS.iter().chain(&["/etc"]).any(|s| d.starts_with(s));
         // Not `/` nor HOME, nor any directory holding a toolchain home (its credentials).
         let grantable = |d: &Path| {
             d != Path::new("/")
