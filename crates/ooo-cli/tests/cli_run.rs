@@ -460,6 +460,39 @@ fn editing_the_oracle_is_caught() {
     assert_eq!(statuses(&status), [s("failed", 1, "oracle_tampered")]);
 }
 
+/// Bad input: a worker that deletes the repository it works in. The files it could
+/// write are gone, but not the repository's history (`.git` is read-only to workers);
+/// the criterion fails (the file its check reads is gone: `oracle_tampered`), and the
+/// ledger still verifies.
+#[test]
+fn a_worker_that_deletes_the_repository_fails_and_loses_no_history() {
+    let Some(r) = rig(&[("keep.txt", "precious\n")]) else { return };
+    let head = || {
+        let out = Command::new("git").args(["rev-parse", "HEAD"]).current_dir(&r.repo).output();
+        String::from_utf8(out.unwrap().stdout).unwrap()
+    };
+    let before = head();
+    let seed = r.seed(&[criterion("keep.txt still says precious", "grep -q precious keep.txt")]);
+    let bash = |cmd: &str| Reply::tool_call("Bash", json!({"command": cmd}));
+    // Claude refuses `rm -rf` of its working directory by itself, not file by file.
+    r.fake.push(bash("rm -f keep.txt README"));
+    r.fake.push(bash("rm -rf .git/objects .git/refs; git update-ref -d HEAD"));
+    r.fake.push(Reply::text("DONE: cleaned up"));
+    let (code, result, err) = r.run(&seed, &["--max-attempts", "1"]);
+    assert_eq!(code, 1, "{result:#}\n{err}");
+    let status = r.status(result["execution_id"].as_str().unwrap());
+    // keep.txt is what the check reads: deleting it is tampering with the oracle.
+    assert_eq!(statuses(&status), [s("failed", 1, "oracle_tampered")]);
+    let said = r.fake.generations().last().map(|g| g.body["messages"].to_string());
+    assert!(said.as_ref().is_some_and(|m| m.contains("Read-only file system")), "{said:?}");
+    assert!(!r.repo.join("keep.txt").exists(), "the worker did delete the file");
+    assert_eq!(head(), before, "the history is intact");
+    git(&r.repo, &["checkout", "--", "."]);
+    assert_eq!(std::fs::read_to_string(r.repo.join("keep.txt")).unwrap(), "precious\n");
+    let (code, out, err) = r.ooo(&["ledger", "verify"]);
+    assert_eq!(code, 0, "{out}{err}");
+}
+
 /// (e) `ooo cancel` from another process ends a run waiting on a slow model within 5 s.
 #[test]
 fn cancel_from_another_process_ends_the_run() {

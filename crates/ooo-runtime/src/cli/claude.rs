@@ -9,7 +9,12 @@
 //! Permissions (`permissions`): read_only is `dontAsk` (a tool that is not
 //! pre-approved is refused rather than asked for; reading needs no approval),
 //! workspace_write `acceptEdits`, unrestricted `bypassPermissions` plus `IS_SANDBOX=1`
-//! (Claude Code refuses bypass as root without it).
+//! (Claude Code refuses bypass as root without it). A confined CLI
+//! ([`CliSettings::confined`]: ooo-sandbox grants the workspace, the model's host and
+//! nothing else) runs workspace_write as `bypassPermissions` too: in print mode
+//! `acceptEdits` refuses every command that is not read-only, so a worker could not run
+//! the project's tests or build, and the OS sandbox, not Claude Code's prompt, is the
+//! boundary.
 //!
 //! Stream: `system/init` gives the session; `assistant` text and `tool_use` blocks are the
 //! agent's text and tool calls; `user` `tool_result` blocks are tool answers, and a
@@ -96,17 +101,19 @@ struct Permissions {
 /// The permission table. `read_only` is `dontAsk` (a tool not pre-approved is refused,
 /// not asked for) plus `--restricted` (no command-running tools, and the repository's
 /// own `.claude/settings.json` cannot pre-approve any) and the editing tools denied
-/// outright, since deny rules beat allow rules.
-fn permissions(sandbox: SandboxClass) -> Permissions {
+/// outright, since deny rules beat allow rules. `confined`: see the module doc.
+fn permissions(sandbox: SandboxClass, confined: bool) -> Permissions {
     match sandbox {
         SandboxClass::ReadOnly => Permissions {
             mode: "dontAsk",
             args: &["--restricted", "--disallowedTools", "Edit,MultiEdit,Write,NotebookEdit"],
             env: &[],
         },
-        SandboxClass::WorkspaceWrite => Permissions { mode: "acceptEdits", args: &[], env: &[] },
+        SandboxClass::WorkspaceWrite if !confined => {
+            Permissions { mode: "acceptEdits", args: &[], env: &[] }
+        }
         // As root, Claude Code refuses bypass unless told it runs in a sandbox.
-        SandboxClass::Unrestricted => {
+        SandboxClass::WorkspaceWrite | SandboxClass::Unrestricted => {
             Permissions { mode: "bypassPermissions", args: &[], env: &[("IS_SANDBOX", "1")] }
         }
     }
@@ -119,7 +126,7 @@ fn build_command(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<CliCommand, RuntimeError> {
     let resume = super::resume_session(NAME, "session id", task)?;
-    let permissions = permissions(task.sandbox);
+    let permissions = permissions(task.sandbox, settings.confined);
     let mode_env = permissions.env;
     let mut args: Vec<OsString> = vec!["-p".into(), "--output-format".into(), "stream-json".into()];
     args.push("--verbose".into());
@@ -563,15 +570,21 @@ mod tests {
         };
         let read_only: &[&str] =
             &["dontAsk", "--restricted", "--disallowedTools", "Edit,MultiEdit,Write,NotebookEdit"];
-        for (class, mode) in [
-            (SandboxClass::ReadOnly, read_only),
-            (SandboxClass::WorkspaceWrite, &["acceptEdits"][..]),
-            (SandboxClass::Unrestricted, &["bypassPermissions"][..]),
+        let bypass: &[&str] = &["bypassPermissions"];
+        // (class, confined in ooo-sandbox, mode): confined, writing needs no prompt.
+        for (class, confined, mode) in [
+            (SandboxClass::ReadOnly, false, read_only),
+            (SandboxClass::ReadOnly, true, read_only),
+            (SandboxClass::WorkspaceWrite, false, &["acceptEdits"][..]),
+            (SandboxClass::WorkspaceWrite, true, bypass),
+            (SandboxClass::Unrestricted, false, bypass),
+            (SandboxClass::Unrestricted, true, bypass),
         ] {
-            let cmd = build_command(&task(class), &CliSettings::default(), &no_env).unwrap();
-            assert_eq!(args(&cmd), expect(mode), "{class}");
+            let settings = CliSettings { confined, ..CliSettings::default() };
+            let cmd = build_command(&task(class), &settings, &no_env).unwrap();
+            assert_eq!(args(&cmd), expect(mode), "{class} confined={confined}");
             let sandbox_env = cmd.env.iter().any(|(k, v)| k == "IS_SANDBOX" && v == "1");
-            assert_eq!(sandbox_env, class == SandboxClass::Unrestricted, "{class}");
+            assert_eq!(sandbox_env, mode == bypass, "{class} confined={confined}");
             assert!(cmd.env.contains(&("DISABLE_AUTOUPDATER".into(), "1".into())));
         }
     }

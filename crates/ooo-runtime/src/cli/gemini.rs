@@ -16,7 +16,9 @@
 //! `GEMINI_TELEMETRY_ENABLED=false` keeps telemetry off whatever settings.json says.
 //!
 //! Permissions (`approval_mode`): read_only `plan` (Gemini CLI's read-only mode, on by
-//! default in 0.61), workspace_write `auto_edit`, unrestricted `yolo`.
+//! default in 0.61), workspace_write `auto_edit`, unrestricted `yolo`; a confined CLI
+//! ([`CliSettings::confined`]) runs workspace_write as `yolo` (in `auto_edit` every shell
+//! command waits for an approval no one gives; ooo-sandbox is the boundary).
 //!
 //! Stream: `init` gives the session and model; assistant `message` pieces are text (the
 //! final text is the pieces since the last tool call); `tool_use`/`tool_result` are tool
@@ -84,12 +86,12 @@ impl CliAdapter for Gemini {
     }
 }
 
-/// The `--approval-mode` for each sandbox class.
-fn approval_mode(sandbox: SandboxClass) -> &'static str {
+/// The `--approval-mode` for each sandbox class; `confined`: see the module doc.
+fn approval_mode(sandbox: SandboxClass, confined: bool) -> &'static str {
     match sandbox {
         SandboxClass::ReadOnly => "plan",
-        SandboxClass::WorkspaceWrite => "auto_edit",
-        SandboxClass::Unrestricted => "yolo",
+        SandboxClass::WorkspaceWrite if !confined => "auto_edit",
+        SandboxClass::WorkspaceWrite | SandboxClass::Unrestricted => "yolo",
     }
 }
 
@@ -103,7 +105,7 @@ fn build_command(
     let mut args: Vec<OsString> =
         vec!["--output-format".into(), "stream-json".into(), "--skip-trust".into()];
     args.push("--approval-mode".into());
-    args.push(approval_mode(task.sandbox).into());
+    args.push(approval_mode(task.sandbox, settings.confined).into());
     if let Some(model) = task.model.as_ref().or(settings.model.as_ref()) {
         args.push("-m".into());
         args.push(model.into());
@@ -418,12 +420,16 @@ mod tests {
 
     #[test]
     fn command_per_sandbox_class() {
-        for (class, mode) in [
-            (SandboxClass::ReadOnly, "plan"),
-            (SandboxClass::WorkspaceWrite, "auto_edit"),
-            (SandboxClass::Unrestricted, "yolo"),
+        // (class, confined in ooo-sandbox, mode): confined, shell commands need no prompt.
+        for (class, confined, mode) in [
+            (SandboxClass::ReadOnly, false, "plan"),
+            (SandboxClass::ReadOnly, true, "plan"),
+            (SandboxClass::WorkspaceWrite, false, "auto_edit"),
+            (SandboxClass::WorkspaceWrite, true, "yolo"),
+            (SandboxClass::Unrestricted, false, "yolo"),
         ] {
-            let cmd = build_command(&task(class), &CliSettings::default(), &no_env).unwrap();
+            let settings = CliSettings { confined, ..CliSettings::default() };
+            let cmd = build_command(&task(class), &settings, &no_env).unwrap();
             assert_eq!(
                 args(&cmd),
                 [
