@@ -5,6 +5,10 @@
 //! the plan, then runs the levels; [`Executor::resume`] takes over a stopped execution
 //! (refused while a live process holds it), records `run.execution.resumed` and does the
 //! criteria still to do, numbering attempts on and never redoing an accepted criterion.
+//! Before it records anything, a resume checks that the workspace still holds the run
+//! (the recorded worktree on its branch, `HEAD` descending from the base commit, the
+//! checks' files as at the base commit: an attempt that died may have changed them); a
+//! refusal writes nothing, so the execution stays resumable once the cause is fixed.
 //!
 //! Per level, up to [`Settings::max_parallel`] criteria run at once (scoped threads over a
 //! shared queue). Per criterion, up to [`Settings::max_attempts`] attempts in this process
@@ -63,6 +67,7 @@
 //! worktree ([`crate::workspace`]), the evaluation stage (`crate::evaluate`), rendering.
 
 use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -259,9 +264,11 @@ pub enum RunError {
     )]
     SeedChanged { execution: String, recorded: String, given: String },
     #[error(
-        "the workspace is not the one execution {execution} started in (base commit {recorded}, given {given})"
+        "the workspace is not the one execution {execution} started in: its {what} was {recorded}, now {given}"
     )]
-    WorkspaceChanged { execution: String, recorded: String, given: String },
+    WorkspaceChanged { execution: String, what: &'static str, recorded: String, given: String },
+    #[error("execution {execution} cannot go on in this workspace: {source}")]
+    NotResumable { execution: String, source: WorkspaceError },
     #[error("cannot commit or list the changes in the workspace: {0}")]
     Workspace(#[from] WorkspaceError),
     #[error(
@@ -269,6 +276,11 @@ pub enum RunError {
         paths.join(", ")
     )]
     DirtyOracle { base: String, paths: Vec<String> },
+    #[error(
+        "files the checks of execution {execution} depend on changed since its base commit {base}: {}",
+        paths.join(", ")
+    )]
+    OracleChanged { execution: String, root: PathBuf, base: String, paths: Vec<String> },
     #[error("cannot read the checks the oracle is made of: {0}")]
     Oracle(#[from] crate::oracle::OracleError),
     #[error(transparent)]
@@ -297,6 +309,16 @@ impl RunError {
             RunError::WorkspaceChanged { .. } => {
                 "resume in the workspace (or worktree) the execution started in".into()
             }
+            RunError::NotResumable { execution, source, .. } => {
+                format!("{}; then `ooo run --resume {execution}`", source.hint())
+            }
+            RunError::OracleChanged { execution, root, base, paths } => format!(
+                "the checks are read from the base commit, so every attempt would count as \
+                 tampering: restore them (`git -C {} checkout {base} -- {}`), then \
+                 `ooo run --resume {execution}`",
+                root.display(),
+                paths.join(" ")
+            ),
             RunError::Workspace(e) => {
                 format!("{}; the execution can be resumed with `ooo run --resume`", e.hint())
             }
@@ -355,7 +377,8 @@ impl Executor<'_> {
     }
 
     /// Continue `execution` (folded from its records): refused while a live process holds
-    /// it, or when the seed or workspace is not the one it started with. Accepted,
+    /// it, or when the seed or workspace is not the one it started with or no longer
+    /// holds its work (see `check_resumable`). Accepted,
     /// unverified and exempt criteria are kept; the others run again, their attempts
     /// numbered after the recorded ones. An execution that stopped before its plan was
     /// recorded is planned again.
@@ -484,6 +507,17 @@ impl Executor<'_> {
 /// Every criterion's oracle is as at the base commit (uncommitted edits of the user's
 /// to files the checks name would make every attempt `oracle_tampered`).
 fn check_oracles_clean(seed: &Seed, ws: &Workspace) -> Result<(), RunError> {
+    let paths = changed_oracles(seed, ws)?;
+    if paths.is_empty() {
+        Ok(())
+    } else {
+        Err(RunError::DirtyOracle { base: short(&ws.base_commit), paths })
+    }
+}
+
+/// The files some criterion's check depends on that differ from the base commit (in the
+/// work tree or the index), each once.
+fn changed_oracles(seed: &Seed, ws: &Workspace) -> Result<Vec<String>, RunError> {
     let mut paths = Vec::new();
     for ac in &seed.acceptance_criteria {
         let Some(command) = ac.verify_command.as_deref() else { continue };
@@ -494,11 +528,12 @@ fn check_oracles_clean(seed: &Seed, ws: &Workspace) -> Result<(), RunError> {
             }
         }
     }
-    if paths.is_empty() {
-        Ok(())
-    } else {
-        Err(RunError::DirtyOracle { base: ws.base_commit.chars().take(12).collect(), paths })
-    }
+    Ok(paths)
+}
+
+/// A commit id as shown in messages.
+fn short(commit: &str) -> String {
+    commit.chars().take(12).collect()
 }
 
 fn started_record(
@@ -529,7 +564,12 @@ fn no_plan(execution: &Execution) -> ResumeError {
     ResumeError::NoPlan { execution: execution.id.clone() }
 }
 
-/// The seed and the workspace must be the ones the execution started with.
+/// Before a resume writes anything: the seed must be the one the execution started with;
+/// the workspace its own (the recorded base commit, the recorded worktree on its branch),
+/// still a git work tree whose `HEAD` is the base commit or descends from it; and the
+/// files the checks depend on as at the base commit (an attempt that died may have
+/// changed them). A refusal records nothing, so the execution can be resumed once the
+/// cause is fixed.
 fn check_resumable(seed: &Seed, ws: &Workspace, execution: &Execution) -> Result<(), RunError> {
     let given = ooo_core::seed::content_hash(seed);
     if given != execution.started.seed_hash {
@@ -539,13 +579,63 @@ fn check_resumable(seed: &Seed, ws: &Workspace, execution: &Execution) -> Result
             given,
         });
     }
-    match execution.started.base_commit.as_deref() {
-        Some(recorded) if recorded != ws.base_commit => Err(RunError::WorkspaceChanged {
+    let changed = |what, recorded: String, given: String| RunError::WorkspaceChanged {
+        execution: execution.id.clone(),
+        what,
+        recorded,
+        given,
+    };
+    if let Some(recorded) = execution.started.base_commit.as_deref()
+        && recorded != ws.base_commit
+    {
+        return Err(changed("base commit", recorded.to_owned(), ws.base_commit.clone()));
+    }
+    let recorded = recorded_worktree(execution);
+    if !same_worktree(recorded.as_ref(), ws.worktree.as_ref()) {
+        return Err(changed(
+            "worktree",
+            describe_worktree(recorded.as_ref()),
+            describe_worktree(ws.worktree.as_ref()),
+        ));
+    }
+    workspace::check_lineage(ws)
+        .map_err(|source| RunError::NotResumable { execution: execution.id.clone(), source })?;
+    let paths = changed_oracles(seed, ws)?;
+    if !paths.is_empty() {
+        return Err(RunError::OracleChanged {
             execution: execution.id.clone(),
-            recorded: recorded.to_owned(),
-            given: ws.base_commit.clone(),
-        }),
-        _ => Ok(()),
+            root: ws.root.clone(),
+            base: short(&ws.base_commit),
+            paths,
+        });
+    }
+    Ok(())
+}
+
+/// The worktree `run.execution.started` recorded, if any (a missing branch is the
+/// default one).
+fn recorded_worktree(execution: &Execution) -> Option<Worktree> {
+    let started = &execution.started;
+    started.worktree.as_ref().map(|path| Worktree {
+        path: PathBuf::from(path),
+        branch: started.branch.clone().unwrap_or_else(|| workspace::branch_name(&execution.id)),
+    })
+}
+
+/// The same worktree (path, after symbolic links, and branch), or both none.
+fn same_worktree(recorded: Option<&Worktree>, given: Option<&Worktree>) -> bool {
+    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    match (recorded, given) {
+        (None, None) => true,
+        (Some(r), Some(g)) => r.branch == g.branch && real(&r.path) == real(&g.path),
+        _ => false,
+    }
+}
+
+fn describe_worktree(wt: Option<&Worktree>) -> String {
+    match wt {
+        Some(wt) => format!("{} on {}", wt.path.display(), wt.branch),
+        None => "none (the repository itself)".into(),
     }
 }
 

@@ -16,6 +16,8 @@
 //!   commit on the user's own branch ([`WorkspaceError::CommitOutsideWorktree`]).
 //! * [`gc`] only ever touches worktrees on `ooo/run-<id>` branches under the worktrees
 //!   directory, never a live execution's.
+//! * [`check_lineage`] (before a resume) reads only: a resumed run goes on where its
+//!   history is, `HEAD` at or after the base commit, a worktree on its branch.
 //!
 //! What does not live here: the commit policy (`ac`, `final`, `none`: the executor decides
 //! when to call [`commit_all`]), recording commits (the ledger events), and what the gate
@@ -107,6 +109,11 @@ pub enum WorkspaceError {
     WrongBranch { path: PathBuf, expected: String, found: Option<String> },
     #[error("the execution's base commit {commit} is not in the repository {}", .repo.display())]
     BaseMissing { repo: PathBuf, commit: String },
+    #[error(
+        "HEAD of {} is {head}, which does not descend from the execution's base commit {base}",
+        .root.display()
+    )]
+    NotDescendant { root: PathBuf, head: String, base: String },
     #[error("refusing to commit in {} itself: this run has no worktree", .root.display())]
     CommitOutsideWorktree { root: PathBuf },
     #[error("`git {args}` failed in {}: {stderr}", .dir.display())]
@@ -152,6 +159,10 @@ impl WorkspaceError {
                 "the repository's history was rewritten since the run started; start a new run"
                     .into()
             }
+            WorkspaceError::NotDescendant { root, base, .. } => format!(
+                "check out the run's work again (a branch that contains {base}: `git -C {} branch --contains {base}`)",
+                root.display()
+            ),
             WorkspaceError::CommitOutsideWorktree { .. } => {
                 "run with --worktree to have ooo commit on its own branch, or use --commit-policy none".into()
             }
@@ -226,6 +237,45 @@ pub fn reopen(
         base_commit: base_commit.to_owned(),
         worktree: Some(Worktree { path: wt_top, branch: wt.branch.clone() }),
     })
+}
+
+/// The workspace still holds the execution's work (reads only): `ws.root` is the top
+/// level of a git work tree, the base commit is in its repository, `HEAD` is the base
+/// commit or descends from it, and a worktree is still on its branch.
+pub fn check_lineage(ws: &Workspace) -> Result<(), WorkspaceError> {
+    let top = toplevel(&ws.root)?;
+    if top != canonical(&ws.root)? {
+        return Err(WorkspaceError::NotARepository {
+            path: ws.root.clone(),
+            message: format!("git finds the work tree {} instead", top.display()),
+        });
+    }
+    if !commit_exists(&top, &ws.base_commit)? {
+        return Err(WorkspaceError::BaseMissing { repo: top, commit: ws.base_commit.clone() });
+    }
+    let head = head(&top)?;
+    if !is_ancestor(&top, &ws.base_commit, &head)? {
+        return Err(WorkspaceError::NotDescendant {
+            root: top,
+            head,
+            base: ws.base_commit.clone(),
+        });
+    }
+    match &ws.worktree {
+        Some(wt) => on_branch(&top, wt),
+        None => Ok(()),
+    }
+}
+
+/// Whether `ancestor` is `commit` or one of its ancestors.
+fn is_ancestor(top: &Path, ancestor: &str, commit: &str) -> Result<bool, WorkspaceError> {
+    let args = ["merge-base", "--is-ancestor", ancestor, commit];
+    let out = run_git(top, &args)?;
+    match out.status.code() {
+        Some(0) => Ok(true),
+        Some(1) => Ok(false),
+        _ => Err(git_error(top, &args, &out)),
+    }
 }
 
 fn toplevel(repo: &Path) -> Result<PathBuf, WorkspaceError> {

@@ -17,14 +17,14 @@ use ooo_core::ledger::{Event, SqliteStore, Store};
 use ooo_core::runtime::{LlmProvider, RuntimeError, RuntimeErrorKind};
 use ooo_core::seed::{MetadataDefaults, Seed, load_str};
 use ooo_run::events::{
-    self, AttemptDispatched, AttemptSealed, CancelRequested, CriterionSettled, CriterionStatus,
-    ExecStatus, Execution, ExecutionStarted, Owner, Record, ResumeError, Verdict, kind,
-    owner_alive,
+    self, AttemptDispatched, AttemptSealed, AttemptStatus, CancelRequested, CriterionSettled,
+    CriterionStatus, ExecStatus, Execution, ExecutionStarted, Owner, Record, ResumeError, Verdict,
+    kind, owner_alive,
 };
 use ooo_run::executor::{CommitPolicy, Executor, Progress, RunError, RunResult, Settings};
 use ooo_run::gate::{GateSettings, GateStatus};
 use ooo_run::plan::{Plan, PlanSource};
-use ooo_run::workspace::{self, Workspace};
+use ooo_run::workspace::{self, Workspace, WorkspaceError, Worktree};
 use ooo_runtime::scripted::{Script, ScriptedProvider, ScriptedRuntime};
 use ooo_sandbox::Sandbox;
 
@@ -206,6 +206,57 @@ impl Env {
     fn append(&self, record: Record) {
         events::append(&self.core, &record).unwrap();
     }
+
+    /// Resume the execution as its records say now.
+    fn resume(&self, seed: &Seed, ws: &Workspace) -> Result<RunResult, RunError> {
+        let on_progress = |_: &Progress| {};
+        let ex = self.executor(None, &on_progress);
+        ex.resume(seed, ws, &settings(), &self.fold())
+    }
+
+    /// Record the start of an execution of `seed` in `ws` (one criterion per level) by a
+    /// process that then died: this pid with another start time. Returns that owner.
+    fn crashed(&self, seed: &Seed, ws: &Workspace) -> Owner {
+        let me = Owner::current().unwrap();
+        let ghost = Owner { start_time: me.start_time + 1, ..me };
+        self.append(Record::Started(ExecutionStarted {
+            execution_id: ID.into(),
+            seed_id: "seed_letters".into(),
+            seed_hash: ooo_core::seed::content_hash(seed),
+            workspace: ws.root.to_string_lossy().into_owned(),
+            base_commit: Some(ws.base_commit.clone()),
+            worktree: ws.worktree.as_ref().map(|w| w.path.to_string_lossy().into_owned()),
+            branch: ws.worktree.as_ref().map(|w| w.branch.clone()),
+            runtime: "scripted".into(),
+            max_parallel: 3,
+            max_attempts: 3,
+            owner: ghost.clone(),
+        }));
+        let count = seed.acceptance_criteria.len();
+        self.append(Record::PlanRecorded(Plan::sequential(count, "test")));
+        ghost
+    }
+}
+
+fn dispatched(seed: &Seed, criterion: usize, attempt: u32, owner: &Owner) -> Record {
+    Record::AttemptDispatched(AttemptDispatched {
+        criterion,
+        attempt,
+        semantic_ac_key: seed.acceptance_criteria[criterion].semantic_ac_key.clone(),
+        owner: owner.clone(),
+    })
+}
+
+fn sealed(criterion: usize, attempt: u32, status: &str) -> Record {
+    Record::AttemptSealed(AttemptSealed {
+        criterion,
+        attempt,
+        verdict: json!({"status": status}),
+        tokens: 10,
+        cost_usd: 0.0,
+        duration_ms: 5,
+        files_changed: Vec::new(),
+    })
 }
 
 fn prompts(rt: &ScriptedRuntime) -> Vec<String> {
@@ -449,44 +500,12 @@ fn a_cancel_recorded_by_another_process_is_obeyed() {
 fn resume_after_a_crash_does_not_redo_the_accepted_criterion() {
     let Some(env) = env() else { return };
     let seed = two();
-    let me = Owner::current().unwrap();
-    let ghost = Owner { start_time: me.start_time + 1, ..me };
-    let key = |i: usize| seed.acceptance_criteria[i].semantic_ac_key.clone();
-    env.append(Record::Started(ExecutionStarted {
-        execution_id: ID.into(),
-        seed_id: "seed_letters".into(),
-        seed_hash: ooo_core::seed::content_hash(&seed),
-        workspace: env.ws.to_string_lossy().into_owned(),
-        base_commit: Some(env.base.clone()),
-        worktree: None,
-        branch: None,
-        runtime: "scripted".into(),
-        max_parallel: 3,
-        max_attempts: 3,
-        owner: ghost.clone(),
-    }));
-    env.append(Record::PlanRecorded(Plan::sequential(2, "test")));
-    let dispatched = |criterion: usize| {
-        Record::AttemptDispatched(AttemptDispatched {
-            criterion,
-            attempt: 1,
-            semantic_ac_key: key(criterion),
-            owner: ghost.clone(),
-        })
-    };
-    env.append(dispatched(0));
+    let ghost = env.crashed(&seed, &env.workspace());
+    env.append(dispatched(&seed, 0, 1, &ghost));
     std::fs::write(env.ws.join("src/a.txt"), "A").unwrap();
-    env.append(Record::AttemptSealed(AttemptSealed {
-        criterion: 0,
-        attempt: 1,
-        verdict: json!({"status": "passed"}),
-        tokens: 10,
-        cost_usd: 0.0,
-        duration_ms: 5,
-        files_changed: vec!["src/a.txt".into()],
-    }));
+    env.append(sealed(0, 1, "passed"));
     env.append(Record::CriterionAccepted(CriterionSettled { criterion: 0, attempts: 1 }));
-    env.append(dispatched(1));
+    env.append(dispatched(&seed, 1, 1, &ghost));
     // ... and the process died here.
     let exec = env.fold();
     assert_eq!(exec.status, ExecStatus::Interrupted);
@@ -500,6 +519,8 @@ fn resume_after_a_crash_does_not_redo_the_accepted_criterion() {
     assert_eq!(prompts.len(), 1, "only the unfinished criterion ran");
     assert!(prompts[0].contains("(2 of 2)"), "{}", prompts[0]);
     assert_eq!((r.criteria[0].attempts, r.criteria[1].attempts), (1, 2));
+    let attempts = &env.fold().criteria[1].attempts;
+    assert_eq!(attempts[0].status, AttemptStatus::Interrupted, "the dead process's attempt");
     let kinds = env.kinds();
     let tail = &kinds[kinds.iter().position(|k| *k == kind::RESUMED).unwrap()..];
     assert_eq!(
@@ -619,4 +640,97 @@ fn a_later_worker_breaking_an_accepted_criterion_fails_the_run() {
     assert_eq!((r.verdict, r.exit_code), (Verdict::Failed, 1), "{r:#?}");
     let evaluation = env.fold().evaluation.expect("the evaluation is recorded");
     assert_eq!(evaluation["approved"], json!(false), "{evaluation}");
+}
+
+/// A resume checks the repository for real: on a `HEAD` whose history lacks the base
+/// commit it is refused, saying so, with nothing recorded; back on the run's history the
+/// same execution resumes.
+#[test]
+fn a_resume_on_a_head_not_descending_from_the_base_is_refused_until_fixed() {
+    let Some(env) = env() else { return };
+    let seed = seed(AC_A);
+    let ws = env.workspace();
+    let ghost = env.crashed(&seed, &ws);
+    env.append(dispatched(&seed, 0, 1, &ghost));
+    git(&env.ws, &["checkout", "-q", "--orphan", "elsewhere"]);
+    git(&env.ws, &["commit", "-q", "-m", "an unrelated history"]);
+    let recorded = env.kinds();
+    let err = env.resume(&seed, &ws).unwrap_err();
+    assert!(
+        matches!(&err, RunError::NotResumable { source: WorkspaceError::NotDescendant { .. }, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(&env.base), "{err}");
+    assert!(err.hint().contains("--resume"), "{}", err.hint());
+    assert_eq!(env.kinds(), recorded, "a refused resume records nothing");
+    assert!(env.rt.tasks().is_empty(), "no worker ran");
+
+    git(&env.ws, &["checkout", "-q", "main"]);
+    env.rt.push(Script::succeed("done").write("src/a.txt", "A"));
+    let r = env.resume(&seed, &ws).unwrap_or_else(|e| panic!("{e} ({})", e.hint()));
+    assert_eq!(r.verdict, Verdict::Success, "{r:#?}");
+}
+
+/// A worktree execution resumes only in its own worktree, on its own branch.
+#[test]
+fn a_resume_off_the_recorded_worktree_or_branch_is_refused_until_fixed() {
+    let Some(env) = env() else { return };
+    let seed = seed(AC_A);
+    let worktrees = env.ws.parent().unwrap().join("worktrees");
+    let ws = workspace::prepare(&env.ws, ID, true, &worktrees).unwrap();
+    let branch = ws.worktree.as_ref().unwrap().branch.clone();
+    env.crashed(&seed, &ws);
+
+    git(&ws.root, &["switch", "-q", "-c", "detour"]);
+    let err = env.resume(&seed, &ws).unwrap_err();
+    assert!(
+        matches!(&err, RunError::NotResumable { source: WorkspaceError::WrongBranch { .. }, .. }),
+        "{err:?}"
+    );
+    assert!(err.hint().contains(&format!("switch {branch}")), "{}", err.hint());
+    git(&ws.root, &["switch", "-q", &branch]);
+
+    // The repository itself, or another worktree, is not the execution's workspace.
+    let in_place = env.workspace();
+    let elsewhere = Workspace {
+        worktree: Some(Worktree { path: env.ws.clone(), branch: branch.clone() }),
+        ..in_place.clone()
+    };
+    for other in [in_place, elsewhere] {
+        let err = env.resume(&seed, &other).unwrap_err();
+        assert!(matches!(&err, RunError::WorkspaceChanged { what: "worktree", .. }), "{err:?}");
+    }
+    assert_eq!(env.kinds(), [kind::STARTED, kind::PLAN_RECORDED], "nothing recorded");
+
+    env.rt.push(Script::succeed("done").write("src/a.txt", "A"));
+    let r = env.resume(&seed, &ws).unwrap_or_else(|e| panic!("{e} ({})", e.hint()));
+    assert_eq!(r.verdict, Verdict::Success, "{r:#?}");
+}
+
+/// An attempt that died after its worker changed a check: the attempt is interrupted,
+/// and the resume is refused (naming the file, with nothing recorded) until the check is
+/// restored; then the criterion is tried again.
+#[test]
+fn an_attempt_that_died_after_changing_a_check_blocks_the_resume_until_restored() {
+    let Some(env) = env() else { return };
+    let seed = seed(AC_A);
+    let ws = env.workspace();
+    let ghost = env.crashed(&seed, &ws);
+    env.append(dispatched(&seed, 0, 1, &ghost));
+    std::fs::write(env.ws.join("tests/a.sh"), "exit 0\n").unwrap();
+    assert_eq!(env.fold().criteria[0].status, CriterionStatus::Interrupted);
+
+    let err = env.resume(&seed, &ws).unwrap_err();
+    assert!(matches!(&err, RunError::OracleChanged { .. }), "{err:?}");
+    assert!(err.to_string().contains("tests/a.sh"), "{err}");
+    assert!(err.hint().contains("checkout") && err.hint().contains("--resume"), "{}", err.hint());
+    assert_eq!(env.kinds().len(), 3, "nothing recorded: {:?}", env.kinds());
+    assert!(env.rt.tasks().is_empty(), "no worker ran");
+
+    git(&env.ws, &["checkout", "--", "tests/a.sh"]);
+    env.rt.push(Script::succeed("done").write("src/a.txt", "A"));
+    let r = env.resume(&seed, &ws).unwrap_or_else(|e| panic!("{e} ({})", e.hint()));
+    assert_eq!((r.verdict, r.criteria[0].attempts), (Verdict::Success, 2), "{r:#?}");
+    let attempts = &env.fold().criteria[0].attempts;
+    assert_eq!(attempts[0].status, AttemptStatus::Interrupted);
 }
