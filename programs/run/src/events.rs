@@ -10,7 +10,8 @@
 //! before it is a [`FoldError`] naming it.
 //!
 //! Resuming: [`resume_point`] gives the criteria still to do, and refuses while another
-//! live process holds the execution. The resuming process then appends
+//! live process is recorded as holding the execution (the execution's lock,
+//! [`crate::lock`], is what makes holding it exclusive). The resuming process then appends
 //! `run.execution.resumed` with its own owner identity (only once its checks of the
 //! workspace passed, so a resume that fails early records nothing and poisons nothing);
 //! that record reopens a finished execution and puts its failed criteria back to pending.

@@ -5,6 +5,10 @@
 //! the plan, then runs the levels; [`Executor::resume`] takes over a stopped execution
 //! (refused while a live process holds it), records `run.execution.resumed` and does the
 //! criteria still to do, numbering attempts on and never redoing an accepted criterion.
+//! Both run under the execution's [`ExecutionLock`], which the caller holds from before
+//! the first record to the end: one process at a time runs an execution, and a resume
+//! folds the execution again once it holds the lock (so an attempt another process still
+//! had open is never dispatched over).
 //! Before it records anything, a resume checks that the workspace still holds the run
 //! (the recorded worktree on its branch, `HEAD` descending from the base commit, the
 //! checks' files as at the base commit: an attempt that died may have changed them); a
@@ -90,6 +94,7 @@ use crate::events::{
     exit_code, owner_alive, resume_point, verdict_for,
 };
 use crate::gate::{self, GateSettings, GateStatus, GateVerdict};
+use crate::lock::ExecutionLock;
 use crate::plan::{self, Plan};
 use crate::view;
 use crate::workspace::{self, Workspace, WorkspaceError, Worktree};
@@ -259,6 +264,8 @@ pub enum RunError {
     Fold(#[from] FoldError),
     #[error(transparent)]
     Resume(#[from] ResumeError),
+    #[error("execution {execution} is not the one this process locked ({locked})")]
+    NotLocked { execution: String, locked: String },
     #[error(
         "the seed changed since execution {execution} started (recorded {recorded}, given {given})"
     )]
@@ -300,6 +307,9 @@ impl RunError {
             RunError::Read(e) => e.hint(),
             RunError::Fold(e) => e.hint(),
             RunError::Resume(e) => e.hint(),
+            RunError::NotLocked { .. } => {
+                "this is a bug in the caller of ooo run's executor; please report it".into()
+            }
             RunError::DirtyOracle { .. } => "commit or stash those changes first (the checks are read from the base commit, and every attempt would count as tampering), or run with --worktree".into(),
             RunError::Oracle(e) => e.hint(),
             RunError::Mechanical(e) => e.hint(),
@@ -344,16 +354,18 @@ pub struct Executor<'a> {
 }
 
 impl Executor<'_> {
-    /// Start execution `execution_id` of `seed` in `ws`: record it, plan, run every level.
+    /// Start the execution `lock` holds, of `seed` in `ws`: record it, plan, run every
+    /// level.
     pub fn start(
         &self,
         seed: &Seed,
         seed_id: &str,
         ws: &Workspace,
         settings: &Settings,
-        execution_id: &str,
+        lock: &ExecutionLock,
     ) -> Result<RunResult, RunError> {
         let began = Instant::now();
+        let execution_id = lock.execution_id();
         let owner = Owner::current()?;
         // Before anything is recorded: checks that would fail every attempt, and a bad
         // mechanical.toml, are refused up front.
@@ -376,9 +388,10 @@ impl Executor<'_> {
         run.execute(&plan, &todo, &vec![Earlier::default(); count], began)
     }
 
-    /// Continue `execution` (folded from its records): refused while a live process holds
-    /// it, or when the seed or workspace is not the one it started with or no longer
-    /// holds its work (see `check_resumable`). Accepted,
+    /// Continue the execution `lock` holds, as its records say once the lock is held:
+    /// refused while a live process is recorded as holding it (an ooo from before the
+    /// lock, or on another host), or when the seed or workspace is not the one it started
+    /// with or no longer holds its work (see `check_resumable`). Accepted,
     /// unverified and exempt criteria are kept; the others run again, their attempts
     /// numbered after the recorded ones. An execution that stopped before its plan was
     /// recorded is planned again.
@@ -387,9 +400,16 @@ impl Executor<'_> {
         seed: &Seed,
         ws: &Workspace,
         settings: &Settings,
-        execution: &Execution,
+        lock: &ExecutionLock,
     ) -> Result<RunResult, RunError> {
         let began = Instant::now();
+        let execution = &self.fold()?;
+        if execution.id != lock.execution_id() {
+            return Err(RunError::NotLocked {
+                execution: execution.id.clone(),
+                locked: lock.execution_id().to_owned(),
+            });
+        }
         // An execution that died between `started` and its plan is planned again.
         let (plan, todo, replanned) = match resume_point(execution) {
             Ok(todo) => {

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -18,11 +18,12 @@ use ooo_core::runtime::{LlmProvider, RuntimeError, RuntimeErrorKind};
 use ooo_core::seed::{MetadataDefaults, Seed, load_str};
 use ooo_run::events::{
     self, AttemptDispatched, AttemptSealed, AttemptStatus, CancelRequested, CriterionSettled,
-    CriterionStatus, ExecStatus, Execution, ExecutionStarted, Owner, Record, ResumeError, Verdict,
-    kind, owner_alive,
+    CriterionStatus, ExecStatus, Execution, ExecutionResumed, ExecutionStarted, Owner, Record,
+    ResumeError, Verdict, kind, owner_alive,
 };
 use ooo_run::executor::{CommitPolicy, Executor, Progress, RunError, RunResult, Settings};
 use ooo_run::gate::{GateSettings, GateStatus};
+use ooo_run::lock::{ExecutionLock, LockError};
 use ooo_run::plan::{Plan, PlanSource};
 use ooo_run::workspace::{self, Workspace, WorkspaceError, Worktree};
 use ooo_runtime::scripted::{Script, ScriptedProvider, ScriptedRuntime};
@@ -51,6 +52,8 @@ struct Env {
     sandbox: Sandbox,
     rt: ScriptedRuntime,
     cancel: Arc<AtomicBool>,
+    /// Where the execution's lock is (as `Home::execution_lock` would put it).
+    lock_path: PathBuf,
     progress: Mutex<Vec<(Instant, Progress)>>,
 }
 
@@ -80,6 +83,7 @@ fn env() -> Option<Env> {
         sandbox,
         rt: ScriptedRuntime::new(),
         cancel: Arc::new(AtomicBool::new(false)),
+        lock_path: root.join(format!("runs/exec-{ID}/lock")),
         progress: Mutex::new(Vec::new()),
     })
 }
@@ -154,7 +158,7 @@ impl Env {
         let on_progress =
             |p: &Progress| self.progress.lock().unwrap().push((Instant::now(), p.clone()));
         let ex = self.executor(provider, &on_progress);
-        ex.start(seed, "seed_letters", ws, settings, ID)
+        ex.start(seed, "seed_letters", ws, settings, &self.lock())
     }
 
     fn run(&self, seed: &Seed, settings: &Settings) -> RunResult {
@@ -207,11 +211,27 @@ impl Env {
         events::append(&self.core, &record).unwrap();
     }
 
-    /// Resume the execution as its records say now.
+    /// The execution's lock, as `ooo run` takes it, once free. A lock released a moment
+    /// ago may still be held for a while by a child another test's thread forked then (a
+    /// forked child shares the descriptor until it execs), so a refusal is tried again.
+    fn lock(&self) -> ExecutionLock {
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            match ExecutionLock::acquire(&self.lock_path, ID) {
+                Ok(lock) => return lock,
+                Err(LockError::Held { .. }) if Instant::now() < until => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    /// Resume the execution, holding its lock.
     fn resume(&self, seed: &Seed, ws: &Workspace) -> Result<RunResult, RunError> {
         let on_progress = |_: &Progress| {};
         let ex = self.executor(None, &on_progress);
-        ex.resume(seed, ws, &settings(), &self.fold())
+        ex.resume(seed, ws, &settings(), &self.lock())
     }
 
     /// Record the start of an execution of `seed` in `ws` (one criterion per level) by a
@@ -511,9 +531,7 @@ fn resume_after_a_crash_does_not_redo_the_accepted_criterion() {
     assert_eq!(exec.status, ExecStatus::Interrupted);
 
     env.rt.push(Script::succeed("done").write("src/b.txt", "B"));
-    let on_progress = |_: &Progress| {};
-    let ex = env.executor(None, &on_progress);
-    let r = ex.resume(&seed, &env.workspace(), &settings(), &exec).unwrap();
+    let r = env.resume(&seed, &env.workspace()).unwrap();
     assert_eq!((r.verdict, r.exit_code), (Verdict::Success, 0), "{r:#?}");
     let prompts = prompts(&env.rt);
     assert_eq!(prompts.len(), 1, "only the unfinished criterion ran");
@@ -535,11 +553,14 @@ fn resume_after_a_crash_does_not_redo_the_accepted_criterion() {
         ]
     );
 
-    // A finished execution held by this (live) process cannot be resumed by another.
-    let mut held = env.fold();
-    held.status = ExecStatus::Running;
-    let err = ex.resume(&seed, &env.workspace(), &settings(), &held).unwrap_err();
+    // A live process recorded as its owner (an ooo from before the lock, or one on
+    // another host) is refused even by a process holding the lock.
+    let live = Owner::current().unwrap();
+    env.append(Record::Resumed(ExecutionResumed { owner: live }));
+    let recorded = env.kinds().len();
+    let err = env.resume(&seed, &env.workspace()).unwrap_err();
     assert!(matches!(err, RunError::Resume(ResumeError::Held { .. })), "{err}");
+    assert_eq!(env.kinds().len(), recorded, "nothing recorded");
 }
 
 #[test]
@@ -574,14 +595,11 @@ fn resume_of_an_execution_that_died_before_its_plan_plans_again() {
         owner: ghost,
     }));
     env.rt.push(Script::succeed("done").write("src/a.txt", "A"));
-    let on_progress = |_: &Progress| {};
-    let ex = env.executor(None, &on_progress);
-    let exec = env.fold();
     // Another seed is refused before anything is recorded.
-    let err = ex.resume(&two(), &env.workspace(), &settings(), &exec).unwrap_err();
+    let err = env.resume(&two(), &env.workspace()).unwrap_err();
     assert!(matches!(err, RunError::SeedChanged { .. }), "{err}");
     assert_eq!(env.kinds(), [kind::STARTED]);
-    let r = ex.resume(&seed, &env.workspace(), &settings(), &exec).unwrap();
+    let r = env.resume(&seed, &env.workspace()).unwrap();
     assert_eq!(r.verdict, Verdict::Success, "{r:#?}");
     assert_eq!(&env.kinds()[..3], [kind::STARTED, kind::RESUMED, kind::PLAN_RECORDED]);
 }
@@ -733,4 +751,50 @@ fn an_attempt_that_died_after_changing_a_check_blocks_the_resume_until_restored(
     assert_eq!((r.verdict, r.criteria[0].attempts), (Verdict::Success, 2), "{r:#?}");
     let attempts = &env.fold().criteria[0].attempts;
     assert_eq!(attempts[0].status, AttemptStatus::Interrupted);
+}
+
+/// Two resumes of one execution at once: while the first runs (here, held inside its
+/// first attempt), the second cannot take the lock and is told who holds it; the records
+/// stay consistent, and once the first is done the execution can be resumed again.
+#[test]
+fn a_second_resume_while_one_runs_is_refused_naming_the_holder() {
+    let Some(env) = env() else { return };
+    let seed = seed(AC_A);
+    let ws = env.workspace();
+    let ghost = env.crashed(&seed, &ws);
+    env.append(dispatched(&seed, 0, 1, &ghost));
+    env.rt.push(Script::succeed("done").write("src/a.txt", "A"));
+    let (started, attempt_started) = mpsc::channel();
+    let (checked, go_on) = mpsc::channel::<()>();
+    let go_on = Mutex::new(go_on);
+    let on_progress = |p: &Progress| {
+        if matches!(p, Progress::AttemptStarted { .. }) {
+            started.send(()).unwrap();
+            go_on.lock().unwrap().recv().unwrap();
+        }
+    };
+    let first = std::thread::scope(|s| {
+        let first = s.spawn(|| {
+            let ex = env.executor(None, &on_progress);
+            ex.resume(&seed, &ws, &settings(), &env.lock())
+        });
+        attempt_started.recv().unwrap();
+        let err = ExecutionLock::acquire(&env.lock_path, ID).unwrap_err();
+        let pid = std::process::id();
+        assert!(matches!(err, LockError::Held { pid: Some(p), .. } if p == pid), "{err:?}");
+        assert_eq!(err.to_string(), format!("execution {ID} is being run by pid {pid}"));
+        assert!(err.hint().contains(&format!("ooo status {ID} --follow")), "{}", err.hint());
+        assert!(err.hint().contains(&format!("ooo cancel {ID}")), "{}", err.hint());
+        checked.send(()).unwrap();
+        first.join().unwrap()
+    });
+    let r = first.unwrap_or_else(|e| panic!("{e} ({})", e.hint()));
+    assert_eq!(r.verdict, Verdict::Success, "{r:#?}");
+    assert_eq!(env.rt.tasks().len(), 1, "one worker, from the first resume only");
+    let resumed = env.kinds().iter().filter(|k| **k == kind::RESUMED).count();
+    assert_eq!(resumed, 1);
+    // Released at the end: the execution resumes again, with nothing left to do.
+    let again = env.resume(&seed, &ws).unwrap_or_else(|e| panic!("{e} ({})", e.hint()));
+    assert_eq!((again.verdict, again.criteria[0].attempts), (Verdict::Success, 2));
+    assert_eq!(env.rt.tasks().len(), 1, "nothing dispatched again");
 }
