@@ -13,6 +13,10 @@
 //! (the recorded worktree on its branch, `HEAD` descending from the base commit, the
 //! checks' files as at the base commit: an attempt that died may have changed them); a
 //! refusal writes nothing, so the execution stays resumable once the cause is fixed.
+//! A criterion whose last attempt was sealed `passed` (or `unverified` / `exempt`) but
+//! never settled (the process died in between) is not given to a worker again: the gate
+//! runs again on the tree as it is, recorded as `run.criterion.rechecked`, and that
+//! verdict decides (passed: accepted; failed: attempts go on with it as feedback).
 //!
 //! Per level, up to [`Settings::max_parallel`] criteria run at once (scoped threads over a
 //! shared queue). Per criterion, up to [`Settings::max_attempts`] attempts in this process
@@ -89,9 +93,9 @@ use ooo_sandbox::Sandbox;
 
 use crate::events::{
     self, AppendError, AttemptDispatched, AttemptSealed, AttemptStatus, CancelRequested,
-    CommitRecorded, CriterionSettled, CriterionStatus, Execution, ExecutionFinished,
-    ExecutionResumed, ExecutionStarted, FoldError, Owner, OwnerError, Record, ResumeError, Verdict,
-    exit_code, owner_alive, resume_point, verdict_for,
+    CommitRecorded, CriterionRechecked, CriterionSettled, CriterionStatus, Execution,
+    ExecutionFinished, ExecutionResumed, ExecutionStarted, FoldError, Owner, OwnerError, Record,
+    ResumeError, Verdict, exit_code, owner_alive, resume_point, verdict_for,
 };
 use crate::gate::{self, GateSettings, GateStatus, GateVerdict};
 use crate::lock::ExecutionLock;
@@ -169,6 +173,13 @@ pub enum Progress {
     /// An attempt was sealed: the gate's status, or `failed` / `cancelled` when the gate
     /// did not run.
     GateVerdict {
+        criterion: usize,
+        attempt: u32,
+        status: String,
+    },
+    /// On resume, attempt `attempt` (sealed, never settled) was checked again: the gate's
+    /// status now.
+    Rechecked {
         criterion: usize,
         attempt: u32,
         status: String,
@@ -433,6 +444,7 @@ impl Executor<'_> {
             .map(|i| Earlier {
                 attempts: execution.attempts_used(i),
                 failure: execution.criteria.get(i).and_then(last_gate_failure),
+                recheck: execution.criteria.get(i).is_some_and(|c| c.sealed_unsettled()),
             })
             .collect();
         let run = Run::new(self, seed, ws, settings, &execution.id, owner);
@@ -674,6 +686,9 @@ fn last_gate_failure(c: &events::CriterionState) -> Option<GateVerdict> {
 struct Earlier {
     attempts: u32,
     failure: Option<GateVerdict>,
+    /// Its last attempt was sealed with a verdict that settles it, and it was never
+    /// settled: the gate runs again before any worker.
+    recheck: bool,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -706,6 +721,16 @@ enum Judged {
     /// The run stopped while the worker ran: `cancelled` (a cancel) or `interrupted` (a
     /// fatal error elsewhere in the run). The criterion stays open.
     Stopped { status: &'static str, reason: Value },
+}
+
+/// What a criterion does after a judgement.
+enum Then {
+    /// Settled, or the run stopped: nothing more.
+    Done,
+    /// Another attempt, if the budget allows.
+    Retry,
+    /// No further attempt can help: the criterion fails.
+    GiveUp,
 }
 
 impl Judged {
@@ -887,36 +912,86 @@ impl<'r, 'a> Run<'r, 'a> {
     }
 
     /// Every attempt at criterion `i` until it settles, the attempts run out or the run
-    /// stops.
+    /// stops. A criterion sealed but never settled by an earlier process is first
+    /// checked again ([`Run::recheck`]), and dispatched to a worker only if that fails.
     fn criterion(&self, i: usize, earlier: Earlier) -> Result<(), RunError> {
         let Some(ac) = self.seed.acceptance_criteria.get(i) else { return Ok(()) };
         self.ex.progress(Progress::CriterionStarted { criterion: i });
         let mut failure = earlier.failure;
         let mut n = earlier.attempts;
-        for _ in 0..self.settings.max_attempts.max(1) {
+        let mut then = Then::Retry;
+        if earlier.recheck {
             if self.must_stop_before_dispatch() {
                 return Ok(());
             }
-            n += 1;
-            match self.attempt(i, ac, n, failure.as_ref())? {
-                Judged::Gate(v) if v.status == GateStatus::Passed => return self.accept(i, n),
-                Judged::Gate(v)
-                    if matches!(v.status, GateStatus::Unverified | GateStatus::Exempt) =>
-                {
-                    return self.unverified(i, n, v.status == GateStatus::Exempt);
-                }
-                Judged::Gate(v) => failure = Some(v),
-                Judged::Stopped { .. } => return Ok(()),
-                Judged::Failed { retry: false, .. } => break,
-                Judged::Failed { .. } => {}
-            }
+            let judged = self.recheck(i, ac, n)?;
+            then = self.after(i, n, judged, &mut failure)?;
         }
-        if self.stopping() {
+        let mut budget = self.settings.max_attempts.max(1);
+        while matches!(then, Then::Retry) && budget > 0 {
+            if self.must_stop_before_dispatch() {
+                return Ok(());
+            }
+            budget -= 1;
+            n += 1;
+            let judged = self.attempt(i, ac, n, failure.as_ref())?;
+            then = self.after(i, n, judged, &mut failure)?;
+        }
+        if matches!(then, Then::Done) || self.stopping() {
             return Ok(());
         }
         self.ex.append(Record::CriterionFailed(CriterionSettled { criterion: i, attempts: n }))?;
         self.ex.progress(Progress::Failed { criterion: i, attempts: n });
         Ok(())
+    }
+
+    /// Act on how attempt `n` of criterion `i` was judged: settle it when the gate passed
+    /// it (or found nothing to check), else say what comes next; a gate failure becomes
+    /// the feedback of the next attempt.
+    fn after(
+        &self,
+        i: usize,
+        n: u32,
+        judged: Judged,
+        failure: &mut Option<GateVerdict>,
+    ) -> Result<Then, RunError> {
+        Ok(match judged {
+            Judged::Gate(v) if v.status == GateStatus::Passed => {
+                self.accept(i, n)?;
+                Then::Done
+            }
+            Judged::Gate(v) if matches!(v.status, GateStatus::Unverified | GateStatus::Exempt) => {
+                self.unverified(i, n, v.status == GateStatus::Exempt)?;
+                Then::Done
+            }
+            Judged::Gate(v) => {
+                *failure = Some(v);
+                Then::Retry
+            }
+            Judged::Stopped { .. } => Then::Done,
+            Judged::Failed { retry: false, .. } => Then::GiveUp,
+            Judged::Failed { .. } => Then::Retry,
+        })
+    }
+
+    /// Criterion `i`'s last attempt `n` was sealed with a verdict that settles it, but an
+    /// earlier process died before settling it. That verdict is not trusted: the gate
+    /// runs again on the tree as it is now (no worker), recorded as
+    /// `run.criterion.rechecked`, and its verdict decides.
+    fn recheck(&self, i: usize, ac: &AcceptanceCriterion, n: u32) -> Result<Judged, RunError> {
+        let judged = self.judge(ac, &WorkerOutcome::default());
+        if let Judged::Stopped { .. } = judged {
+            return Ok(judged);
+        }
+        let verdict = verdict_json(&judged, None);
+        self.ex.append(Record::CriterionRechecked(CriterionRechecked {
+            criterion: i,
+            attempt: n,
+            verdict,
+        }))?;
+        let status = judged.status().to_owned();
+        self.ex.progress(Progress::Rechecked { criterion: i, attempt: n, status });
+        Ok(judged)
     }
 
     /// One attempt: dispatch, worker, gate, seal.
@@ -1044,7 +1119,7 @@ impl<'r, 'a> Run<'r, 'a> {
             files_changed_error: files_error,
             worker_ms: work.duration_ms,
         };
-        let verdict = verdict_json(judged, &evidence);
+        let verdict = verdict_json(judged, Some(&evidence));
         self.ex.append(Record::AttemptSealed(AttemptSealed {
             criterion: i,
             attempt: n,
@@ -1185,9 +1260,9 @@ fn retryable(kind: RuntimeErrorKind) -> bool {
     )
 }
 
-/// The sealed verdict: the gate's verdict (or why the gate did not run) and, under
-/// `runtime`, the runtime's evidence.
-fn verdict_json(judged: &Judged, evidence: &RuntimeEvidence) -> Value {
+/// The sealed (or re-checked) verdict: the gate's verdict (or why the gate did not run)
+/// and, under `runtime`, the runtime's evidence when a worker ran.
+fn verdict_json(judged: &Judged, evidence: Option<&RuntimeEvidence>) -> Value {
     let mut verdict = match judged {
         Judged::Gate(v) => serde_json::to_value(v).unwrap_or_else(|_| json!({})),
         Judged::Failed { reason, .. } | Judged::Stopped { reason, .. } => reason.clone(),
@@ -1197,7 +1272,9 @@ fn verdict_json(judged: &Judged, evidence: &RuntimeEvidence) -> Value {
     }
     if let Some(map) = verdict.as_object_mut() {
         map.insert("status".into(), json!(judged.status()));
-        map.insert("runtime".into(), serde_json::to_value(evidence).unwrap_or(Value::Null));
+        if let Some(evidence) = evidence {
+            map.insert("runtime".into(), serde_json::to_value(evidence).unwrap_or(Value::Null));
+        }
     }
     verdict
 }

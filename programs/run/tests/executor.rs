@@ -798,3 +798,71 @@ fn a_second_resume_while_one_runs_is_refused_naming_the_holder() {
     assert_eq!((again.verdict, again.criteria[0].attempts), (Verdict::Success, 2));
     assert_eq!(env.rt.tasks().len(), 1, "nothing dispatched again");
 }
+
+/// The process died after the gate passed criterion 1's attempt and before it was
+/// accepted. The resume gives it to no worker: the gate runs again on the tree as it is
+/// (recorded), passes, and the criterion is accepted with its one attempt.
+#[test]
+fn a_criterion_sealed_passed_but_never_accepted_is_checked_again_not_redone() {
+    let Some(env) = env() else { return };
+    let seed = two();
+    let ghost = env.crashed(&seed, &env.workspace());
+    env.append(dispatched(&seed, 0, 1, &ghost));
+    std::fs::write(env.ws.join("src/a.txt"), "A").unwrap();
+    env.append(sealed(0, 1, "passed"));
+    // ... and the process died here.
+    env.rt.push(Script::succeed("done").write("src/b.txt", "B"));
+    let r = env.resume(&seed, &env.workspace()).unwrap_or_else(|e| panic!("{e} ({})", e.hint()));
+    assert_eq!(r.verdict, Verdict::Success, "{r:#?}");
+    let prompts = prompts(&env.rt);
+    assert_eq!(prompts.len(), 1, "only criterion 2 went to a worker");
+    assert!(prompts[0].contains("(2 of 2)"), "{}", prompts[0]);
+    assert_eq!((r.criteria[0].attempts, r.criteria[1].attempts), (1, 1));
+    let kinds = env.kinds();
+    let tail = &kinds[kinds.iter().position(|k| *k == kind::RESUMED).unwrap() + 1..];
+    assert_eq!(
+        &tail[..3],
+        [kind::CRITERION_RECHECKED, kind::CRITERION_ACCEPTED, kind::ATTEMPT_DISPATCHED]
+    );
+    let recheck = env
+        .records()
+        .into_iter()
+        .find_map(|r| match r {
+            Record::CriterionRechecked(c) => Some(c),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((recheck.criterion, recheck.attempt), (0, 1));
+    // The gate really ran: its output is in the verdict.
+    assert_eq!(recheck.verdict["status"], json!("passed"), "{}", recheck.verdict);
+    assert!(recheck.verdict["output_tail"].as_str().unwrap().contains("A-OK"));
+}
+
+/// The same crash, but the tree changed since the seal: the re-check fails, and the
+/// criterion goes on to a worker with that failure as feedback.
+#[test]
+fn a_criterion_sealed_passed_whose_tree_changed_is_tried_again_with_the_failure() {
+    let Some(env) = env() else { return };
+    let seed = seed(AC_A);
+    let ghost = env.crashed(&seed, &env.workspace());
+    env.append(dispatched(&seed, 0, 1, &ghost));
+    env.append(sealed(0, 1, "passed"));
+    std::fs::write(env.ws.join("src/a.txt"), "Z").unwrap();
+    env.rt.push(Script::succeed("fixed").write("src/a.txt", "A"));
+    let r = env.resume(&seed, &env.workspace()).unwrap_or_else(|e| panic!("{e} ({})", e.hint()));
+    assert_eq!((r.verdict, r.criteria[0].attempts), (Verdict::Success, 2), "{r:#?}");
+    let prompts = prompts(&env.rt);
+    assert_eq!(prompts.len(), 1);
+    assert!(prompts[0].contains("a is 'Z', wanted the letter"), "{}", prompts[0]);
+    let kinds = env.kinds();
+    let tail = &kinds[kinds.iter().position(|k| *k == kind::RESUMED).unwrap() + 1..];
+    assert_eq!(
+        &tail[..4],
+        [
+            kind::CRITERION_RECHECKED,
+            kind::ATTEMPT_DISPATCHED,
+            kind::ATTEMPT_SEALED,
+            kind::CRITERION_ACCEPTED
+        ]
+    );
+}
