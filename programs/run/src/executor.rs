@@ -16,7 +16,10 @@
 //! A criterion whose last attempt was sealed `passed` (or `unverified` / `exempt`) but
 //! never settled (the process died in between) is not given to a worker again: the gate
 //! runs again on the tree as it is, recorded as `run.criterion.rechecked`, and that
-//! verdict decides (passed: accepted; failed: attempts go on with it as feedback).
+//! verdict decides (passed: accepted; failed: attempts go on with it as feedback). A
+//! commit ooo made in the worktree but never recorded (it died in between) is found by
+//! its message's trailers (`Ooo-Execution`, `Ooo-Criterion`) and recorded, not made
+//! again.
 //!
 //! Per level, up to [`Settings::max_parallel`] criteria run at once (scoped threads over a
 //! shared queue). Per criterion, up to [`Settings::max_attempts`] attempts in this process
@@ -435,10 +438,14 @@ impl Executor<'_> {
             Err(e) => return Err(e.into()),
         };
         check_resumable(seed, ws, execution)?;
+        let unrecorded = unrecorded_commits(ws, execution)?;
         let owner = Owner::current()?;
         self.append(Record::Resumed(ExecutionResumed { owner: owner.clone() }))?;
         if replanned {
             self.append(Record::PlanRecorded(plan.clone()))?;
+        }
+        for commit in unrecorded {
+            self.append(Record::CommitRecorded(commit))?;
         }
         let earlier: Vec<Earlier> = (0..seed.acceptance_criteria.len())
             .map(|i| Earlier {
@@ -642,6 +649,27 @@ fn check_resumable(seed: &Seed, ws: &Workspace, execution: &Execution) -> Result
         });
     }
     Ok(())
+}
+
+/// ooo's commits for the execution in its worktree that no `run.commit.recorded` names:
+/// made just before an earlier process died. Recorded on resume instead of made again (a
+/// criterion's commit only when the criterion is accepted, as the records require).
+fn unrecorded_commits(
+    ws: &Workspace,
+    execution: &Execution,
+) -> Result<Vec<CommitRecorded>, RunError> {
+    if ws.worktree.is_none() {
+        return Ok(Vec::new());
+    }
+    let accepted =
+        |i: usize| execution.criteria.get(i).is_some_and(|c| c.status == CriterionStatus::Accepted);
+    let found = workspace::execution_commits(ws, &execution.id)?
+        .into_iter()
+        .filter(|c| !execution.commits.iter().any(|r| r.sha == c.sha))
+        .filter(|c| c.criterion.is_none_or(accepted))
+        .map(|c| CommitRecorded { criterion: c.criterion, sha: c.sha })
+        .collect();
+    Ok(found)
 }
 
 /// The worktree `run.execution.started` recorded, if any (a missing branch is the
@@ -1140,9 +1168,9 @@ impl<'r, 'a> Run<'r, 'a> {
         self.ex.progress(Progress::Accepted { criterion: i, attempts: n });
         if self.settings.commit_policy == CommitPolicy::Ac && self.ws.worktree.is_some() {
             let description = self.seed.acceptance_criteria.get(i).map_or("", |c| &c.description);
-            let message =
+            let subject =
                 format!("ooo run {}: criterion {}: {}", self.id, i + 1, description.trim());
-            self.commit(Some(i), &message)?;
+            self.commit(Some(i), &subject)?;
         }
         Ok(())
     }
@@ -1155,9 +1183,12 @@ impl<'r, 'a> Run<'r, 'a> {
     }
 
     /// Commit everything in the worktree and record it (nothing to commit: no record).
-    fn commit(&self, criterion: Option<usize>, message: &str) -> Result<(), RunError> {
+    /// The message ends with the trailers that find the commit again on resume, should
+    /// this process die before recording it.
+    fn commit(&self, criterion: Option<usize>, subject: &str) -> Result<(), RunError> {
         let _guard = lock(&self.git);
-        if let Some(sha) = workspace::commit_all(self.ws, message, false)? {
+        let message = workspace::commit_message(subject, &self.id, criterion);
+        if let Some(sha) = workspace::commit_all(self.ws, &message, false)? {
             self.ex.append(Record::CommitRecorded(CommitRecorded { criterion, sha }))?;
         }
         Ok(())

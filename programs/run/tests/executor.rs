@@ -866,3 +866,46 @@ fn a_criterion_sealed_passed_whose_tree_changed_is_tried_again_with_the_failure(
         ]
     );
 }
+
+/// The process died between its commit of criterion 1 (in the worktree) and recording
+/// it. The resume finds the commit by its trailers and records it, instead of leaving it
+/// out or committing again; the next criterion's commit carries the same trailers.
+#[test]
+fn a_commit_made_but_not_recorded_is_recorded_on_resume() {
+    let Some(env) = env() else { return };
+    let seed = two();
+    let worktrees = env.ws.parent().unwrap().join("worktrees");
+    let ws = workspace::prepare(&env.ws, ID, true, &worktrees).unwrap();
+    let ghost = env.crashed(&seed, &ws);
+    env.append(dispatched(&seed, 0, 1, &ghost));
+    std::fs::create_dir_all(ws.root.join("src")).unwrap();
+    std::fs::write(ws.root.join("src/a.txt"), "A").unwrap();
+    env.append(sealed(0, 1, "passed"));
+    env.append(Record::CriterionAccepted(CriterionSettled { criterion: 0, attempts: 1 }));
+    let subject = format!("ooo run {ID}: criterion 1: a");
+    let message = workspace::commit_message(&subject, ID, Some(0));
+    let first = workspace::commit_all(&ws, &message, false).unwrap().unwrap();
+    // ... and the process died here.
+    env.rt.push(Script::succeed("done").write("src/b.txt", "B"));
+    let r = env.resume(&seed, &ws).unwrap_or_else(|e| panic!("{e} ({})", e.hint()));
+    assert_eq!(r.verdict, Verdict::Success, "{r:#?}");
+    assert_eq!(r.commits.len(), 2, "{:?}", r.commits);
+    assert_eq!(r.commits[0], first);
+    let log = git(&ws.root, &["rev-list", &format!("{}..HEAD", env.base)]);
+    assert_eq!(log.lines().count(), 2, "no commit made twice: {log}");
+    let recorded: Vec<Option<usize>> = env
+        .records()
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::CommitRecorded(c) => Some(c.criterion),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recorded, [Some(0), Some(1)]);
+    let body = git(&ws.root, &["log", "-1", "--format=%B"]);
+    assert!(body.ends_with(&format!("Ooo-Execution: {ID}\nOoo-Criterion: 2")), "{body}");
+    let found = workspace::execution_commits(&ws, ID).unwrap();
+    let criteria: Vec<Option<usize>> = found.iter().map(|c| c.criterion).collect();
+    assert_eq!(criteria, [Some(0), Some(1)]);
+    assert!(workspace::execution_commits(&ws, "01JOTHER").unwrap().is_empty());
+}
