@@ -59,11 +59,13 @@
 //! dispatch too. The gate itself has no cancel hook yet: a verify command already
 //! running ends at its own timeout ([`GateSettings::timeout`]) before the run finishes.
 //!
-//! **End.** With [`CommitPolicy::Final`] one commit in the worktree, then
-//! `run.execution.finished` with [`verdict_for`] of the folded counts, after the
-//! evaluation ([`Executor::evaluate_after_criteria`]: the mechanical and semantic
-//! stages of `crate::evaluate`, which can only lower a success). A run in which no criterion passed an executed check is
-//! never `success`. The [`RunResult`] is built from the folded ledger, so a resumed run
+//! **End.** With [`CommitPolicy::Final`] one commit in the worktree first; then the
+//! evaluation ([`Executor::evaluate_after_criteria`]: every accepted criterion's check
+//! again, then the mechanical and semantic stages of `crate::evaluate`, which can only
+//! lower a success) runs on that committed tree, so what is committed is exactly what
+//! was checked again (what the checks themselves write is left uncommitted); then
+//! `run.execution.finished` with [`verdict_for`] of the folded counts. A run in which no
+//! criterion passed an executed check is never `success`. The [`RunResult`] is built from the folded ledger, so a resumed run
 //! reports its earlier attempts too.
 //!
 //! **Errors.** A ledger append that fails (disk full, no grant) stops the run with a
@@ -1194,7 +1196,9 @@ impl<'r, 'a> Run<'r, 'a> {
         Ok(())
     }
 
-    /// The final commit, `cancel_requested` if due, `finished`, and the result.
+    /// The final commit, `cancel_requested` if due, `finished`, and the result. The
+    /// final commit comes before the evaluation: the re-check then runs on the committed
+    /// tree, and nothing it writes is committed.
     fn finish(&self, plan: &Plan, began: Instant) -> Result<RunResult, RunError> {
         let cancelled = self.cancelled.load(Ordering::SeqCst);
         if !cancelled

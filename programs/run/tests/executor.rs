@@ -909,3 +909,34 @@ fn a_commit_made_but_not_recorded_is_recorded_on_resume() {
     assert_eq!(criteria, [Some(0), Some(1)]);
     assert!(workspace::execution_commits(&ws, "01JOTHER").unwrap().is_empty());
 }
+
+/// `--commit-policy final`: the final commit is made first and the final re-check of the
+/// accepted criteria runs on it, so what is committed is exactly what was re-checked. A
+/// check that leaves a trace shows it: the commit holds the tree the re-check ran on (the
+/// attempt's one line), not the one the re-check left behind (two lines, uncommitted).
+#[test]
+fn the_final_commit_is_the_tree_the_final_recheck_ran_on() {
+    let Some(env) = env() else { return };
+    let check = "echo run >> checks.log\n[ \"$(cat src/a.txt)\" = A ]\n";
+    std::fs::write(env.ws.join("tests/c.sh"), check).unwrap();
+    git(&env.ws, &["add", "-A"]);
+    git(&env.ws, &["commit", "-q", "-m", "a check that leaves a trace"]);
+    let seed = seed("  - description: src/a.txt holds A\n    verify_command: sh tests/c.sh\n");
+    env.rt.push(Script::succeed("done").write("src/a.txt", "A"));
+    let worktrees = env.ws.parent().unwrap().join("worktrees");
+    let ws = workspace::prepare(&env.ws, ID, true, &worktrees).unwrap();
+    let settings = Settings { commit_policy: CommitPolicy::Final, ..settings() };
+    let r = env.run_with(&seed, &ws, &settings, None).unwrap();
+    assert_eq!(r.verdict, Verdict::Success, "{r:#?}");
+    assert_eq!(r.commits, [git(&ws.root, &["rev-parse", "HEAD"])]);
+    let kinds = env.kinds();
+    let commit = kinds.iter().position(|k| *k == kind::COMMIT_RECORDED).unwrap();
+    let evaluation = kinds.iter().position(|k| *k == kind::EVALUATION_RECORDED).unwrap();
+    assert!(commit < evaluation, "{kinds:?}");
+    assert_eq!(git(&ws.root, &["show", "HEAD:src/a.txt"]), "A");
+    assert_eq!(git(&ws.root, &["show", "HEAD:checks.log"]), "run");
+    let left = std::fs::read_to_string(ws.root.join("checks.log")).unwrap();
+    assert_eq!(left, "run\nrun\n", "the re-check ran after the commit");
+    let body = git(&ws.root, &["log", "-1", "--format=%B"]);
+    assert!(body.ends_with(&format!("Ooo-Execution: {ID}")), "{body}");
+}
