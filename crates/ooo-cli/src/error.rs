@@ -310,6 +310,7 @@ with_library_hint!(
     ooo_run::workspace::WorkspaceError,
     ooo_run::events::FoldError,
     ooo_run::events::ResumeError,
+    ooo_run::lock::LockError,
     ooo_run::events::AppendError,
     ooo_run::events::OwnerError,
     ooo_core::capability::CoreError,

@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -552,6 +553,24 @@ fn a_killed_run_resumes_without_redoing_accepted_criteria() {
         assert!(Instant::now() < until, "workers outlived ooo: {:?}", processes_in(&r.repo));
         std::thread::sleep(Duration::from_millis(50));
     }
+    // While another process holds the execution's lock (a resume going on), a second
+    // resume is refused, naming it, and records nothing; detached too.
+    let lock_path = r.t.home().join(format!("runs/exec-{id}/lock"));
+    let mut held = std::fs::OpenOptions::new().write(true).open(&lock_path).unwrap();
+    held.try_lock().unwrap();
+    held.set_len(0).unwrap();
+    writeln!(held, "4242").unwrap();
+    for extra in [&[][..], &["--detach"][..]] {
+        let mut args = vec!["run", "--resume", &id];
+        args.extend(extra);
+        let (code, _, err) = r.ooo(&args);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains(&format!("execution {id} is being run by pid 4242")), "{err}");
+        let hint = format!("hint: `ooo status {id} --follow` to watch, or `ooo cancel {id}`");
+        assert!(err.contains(&hint), "{err}");
+    }
+    assert_eq!(r.status(&id)["status"], "interrupted");
+    drop(held);
     let before = r.fake.generations().len();
     r.fake.push(r.write("two.txt", "two\n"));
     r.fake.push(Reply::text("DONE"));

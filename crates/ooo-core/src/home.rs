@@ -156,6 +156,12 @@ impl Home {
         self.root.join("runs").join(format!("exec-{id}"))
     }
 
+    /// The lock held by the process that runs execution `id`, from its start (or
+    /// resume) to its end: one owner at a time.
+    pub fn execution_lock(&self, id: &str) -> PathBuf {
+        self.execution_dir(id).join("lock")
+    }
+
     /// The stat cache that lets a tree digest skip unchanged files.
     pub fn digest_stat_cache(&self) -> PathBuf {
         self.cache_dir().join("digest-stat-cache.json")
@@ -209,6 +215,7 @@ mod tests {
             (home.checkout_dir("x"), "/h/cache/.checkout-x"),
             (home.worktrees_dir(), "/h/worktrees"),
             (home.execution_dir("x"), "/h/runs/exec-x"),
+            (home.execution_lock("x"), "/h/runs/exec-x/lock"),
         ];
         for (got, want) in paths {
             assert_eq!(got, PathBuf::from(want));

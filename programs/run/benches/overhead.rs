@@ -94,8 +94,10 @@ fn one_run(sandbox: &Sandbox) -> Duration {
     };
     let workspace = Workspace { root: ws, base_commit: base, worktree: None };
     let settings = Settings { max_parallel: 1, ..Settings::default() };
+    let lock_path = root.join(format!("runs/exec-{id}/lock"));
+    let lock = ooo_run::lock::ExecutionLock::acquire(&lock_path, &id).expect("lock");
     let start = Instant::now();
-    let result = executor.start(&seed, "seed_bench", &workspace, &settings, &id).expect("run");
+    let result = executor.start(&seed, "seed_bench", &workspace, &settings, &lock).expect("run");
     let elapsed = start.elapsed();
     assert_eq!(result.exit_code, 0, "every criterion verified: {result:?}");
     elapsed

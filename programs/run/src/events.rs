@@ -10,7 +10,8 @@
 //! before it is a [`FoldError`] naming it.
 //!
 //! Resuming: [`resume_point`] gives the criteria still to do, and refuses while another
-//! live process holds the execution. The resuming process then appends
+//! live process is recorded as holding the execution (the execution's lock,
+//! [`crate::lock`], is what makes holding it exclusive). The resuming process then appends
 //! `run.execution.resumed` with its own owner identity (only once its checks of the
 //! workspace passed, so a resume that fails early records nothing and poisons nothing);
 //! that record reopens a finished execution and puts its failed criteria back to pending.
@@ -50,6 +51,7 @@ pub mod kind {
     pub const CRITERION_ACCEPTED: &str = "run.criterion.accepted";
     pub const CRITERION_FAILED: &str = "run.criterion.failed";
     pub const CRITERION_UNVERIFIED: &str = "run.criterion.unverified";
+    pub const CRITERION_RECHECKED: &str = "run.criterion.rechecked";
     pub const COMMIT_RECORDED: &str = "run.commit.recorded";
     pub const CANCEL_REQUESTED: &str = "run.execution.cancel_requested";
     pub const EVALUATION_RECORDED: &str = "run.evaluation.recorded";
@@ -65,6 +67,7 @@ pub mod kind {
         CRITERION_ACCEPTED,
         CRITERION_FAILED,
         CRITERION_UNVERIFIED,
+        CRITERION_RECHECKED,
         COMMIT_RECORDED,
         CANCEL_REQUESTED,
         EVALUATION_RECORDED,
@@ -153,6 +156,19 @@ pub struct CriterionSettled {
     pub attempts: u32,
 }
 
+/// `run.criterion.rechecked`: on resume, the gate run again (no worker) on the current
+/// tree for a criterion whose last attempt was sealed with a verdict that settles it
+/// (`passed`, `unverified`, `exempt`) but that was never settled: the process died in
+/// between. This verdict, not the sealed one, decides what follows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CriterionRechecked {
+    pub criterion: usize,
+    /// The sealed attempt checked again.
+    pub attempt: u32,
+    /// As in [`AttemptSealed::verdict`].
+    pub verdict: Value,
+}
+
 /// `run.commit.recorded`: a commit in the workspace, after a criterion or at the end.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitRecorded {
@@ -209,6 +225,7 @@ pub enum Record {
     CriterionAccepted(CriterionSettled),
     CriterionFailed(CriterionSettled),
     CriterionUnverified(CriterionSettled),
+    CriterionRechecked(CriterionRechecked),
     CommitRecorded(CommitRecorded),
     CancelRequested(CancelRequested),
     /// The evaluation after the criteria (`crate::evaluate::Evaluation`, as JSON).
@@ -228,6 +245,7 @@ impl Record {
             Record::CriterionAccepted(_) => kind::CRITERION_ACCEPTED,
             Record::CriterionFailed(_) => kind::CRITERION_FAILED,
             Record::CriterionUnverified(_) => kind::CRITERION_UNVERIFIED,
+            Record::CriterionRechecked(_) => kind::CRITERION_RECHECKED,
             Record::CommitRecorded(_) => kind::COMMIT_RECORDED,
             Record::CancelRequested(_) => kind::CANCEL_REQUESTED,
             Record::EvaluationRecorded(_) => kind::EVALUATION_RECORDED,
@@ -246,6 +264,7 @@ impl Record {
             Record::CriterionAccepted(r)
             | Record::CriterionFailed(r)
             | Record::CriterionUnverified(r) => serde_json::to_value(r),
+            Record::CriterionRechecked(r) => serde_json::to_value(r),
             Record::CommitRecorded(r) => serde_json::to_value(r),
             Record::CancelRequested(r) => serde_json::to_value(r),
             Record::EvaluationRecorded(v) => Ok(v.clone()),
@@ -267,6 +286,7 @@ impl Record {
             kind::CRITERION_ACCEPTED => Record::CriterionAccepted(body(data)?),
             kind::CRITERION_FAILED => Record::CriterionFailed(body(data)?),
             kind::CRITERION_UNVERIFIED => Record::CriterionUnverified(body(data)?),
+            kind::CRITERION_RECHECKED => Record::CriterionRechecked(body(data)?),
             kind::COMMIT_RECORDED => Record::CommitRecorded(body(data)?),
             kind::CANCEL_REQUESTED => Record::CancelRequested(body(data)?),
             kind::EVALUATION_RECORDED => Record::EvaluationRecorded(data.clone()),
@@ -395,6 +415,10 @@ pub struct CriterionState {
     pub semantic_ac_key: Option<String>,
     pub status: CriterionStatus,
     pub attempts: Vec<AttemptState>,
+    /// The verdict of `run.criterion.rechecked` on the last attempt, if it was checked
+    /// again; it decides instead of the sealed one.
+    #[serde(default)]
+    pub recheck: Option<Value>,
 }
 
 impl CriterionState {
@@ -404,7 +428,28 @@ impl CriterionState {
             semantic_ac_key: None,
             status: CriterionStatus::Pending,
             attempts: Vec::new(),
+            recheck: None,
         }
+    }
+
+    /// The gate's status that decides the criterion now: the re-check's, else the last
+    /// attempt's (`None` when the last attempt is not sealed).
+    pub fn deciding_status(&self) -> Option<&str> {
+        match &self.recheck {
+            Some(verdict) => verdict.get("status").and_then(Value::as_str),
+            None => self.attempts.last().and_then(AttemptState::gate_status),
+        }
+    }
+
+    /// Sealed with a verdict that settles it (`passed`, `unverified`, `exempt`), yet not
+    /// settled: the process died in between, and a resume checks it again.
+    pub fn sealed_unsettled(&self) -> bool {
+        !self.is_settled()
+            && self
+                .attempts
+                .last()
+                .and_then(AttemptState::gate_status)
+                .is_some_and(|s| matches!(s, "passed" | "unverified" | "exempt"))
     }
 
     fn open_attempt(&mut self) -> Option<&mut AttemptState> {
@@ -523,6 +568,7 @@ impl Execution {
             Record::CriterionAccepted(c) => self.settle(kind, c, CriterionStatus::Accepted),
             Record::CriterionFailed(c) => self.settle(kind, c, CriterionStatus::Failed),
             Record::CriterionUnverified(c) => self.settle(kind, c, CriterionStatus::Unverified),
+            Record::CriterionRechecked(r) => self.apply_recheck(r),
             Record::CommitRecorded(c) => self.apply_commit(c),
             Record::CancelRequested(_) => {
                 self.cancel_requested = true;
@@ -613,6 +659,7 @@ impl Execution {
             open.status = AttemptStatus::Interrupted;
         }
         c.semantic_ac_key = Some(d.semantic_ac_key);
+        c.recheck = None;
         c.status = CriterionStatus::Running;
         c.attempts.push(AttemptState {
             n: d.attempt,
@@ -665,7 +712,7 @@ impl Execution {
                 format!("criterion {} has an attempt still open", s.criterion),
             ));
         }
-        let last = c.attempts.last().and_then(AttemptState::gate_status);
+        let last = c.deciding_status();
         c.status = match (to, last) {
             (CriterionStatus::Accepted, Some("passed")) => to,
             (CriterionStatus::Accepted, _) => {
@@ -677,6 +724,32 @@ impl Execution {
             (CriterionStatus::Unverified, Some("exempt")) => CriterionStatus::Exempt,
             _ => to,
         };
+        Ok(())
+    }
+
+    fn apply_recheck(&mut self, r: CriterionRechecked) -> Result<(), OutOfOrder> {
+        let kind = kind::CRITERION_RECHECKED;
+        if r.verdict.get("status").and_then(Value::as_str).is_none() {
+            return Err(OutOfOrder::new(kind, "the verdict is not an object with a status"));
+        }
+        let c = self.criterion(kind, r.criterion)?;
+        if c.is_settled() {
+            return Err(OutOfOrder::new(
+                kind,
+                format!("criterion {} is already settled", r.criterion),
+            ));
+        }
+        let sealed = c.attempts.last().filter(|a| matches!(a.status, AttemptStatus::Sealed { .. }));
+        if sealed.map(|a| a.n) != Some(r.attempt) {
+            return Err(OutOfOrder::new(
+                kind,
+                format!(
+                    "attempt {} of criterion {} is not its last sealed attempt",
+                    r.attempt, r.criterion
+                ),
+            ));
+        }
+        c.recheck = Some(r.verdict);
         Ok(())
     }
 
@@ -916,7 +989,7 @@ mod tests {
         let back = Record::from_parts(r.kind(), &r.data().unwrap()).unwrap();
         assert_eq!(back, Some(r));
         assert_eq!(Record::from_parts("run.other", &Value::Null).unwrap(), None);
-        assert_eq!(kind::ALL.len(), 12);
+        assert_eq!(kind::ALL.len(), 13);
         let e = Record::EvaluationRecorded(serde_json::json!({"approved": true}));
         assert_eq!(Record::from_parts(e.kind(), &e.data().unwrap()).unwrap(), Some(e));
     }

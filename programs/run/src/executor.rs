@@ -5,6 +5,21 @@
 //! the plan, then runs the levels; [`Executor::resume`] takes over a stopped execution
 //! (refused while a live process holds it), records `run.execution.resumed` and does the
 //! criteria still to do, numbering attempts on and never redoing an accepted criterion.
+//! Both run under the execution's [`ExecutionLock`], which the caller holds from before
+//! the first record to the end: one process at a time runs an execution, and a resume
+//! folds the execution again once it holds the lock (so an attempt another process still
+//! had open is never dispatched over).
+//! Before it records anything, a resume checks that the workspace still holds the run
+//! (the recorded worktree on its branch, `HEAD` descending from the base commit, the
+//! checks' files as at the base commit: an attempt that died may have changed them); a
+//! refusal writes nothing, so the execution stays resumable once the cause is fixed.
+//! A criterion whose last attempt was sealed `passed` (or `unverified` / `exempt`) but
+//! never settled (the process died in between) is not given to a worker again: the gate
+//! runs again on the tree as it is, recorded as `run.criterion.rechecked`, and that
+//! verdict decides (passed: accepted; failed: attempts go on with it as feedback). A
+//! commit ooo made in the worktree but never recorded (it died in between) is found by
+//! its message's trailers (`Ooo-Execution`, `Ooo-Criterion`) and recorded, not made
+//! again.
 //!
 //! Per level, up to [`Settings::max_parallel`] criteria run at once (scoped threads over a
 //! shared queue). Per criterion, up to [`Settings::max_attempts`] attempts in this process
@@ -44,11 +59,13 @@
 //! dispatch too. The gate itself has no cancel hook yet: a verify command already
 //! running ends at its own timeout ([`GateSettings::timeout`]) before the run finishes.
 //!
-//! **End.** With [`CommitPolicy::Final`] one commit in the worktree, then
-//! `run.execution.finished` with [`verdict_for`] of the folded counts, after the
-//! evaluation ([`Executor::evaluate_after_criteria`]: the mechanical and semantic
-//! stages of `crate::evaluate`, which can only lower a success). A run in which no criterion passed an executed check is
-//! never `success`. The [`RunResult`] is built from the folded ledger, so a resumed run
+//! **End.** With [`CommitPolicy::Final`] one commit in the worktree first; then the
+//! evaluation ([`Executor::evaluate_after_criteria`]: every accepted criterion's check
+//! again, then the mechanical and semantic stages of `crate::evaluate`, which can only
+//! lower a success) runs on that committed tree, so what is committed is exactly what
+//! was checked again (what the checks themselves write is left uncommitted); then
+//! `run.execution.finished` with [`verdict_for`] of the folded counts. A run in which no
+//! criterion passed an executed check is never `success`. The [`RunResult`] is built from the folded ledger, so a resumed run
 //! reports its earlier attempts too.
 //!
 //! **Errors.** A ledger append that fails (disk full, no grant) stops the run with a
@@ -63,6 +80,7 @@
 //! worktree ([`crate::workspace`]), the evaluation stage (`crate::evaluate`), rendering.
 
 use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -80,11 +98,12 @@ use ooo_sandbox::Sandbox;
 
 use crate::events::{
     self, AppendError, AttemptDispatched, AttemptSealed, AttemptStatus, CancelRequested,
-    CommitRecorded, CriterionSettled, CriterionStatus, Execution, ExecutionFinished,
-    ExecutionResumed, ExecutionStarted, FoldError, Owner, OwnerError, Record, ResumeError, Verdict,
-    exit_code, owner_alive, resume_point, verdict_for,
+    CommitRecorded, CriterionRechecked, CriterionSettled, CriterionStatus, Execution,
+    ExecutionFinished, ExecutionResumed, ExecutionStarted, FoldError, Owner, OwnerError, Record,
+    ResumeError, Verdict, exit_code, owner_alive, resume_point, verdict_for,
 };
 use crate::gate::{self, GateSettings, GateStatus, GateVerdict};
+use crate::lock::ExecutionLock;
 use crate::plan::{self, Plan};
 use crate::view;
 use crate::workspace::{self, Workspace, WorkspaceError, Worktree};
@@ -159,6 +178,13 @@ pub enum Progress {
     /// An attempt was sealed: the gate's status, or `failed` / `cancelled` when the gate
     /// did not run.
     GateVerdict {
+        criterion: usize,
+        attempt: u32,
+        status: String,
+    },
+    /// On resume, attempt `attempt` (sealed, never settled) was checked again: the gate's
+    /// status now.
+    Rechecked {
         criterion: usize,
         attempt: u32,
         status: String,
@@ -254,14 +280,18 @@ pub enum RunError {
     Fold(#[from] FoldError),
     #[error(transparent)]
     Resume(#[from] ResumeError),
+    #[error("execution {execution} is not the one this process locked ({locked})")]
+    NotLocked { execution: String, locked: String },
     #[error(
         "the seed changed since execution {execution} started (recorded {recorded}, given {given})"
     )]
     SeedChanged { execution: String, recorded: String, given: String },
     #[error(
-        "the workspace is not the one execution {execution} started in (base commit {recorded}, given {given})"
+        "the workspace is not the one execution {execution} started in: its {what} was {recorded}, now {given}"
     )]
-    WorkspaceChanged { execution: String, recorded: String, given: String },
+    WorkspaceChanged { execution: String, what: &'static str, recorded: String, given: String },
+    #[error("execution {execution} cannot go on in this workspace: {source}")]
+    NotResumable { execution: String, source: WorkspaceError },
     #[error("cannot commit or list the changes in the workspace: {0}")]
     Workspace(#[from] WorkspaceError),
     #[error(
@@ -269,6 +299,11 @@ pub enum RunError {
         paths.join(", ")
     )]
     DirtyOracle { base: String, paths: Vec<String> },
+    #[error(
+        "files the checks of execution {execution} depend on changed since its base commit {base}: {}",
+        paths.join(", ")
+    )]
+    OracleChanged { execution: String, root: PathBuf, base: String, paths: Vec<String> },
     #[error("cannot read the checks the oracle is made of: {0}")]
     Oracle(#[from] crate::oracle::OracleError),
     #[error(transparent)]
@@ -288,6 +323,9 @@ impl RunError {
             RunError::Read(e) => e.hint(),
             RunError::Fold(e) => e.hint(),
             RunError::Resume(e) => e.hint(),
+            RunError::NotLocked { .. } => {
+                "this is a bug in the caller of ooo run's executor; please report it".into()
+            }
             RunError::DirtyOracle { .. } => "commit or stash those changes first (the checks are read from the base commit, and every attempt would count as tampering), or run with --worktree".into(),
             RunError::Oracle(e) => e.hint(),
             RunError::Mechanical(e) => e.hint(),
@@ -297,6 +335,16 @@ impl RunError {
             RunError::WorkspaceChanged { .. } => {
                 "resume in the workspace (or worktree) the execution started in".into()
             }
+            RunError::NotResumable { execution, source, .. } => {
+                format!("{}; then `ooo run --resume {execution}`", source.hint())
+            }
+            RunError::OracleChanged { execution, root, base, paths } => format!(
+                "the checks are read from the base commit, so every attempt would count as \
+                 tampering: restore them (`git -C {} checkout {base} -- {}`), then \
+                 `ooo run --resume {execution}`",
+                root.display(),
+                paths.join(" ")
+            ),
             RunError::Workspace(e) => {
                 format!("{}; the execution can be resumed with `ooo run --resume`", e.hint())
             }
@@ -322,16 +370,18 @@ pub struct Executor<'a> {
 }
 
 impl Executor<'_> {
-    /// Start execution `execution_id` of `seed` in `ws`: record it, plan, run every level.
+    /// Start the execution `lock` holds, of `seed` in `ws`: record it, plan, run every
+    /// level.
     pub fn start(
         &self,
         seed: &Seed,
         seed_id: &str,
         ws: &Workspace,
         settings: &Settings,
-        execution_id: &str,
+        lock: &ExecutionLock,
     ) -> Result<RunResult, RunError> {
         let began = Instant::now();
+        let execution_id = lock.execution_id();
         let owner = Owner::current()?;
         // Before anything is recorded: checks that would fail every attempt, and a bad
         // mechanical.toml, are refused up front.
@@ -354,8 +404,10 @@ impl Executor<'_> {
         run.execute(&plan, &todo, &vec![Earlier::default(); count], began)
     }
 
-    /// Continue `execution` (folded from its records): refused while a live process holds
-    /// it, or when the seed or workspace is not the one it started with. Accepted,
+    /// Continue the execution `lock` holds, as its records say once the lock is held:
+    /// refused while a live process is recorded as holding it (an ooo from before the
+    /// lock, or on another host), or when the seed or workspace is not the one it started
+    /// with or no longer holds its work (see `check_resumable`). Accepted,
     /// unverified and exempt criteria are kept; the others run again, their attempts
     /// numbered after the recorded ones. An execution that stopped before its plan was
     /// recorded is planned again.
@@ -364,9 +416,16 @@ impl Executor<'_> {
         seed: &Seed,
         ws: &Workspace,
         settings: &Settings,
-        execution: &Execution,
+        lock: &ExecutionLock,
     ) -> Result<RunResult, RunError> {
         let began = Instant::now();
+        let execution = &self.fold()?;
+        if execution.id != lock.execution_id() {
+            return Err(RunError::NotLocked {
+                execution: execution.id.clone(),
+                locked: lock.execution_id().to_owned(),
+            });
+        }
         // An execution that died between `started` and its plan is planned again.
         let (plan, todo, replanned) = match resume_point(execution) {
             Ok(todo) => {
@@ -381,15 +440,20 @@ impl Executor<'_> {
             Err(e) => return Err(e.into()),
         };
         check_resumable(seed, ws, execution)?;
+        let unrecorded = unrecorded_commits(ws, execution)?;
         let owner = Owner::current()?;
         self.append(Record::Resumed(ExecutionResumed { owner: owner.clone() }))?;
         if replanned {
             self.append(Record::PlanRecorded(plan.clone()))?;
         }
+        for commit in unrecorded {
+            self.append(Record::CommitRecorded(commit))?;
+        }
         let earlier: Vec<Earlier> = (0..seed.acceptance_criteria.len())
             .map(|i| Earlier {
                 attempts: execution.attempts_used(i),
                 failure: execution.criteria.get(i).and_then(last_gate_failure),
+                recheck: execution.criteria.get(i).is_some_and(|c| c.sealed_unsettled()),
             })
             .collect();
         let run = Run::new(self, seed, ws, settings, &execution.id, owner);
@@ -484,6 +548,17 @@ impl Executor<'_> {
 /// Every criterion's oracle is as at the base commit (uncommitted edits of the user's
 /// to files the checks name would make every attempt `oracle_tampered`).
 fn check_oracles_clean(seed: &Seed, ws: &Workspace) -> Result<(), RunError> {
+    let paths = changed_oracles(seed, ws)?;
+    if paths.is_empty() {
+        Ok(())
+    } else {
+        Err(RunError::DirtyOracle { base: short(&ws.base_commit), paths })
+    }
+}
+
+/// The files some criterion's check depends on that differ from the base commit (in the
+/// work tree or the index), each once.
+fn changed_oracles(seed: &Seed, ws: &Workspace) -> Result<Vec<String>, RunError> {
     let mut paths = Vec::new();
     for ac in &seed.acceptance_criteria {
         let Some(command) = ac.verify_command.as_deref() else { continue };
@@ -494,11 +569,12 @@ fn check_oracles_clean(seed: &Seed, ws: &Workspace) -> Result<(), RunError> {
             }
         }
     }
-    if paths.is_empty() {
-        Ok(())
-    } else {
-        Err(RunError::DirtyOracle { base: ws.base_commit.chars().take(12).collect(), paths })
-    }
+    Ok(paths)
+}
+
+/// A commit id as shown in messages.
+fn short(commit: &str) -> String {
+    commit.chars().take(12).collect()
 }
 
 fn started_record(
@@ -529,7 +605,12 @@ fn no_plan(execution: &Execution) -> ResumeError {
     ResumeError::NoPlan { execution: execution.id.clone() }
 }
 
-/// The seed and the workspace must be the ones the execution started with.
+/// Before a resume writes anything: the seed must be the one the execution started with;
+/// the workspace its own (the recorded base commit, the recorded worktree on its branch),
+/// still a git work tree whose `HEAD` is the base commit or descends from it; and the
+/// files the checks depend on as at the base commit (an attempt that died may have
+/// changed them). A refusal records nothing, so the execution can be resumed once the
+/// cause is fixed.
 fn check_resumable(seed: &Seed, ws: &Workspace, execution: &Execution) -> Result<(), RunError> {
     let given = ooo_core::seed::content_hash(seed);
     if given != execution.started.seed_hash {
@@ -539,13 +620,84 @@ fn check_resumable(seed: &Seed, ws: &Workspace, execution: &Execution) -> Result
             given,
         });
     }
-    match execution.started.base_commit.as_deref() {
-        Some(recorded) if recorded != ws.base_commit => Err(RunError::WorkspaceChanged {
+    let changed = |what, recorded: String, given: String| RunError::WorkspaceChanged {
+        execution: execution.id.clone(),
+        what,
+        recorded,
+        given,
+    };
+    if let Some(recorded) = execution.started.base_commit.as_deref()
+        && recorded != ws.base_commit
+    {
+        return Err(changed("base commit", recorded.to_owned(), ws.base_commit.clone()));
+    }
+    let recorded = recorded_worktree(execution);
+    if !same_worktree(recorded.as_ref(), ws.worktree.as_ref()) {
+        return Err(changed(
+            "worktree",
+            describe_worktree(recorded.as_ref()),
+            describe_worktree(ws.worktree.as_ref()),
+        ));
+    }
+    workspace::check_lineage(ws)
+        .map_err(|source| RunError::NotResumable { execution: execution.id.clone(), source })?;
+    let paths = changed_oracles(seed, ws)?;
+    if !paths.is_empty() {
+        return Err(RunError::OracleChanged {
             execution: execution.id.clone(),
-            recorded: recorded.to_owned(),
-            given: ws.base_commit.clone(),
-        }),
-        _ => Ok(()),
+            root: ws.root.clone(),
+            base: short(&ws.base_commit),
+            paths,
+        });
+    }
+    Ok(())
+}
+
+/// ooo's commits for the execution in its worktree that no `run.commit.recorded` names:
+/// made just before an earlier process died. Recorded on resume instead of made again (a
+/// criterion's commit only when the criterion is accepted, as the records require).
+fn unrecorded_commits(
+    ws: &Workspace,
+    execution: &Execution,
+) -> Result<Vec<CommitRecorded>, RunError> {
+    if ws.worktree.is_none() {
+        return Ok(Vec::new());
+    }
+    let accepted =
+        |i: usize| execution.criteria.get(i).is_some_and(|c| c.status == CriterionStatus::Accepted);
+    let found = workspace::execution_commits(ws, &execution.id)?
+        .into_iter()
+        .filter(|c| !execution.commits.iter().any(|r| r.sha == c.sha))
+        .filter(|c| c.criterion.is_none_or(accepted))
+        .map(|c| CommitRecorded { criterion: c.criterion, sha: c.sha })
+        .collect();
+    Ok(found)
+}
+
+/// The worktree `run.execution.started` recorded, if any (a missing branch is the
+/// default one).
+fn recorded_worktree(execution: &Execution) -> Option<Worktree> {
+    let started = &execution.started;
+    started.worktree.as_ref().map(|path| Worktree {
+        path: PathBuf::from(path),
+        branch: started.branch.clone().unwrap_or_else(|| workspace::branch_name(&execution.id)),
+    })
+}
+
+/// The same worktree (path, after symbolic links, and branch), or both none.
+fn same_worktree(recorded: Option<&Worktree>, given: Option<&Worktree>) -> bool {
+    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    match (recorded, given) {
+        (None, None) => true,
+        (Some(r), Some(g)) => r.branch == g.branch && real(&r.path) == real(&g.path),
+        _ => false,
+    }
+}
+
+fn describe_worktree(wt: Option<&Worktree>) -> String {
+    match wt {
+        Some(wt) => format!("{} on {}", wt.path.display(), wt.branch),
+        None => "none (the repository itself)".into(),
     }
 }
 
@@ -564,6 +716,9 @@ fn last_gate_failure(c: &events::CriterionState) -> Option<GateVerdict> {
 struct Earlier {
     attempts: u32,
     failure: Option<GateVerdict>,
+    /// Its last attempt was sealed with a verdict that settles it, and it was never
+    /// settled: the gate runs again before any worker.
+    recheck: bool,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -596,6 +751,16 @@ enum Judged {
     /// The run stopped while the worker ran: `cancelled` (a cancel) or `interrupted` (a
     /// fatal error elsewhere in the run). The criterion stays open.
     Stopped { status: &'static str, reason: Value },
+}
+
+/// What a criterion does after a judgement.
+enum Then {
+    /// Settled, or the run stopped: nothing more.
+    Done,
+    /// Another attempt, if the budget allows.
+    Retry,
+    /// No further attempt can help: the criterion fails.
+    GiveUp,
 }
 
 impl Judged {
@@ -777,36 +942,86 @@ impl<'r, 'a> Run<'r, 'a> {
     }
 
     /// Every attempt at criterion `i` until it settles, the attempts run out or the run
-    /// stops.
+    /// stops. A criterion sealed but never settled by an earlier process is first
+    /// checked again ([`Run::recheck`]), and dispatched to a worker only if that fails.
     fn criterion(&self, i: usize, earlier: Earlier) -> Result<(), RunError> {
         let Some(ac) = self.seed.acceptance_criteria.get(i) else { return Ok(()) };
         self.ex.progress(Progress::CriterionStarted { criterion: i });
         let mut failure = earlier.failure;
         let mut n = earlier.attempts;
-        for _ in 0..self.settings.max_attempts.max(1) {
+        let mut then = Then::Retry;
+        if earlier.recheck {
             if self.must_stop_before_dispatch() {
                 return Ok(());
             }
-            n += 1;
-            match self.attempt(i, ac, n, failure.as_ref())? {
-                Judged::Gate(v) if v.status == GateStatus::Passed => return self.accept(i, n),
-                Judged::Gate(v)
-                    if matches!(v.status, GateStatus::Unverified | GateStatus::Exempt) =>
-                {
-                    return self.unverified(i, n, v.status == GateStatus::Exempt);
-                }
-                Judged::Gate(v) => failure = Some(v),
-                Judged::Stopped { .. } => return Ok(()),
-                Judged::Failed { retry: false, .. } => break,
-                Judged::Failed { .. } => {}
-            }
+            let judged = self.recheck(i, ac, n)?;
+            then = self.after(i, n, judged, &mut failure)?;
         }
-        if self.stopping() {
+        let mut budget = self.settings.max_attempts.max(1);
+        while matches!(then, Then::Retry) && budget > 0 {
+            if self.must_stop_before_dispatch() {
+                return Ok(());
+            }
+            budget -= 1;
+            n += 1;
+            let judged = self.attempt(i, ac, n, failure.as_ref())?;
+            then = self.after(i, n, judged, &mut failure)?;
+        }
+        if matches!(then, Then::Done) || self.stopping() {
             return Ok(());
         }
         self.ex.append(Record::CriterionFailed(CriterionSettled { criterion: i, attempts: n }))?;
         self.ex.progress(Progress::Failed { criterion: i, attempts: n });
         Ok(())
+    }
+
+    /// Act on how attempt `n` of criterion `i` was judged: settle it when the gate passed
+    /// it (or found nothing to check), else say what comes next; a gate failure becomes
+    /// the feedback of the next attempt.
+    fn after(
+        &self,
+        i: usize,
+        n: u32,
+        judged: Judged,
+        failure: &mut Option<GateVerdict>,
+    ) -> Result<Then, RunError> {
+        Ok(match judged {
+            Judged::Gate(v) if v.status == GateStatus::Passed => {
+                self.accept(i, n)?;
+                Then::Done
+            }
+            Judged::Gate(v) if matches!(v.status, GateStatus::Unverified | GateStatus::Exempt) => {
+                self.unverified(i, n, v.status == GateStatus::Exempt)?;
+                Then::Done
+            }
+            Judged::Gate(v) => {
+                *failure = Some(v);
+                Then::Retry
+            }
+            Judged::Stopped { .. } => Then::Done,
+            Judged::Failed { retry: false, .. } => Then::GiveUp,
+            Judged::Failed { .. } => Then::Retry,
+        })
+    }
+
+    /// Criterion `i`'s last attempt `n` was sealed with a verdict that settles it, but an
+    /// earlier process died before settling it. That verdict is not trusted: the gate
+    /// runs again on the tree as it is now (no worker), recorded as
+    /// `run.criterion.rechecked`, and its verdict decides.
+    fn recheck(&self, i: usize, ac: &AcceptanceCriterion, n: u32) -> Result<Judged, RunError> {
+        let judged = self.judge(ac, &WorkerOutcome::default());
+        if let Judged::Stopped { .. } = judged {
+            return Ok(judged);
+        }
+        let verdict = verdict_json(&judged, None);
+        self.ex.append(Record::CriterionRechecked(CriterionRechecked {
+            criterion: i,
+            attempt: n,
+            verdict,
+        }))?;
+        let status = judged.status().to_owned();
+        self.ex.progress(Progress::Rechecked { criterion: i, attempt: n, status });
+        Ok(judged)
     }
 
     /// One attempt: dispatch, worker, gate, seal.
@@ -934,7 +1149,7 @@ impl<'r, 'a> Run<'r, 'a> {
             files_changed_error: files_error,
             worker_ms: work.duration_ms,
         };
-        let verdict = verdict_json(judged, &evidence);
+        let verdict = verdict_json(judged, Some(&evidence));
         self.ex.append(Record::AttemptSealed(AttemptSealed {
             criterion: i,
             attempt: n,
@@ -955,9 +1170,9 @@ impl<'r, 'a> Run<'r, 'a> {
         self.ex.progress(Progress::Accepted { criterion: i, attempts: n });
         if self.settings.commit_policy == CommitPolicy::Ac && self.ws.worktree.is_some() {
             let description = self.seed.acceptance_criteria.get(i).map_or("", |c| &c.description);
-            let message =
+            let subject =
                 format!("ooo run {}: criterion {}: {}", self.id, i + 1, description.trim());
-            self.commit(Some(i), &message)?;
+            self.commit(Some(i), &subject)?;
         }
         Ok(())
     }
@@ -970,15 +1185,20 @@ impl<'r, 'a> Run<'r, 'a> {
     }
 
     /// Commit everything in the worktree and record it (nothing to commit: no record).
-    fn commit(&self, criterion: Option<usize>, message: &str) -> Result<(), RunError> {
+    /// The message ends with the trailers that find the commit again on resume, should
+    /// this process die before recording it.
+    fn commit(&self, criterion: Option<usize>, subject: &str) -> Result<(), RunError> {
         let _guard = lock(&self.git);
-        if let Some(sha) = workspace::commit_all(self.ws, message, false)? {
+        let message = workspace::commit_message(subject, &self.id, criterion);
+        if let Some(sha) = workspace::commit_all(self.ws, &message, false)? {
             self.ex.append(Record::CommitRecorded(CommitRecorded { criterion, sha }))?;
         }
         Ok(())
     }
 
-    /// The final commit, `cancel_requested` if due, `finished`, and the result.
+    /// The final commit, `cancel_requested` if due, `finished`, and the result. The
+    /// final commit comes before the evaluation: the re-check then runs on the committed
+    /// tree, and nothing it writes is committed.
     fn finish(&self, plan: &Plan, began: Instant) -> Result<RunResult, RunError> {
         let cancelled = self.cancelled.load(Ordering::SeqCst);
         if !cancelled
@@ -1075,9 +1295,9 @@ fn retryable(kind: RuntimeErrorKind) -> bool {
     )
 }
 
-/// The sealed verdict: the gate's verdict (or why the gate did not run) and, under
-/// `runtime`, the runtime's evidence.
-fn verdict_json(judged: &Judged, evidence: &RuntimeEvidence) -> Value {
+/// The sealed (or re-checked) verdict: the gate's verdict (or why the gate did not run)
+/// and, under `runtime`, the runtime's evidence when a worker ran.
+fn verdict_json(judged: &Judged, evidence: Option<&RuntimeEvidence>) -> Value {
     let mut verdict = match judged {
         Judged::Gate(v) => serde_json::to_value(v).unwrap_or_else(|_| json!({})),
         Judged::Failed { reason, .. } | Judged::Stopped { reason, .. } => reason.clone(),
@@ -1087,7 +1307,9 @@ fn verdict_json(judged: &Judged, evidence: &RuntimeEvidence) -> Value {
     }
     if let Some(map) = verdict.as_object_mut() {
         map.insert("status".into(), json!(judged.status()));
-        map.insert("runtime".into(), serde_json::to_value(evidence).unwrap_or(Value::Null));
+        if let Some(evidence) = evidence {
+            map.insert("runtime".into(), serde_json::to_value(evidence).unwrap_or(Value::Null));
+        }
     }
     verdict
 }

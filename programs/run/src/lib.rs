@@ -11,6 +11,7 @@
 //! * [`gate`]: the verify gate, run by ooo in the sandbox;
 //! * [`plan`]: criteria ordered into dependency levels;
 //! * [`events`]: the execution's ledger records and the state folded from them;
+//! * [`lock`]: the lock that lets one process at a time run an execution;
 //! * [`workspace`]: the repository or a worktree on `ooo/run-<id>`, commits, gc;
 //! * [`evaluate`]: the mechanical and semantic evaluation after the criteria;
 //! * [`executor`]: the run loop (levels, parallel workers, attempts, the gate, cancel,
@@ -24,6 +25,7 @@ pub mod evaluate;
 pub mod events;
 pub mod executor;
 pub mod gate;
+pub mod lock;
 pub mod oracle;
 pub mod plan;
 pub mod view;

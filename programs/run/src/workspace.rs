@@ -14,8 +14,14 @@
 //!   leave them behind.
 //! * [`commit_all`] commits only in a worktree run, unless the caller explicitly allows a
 //!   commit on the user's own branch ([`WorkspaceError::CommitOutsideWorktree`]).
+//! * ooo's commit messages ([`commit_message`]) end with trailers naming the execution
+//!   (`Ooo-Execution: <id>`) and, for a criterion's commit, the criterion (`Ooo-Criterion:
+//!   <n>`, 1-based as in the subject): [`execution_commits`] finds them again, so a
+//!   commit made just before ooo died is recorded on resume instead of made twice.
 //! * [`gc`] only ever touches worktrees on `ooo/run-<id>` branches under the worktrees
 //!   directory, never a live execution's.
+//! * [`check_lineage`] (before a resume) reads only: a resumed run goes on where its
+//!   history is, `HEAD` at or after the base commit, a worktree on its branch.
 //!
 //! What does not live here: the commit policy (`ac`, `final`, `none`: the executor decides
 //! when to call [`commit_all`]), recording commits (the ledger events), and what the gate
@@ -33,6 +39,11 @@ pub const BRANCH_PREFIX: &str = "ooo/run-";
 
 /// How many dirty paths a [`WorkspaceError::Dirty`] lists.
 pub const DIRTY_LISTED: usize = 10;
+
+/// The trailer of ooo's commit messages naming the execution.
+pub const EXECUTION_TRAILER: &str = "Ooo-Execution";
+/// The trailer of a criterion's commit naming the criterion, 1-based.
+pub const CRITERION_TRAILER: &str = "Ooo-Criterion";
 
 /// Who ooo's commits are by (author and committer).
 pub const COMMIT_NAME: &str = "ooo";
@@ -107,6 +118,11 @@ pub enum WorkspaceError {
     WrongBranch { path: PathBuf, expected: String, found: Option<String> },
     #[error("the execution's base commit {commit} is not in the repository {}", .repo.display())]
     BaseMissing { repo: PathBuf, commit: String },
+    #[error(
+        "HEAD of {} is {head}, which does not descend from the execution's base commit {base}",
+        .root.display()
+    )]
+    NotDescendant { root: PathBuf, head: String, base: String },
     #[error("refusing to commit in {} itself: this run has no worktree", .root.display())]
     CommitOutsideWorktree { root: PathBuf },
     #[error("`git {args}` failed in {}: {stderr}", .dir.display())]
@@ -152,6 +168,10 @@ impl WorkspaceError {
                 "the repository's history was rewritten since the run started; start a new run"
                     .into()
             }
+            WorkspaceError::NotDescendant { root, base, .. } => format!(
+                "check out the run's work again (a branch that contains {base}: `git -C {} branch --contains {base}`)",
+                root.display()
+            ),
             WorkspaceError::CommitOutsideWorktree { .. } => {
                 "run with --worktree to have ooo commit on its own branch, or use --commit-policy none".into()
             }
@@ -226,6 +246,45 @@ pub fn reopen(
         base_commit: base_commit.to_owned(),
         worktree: Some(Worktree { path: wt_top, branch: wt.branch.clone() }),
     })
+}
+
+/// The workspace still holds the execution's work (reads only): `ws.root` is the top
+/// level of a git work tree, the base commit is in its repository, `HEAD` is the base
+/// commit or descends from it, and a worktree is still on its branch.
+pub fn check_lineage(ws: &Workspace) -> Result<(), WorkspaceError> {
+    let top = toplevel(&ws.root)?;
+    if top != canonical(&ws.root)? {
+        return Err(WorkspaceError::NotARepository {
+            path: ws.root.clone(),
+            message: format!("git finds the work tree {} instead", top.display()),
+        });
+    }
+    if !commit_exists(&top, &ws.base_commit)? {
+        return Err(WorkspaceError::BaseMissing { repo: top, commit: ws.base_commit.clone() });
+    }
+    let head = head(&top)?;
+    if !is_ancestor(&top, &ws.base_commit, &head)? {
+        return Err(WorkspaceError::NotDescendant {
+            root: top,
+            head,
+            base: ws.base_commit.clone(),
+        });
+    }
+    match &ws.worktree {
+        Some(wt) => on_branch(&top, wt),
+        None => Ok(()),
+    }
+}
+
+/// Whether `ancestor` is `commit` or one of its ancestors.
+fn is_ancestor(top: &Path, ancestor: &str, commit: &str) -> Result<bool, WorkspaceError> {
+    let args = ["merge-base", "--is-ancestor", ancestor, commit];
+    let out = run_git(top, &args)?;
+    match out.status.code() {
+        Some(0) => Ok(true),
+        Some(1) => Ok(false),
+        _ => Err(git_error(top, &args, &out)),
+    }
 }
 
 fn toplevel(repo: &Path) -> Result<PathBuf, WorkspaceError> {
@@ -354,6 +413,63 @@ pub fn commit_all(
         return Err(git_error(&ws.root, &args, &out));
     }
     head(&ws.root).map(Some)
+}
+
+/// ooo's commit message for execution `execution_id`: `subject`, a blank line, then the
+/// trailers naming the execution and (for a criterion's commit) criterion `criterion`
+/// (0-based here, written 1-based).
+pub fn commit_message(subject: &str, execution_id: &str, criterion: Option<usize>) -> String {
+    let mut message = format!("{}\n\n{EXECUTION_TRAILER}: {execution_id}\n", subject.trim());
+    if let Some(i) = criterion {
+        message.push_str(&format!("{CRITERION_TRAILER}: {}\n", i + 1));
+    }
+    message
+}
+
+/// A commit ooo made for an execution, as its trailers say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionCommit {
+    pub sha: String,
+    /// The criterion (0-based) of a criterion's commit; `None` for the final one.
+    pub criterion: Option<usize>,
+}
+
+/// ooo's commits for execution `execution_id` between the base commit and `HEAD`, oldest
+/// first: those whose message ends with its `Ooo-Execution` trailer ([`commit_message`]).
+pub fn execution_commits(
+    ws: &Workspace,
+    execution_id: &str,
+) -> Result<Vec<ExecutionCommit>, WorkspaceError> {
+    let range = format!("{}..HEAD", ws.base_commit);
+    let out = checked(&ws.root, &["log", "--reverse", "-z", "--format=%H%n%B", &range, "--"])?;
+    let text = stdout_of(&out);
+    let found = text.split('\0').filter_map(|entry| {
+        let (sha, body) = entry.trim_start_matches('\n').split_once('\n')?;
+        let trailers = trailers(body);
+        let ours = trailers.iter().any(|(k, v)| *k == EXECUTION_TRAILER && *v == execution_id);
+        ours.then(|| ExecutionCommit {
+            sha: sha.to_owned(),
+            criterion: trailers
+                .iter()
+                .find(|(k, _)| *k == CRITERION_TRAILER)
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+                .and_then(|n| n.checked_sub(1)),
+        })
+    });
+    Ok(found.collect())
+}
+
+/// The `Key: value` lines of a message's last paragraph (its trailers), if every line
+/// of that paragraph is one and it is not the subject's.
+fn trailers(body: &str) -> Vec<(&str, &str)> {
+    let Some((_, last)) = body.trim_end().rsplit_once("\n\n") else { return Vec::new() };
+    let parsed: Vec<(&str, &str)> = last
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .filter(|(k, _)| !k.is_empty() && !k.contains(' '))
+        .collect();
+    if parsed.len() == last.lines().count() { parsed } else { Vec::new() }
 }
 
 /// The worktree is still on the execution's branch (a worker may have switched it).
@@ -678,5 +794,17 @@ mod tests {
             assert!(check_id(bad).is_err(), "{bad}");
         }
         assert_eq!(branch_name("x1"), "ooo/run-x1");
+    }
+
+    #[test]
+    fn trailers_are_the_last_paragraph_when_every_line_is_one() {
+        let message = commit_message("ooo run x: criterion 2: do: it\n", "x", Some(1));
+        assert_eq!(
+            message,
+            "ooo run x: criterion 2: do: it\n\nOoo-Execution: x\nOoo-Criterion: 2\n"
+        );
+        assert_eq!(trailers(&message), [("Ooo-Execution", "x"), ("Ooo-Criterion", "2")]);
+        assert!(trailers("subject: only\n").is_empty());
+        assert!(trailers("s\n\nOoo-Execution: x\nnot a trailer\n").is_empty());
     }
 }

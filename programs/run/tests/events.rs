@@ -11,9 +11,9 @@ use ooo_core::capability::{Grant, Grants, ScopedCore};
 use ooo_core::ledger::{Event, SqliteStore, Store};
 use ooo_run::events::{
     self, AttemptDispatched, AttemptSealed, AttemptStatus, CancelRequested, CommitRecorded,
-    CriterionSettled, CriterionStatus, ExecStatus, Execution, ExecutionFinished, ExecutionResumed,
-    ExecutionStarted, FoldError, Owner, Record, ResumeError, Verdict, exit_code, owner_alive,
-    resume_point, verdict_for,
+    CriterionRechecked, CriterionSettled, CriterionStatus, ExecStatus, Execution,
+    ExecutionFinished, ExecutionResumed, ExecutionStarted, FoldError, Owner, Record, ResumeError,
+    Verdict, exit_code, owner_alive, resume_point, verdict_for,
 };
 use ooo_run::plan::{Plan, PlanSource};
 
@@ -366,6 +366,62 @@ fn out_of_order_records_are_errors_naming_them() {
     let err = fold_error(vec![planned(vec![vec![0]]), started(me())]);
     assert!(matches!(err, FoldError::NotStarted { seq: 1, .. }), "{err}");
     assert_eq!(Execution::fold(&[], &owner_alive), Err(FoldError::Empty));
+}
+
+fn rechecked(criterion: usize, attempt: u32, status: &str) -> Record {
+    Record::CriterionRechecked(CriterionRechecked {
+        criterion,
+        attempt,
+        verdict: json!({"status": status}),
+    })
+}
+
+/// A criterion sealed `passed` and never accepted (the process died in between) is
+/// checked again on resume: that verdict decides, and a failed one cannot be accepted.
+#[test]
+fn a_recheck_decides_instead_of_the_sealed_verdict() {
+    let f = fixture();
+    f.append(started(ghost()));
+    f.append(planned(vec![vec![0]]));
+    f.append(dispatched(0, 1, ghost()));
+    f.append(sealed(0, 1, "passed"));
+    let exec = f.fold().unwrap();
+    assert!(exec.criteria[0].sealed_unsettled(), "{:?}", exec.criteria[0]);
+    assert_eq!(resume_point(&exec).unwrap(), [0]);
+
+    f.append(Record::Resumed(ExecutionResumed { owner: me() }));
+    f.append(rechecked(0, 1, "failed"));
+    let c = &f.fold().unwrap().criteria[0];
+    assert_eq!((c.deciding_status(), c.sealed_unsettled()), (Some("failed"), true));
+    // A new attempt clears the re-check.
+    f.append(dispatched(0, 2, me()));
+    f.append(sealed(0, 2, "passed"));
+    f.append(Record::CriterionAccepted(settled(0, 2)));
+    let c = &f.fold().unwrap().criteria[0];
+    assert_eq!((c.status, c.recheck.clone()), (CriterionStatus::Accepted, None));
+
+    let base = || vec![started(me()), planned(vec![vec![0]]), dispatched(0, 1, me())];
+    let cases = [
+        (vec![rechecked(0, 1, "passed")], "attempt 1 of criterion 0 is not its last sealed"),
+        (
+            vec![sealed(0, 1, "passed"), rechecked(0, 2, "passed")],
+            "attempt 2 of criterion 0 is not its last sealed",
+        ),
+        (
+            vec![
+                sealed(0, 1, "passed"),
+                rechecked(0, 1, "failed"),
+                Record::CriterionAccepted(settled(0, 1)),
+            ],
+            "no attempt the gate passed",
+        ),
+    ];
+    for (tail, expected) in cases {
+        let mut records = base();
+        records.extend(tail);
+        let err = fold_error(records).to_string();
+        assert!(err.contains(expected), "expected {expected:?}, got {err}");
+    }
 }
 
 #[test]

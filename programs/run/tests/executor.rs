@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -17,14 +17,15 @@ use ooo_core::ledger::{Event, SqliteStore, Store};
 use ooo_core::runtime::{LlmProvider, RuntimeError, RuntimeErrorKind};
 use ooo_core::seed::{MetadataDefaults, Seed, load_str};
 use ooo_run::events::{
-    self, AttemptDispatched, AttemptSealed, CancelRequested, CriterionSettled, CriterionStatus,
-    ExecStatus, Execution, ExecutionStarted, Owner, Record, ResumeError, Verdict, kind,
-    owner_alive,
+    self, AttemptDispatched, AttemptSealed, AttemptStatus, CancelRequested, CriterionSettled,
+    CriterionStatus, ExecStatus, Execution, ExecutionResumed, ExecutionStarted, Owner, Record,
+    ResumeError, Verdict, kind, owner_alive,
 };
 use ooo_run::executor::{CommitPolicy, Executor, Progress, RunError, RunResult, Settings};
 use ooo_run::gate::{GateSettings, GateStatus};
+use ooo_run::lock::{ExecutionLock, LockError};
 use ooo_run::plan::{Plan, PlanSource};
-use ooo_run::workspace::{self, Workspace};
+use ooo_run::workspace::{self, Workspace, WorkspaceError, Worktree};
 use ooo_runtime::scripted::{Script, ScriptedProvider, ScriptedRuntime};
 use ooo_sandbox::Sandbox;
 
@@ -51,6 +52,8 @@ struct Env {
     sandbox: Sandbox,
     rt: ScriptedRuntime,
     cancel: Arc<AtomicBool>,
+    /// Where the execution's lock is (as `Home::execution_lock` would put it).
+    lock_path: PathBuf,
     progress: Mutex<Vec<(Instant, Progress)>>,
 }
 
@@ -80,6 +83,7 @@ fn env() -> Option<Env> {
         sandbox,
         rt: ScriptedRuntime::new(),
         cancel: Arc::new(AtomicBool::new(false)),
+        lock_path: root.join(format!("runs/exec-{ID}/lock")),
         progress: Mutex::new(Vec::new()),
     })
 }
@@ -154,7 +158,7 @@ impl Env {
         let on_progress =
             |p: &Progress| self.progress.lock().unwrap().push((Instant::now(), p.clone()));
         let ex = self.executor(provider, &on_progress);
-        ex.start(seed, "seed_letters", ws, settings, ID)
+        ex.start(seed, "seed_letters", ws, settings, &self.lock())
     }
 
     fn run(&self, seed: &Seed, settings: &Settings) -> RunResult {
@@ -206,6 +210,73 @@ impl Env {
     fn append(&self, record: Record) {
         events::append(&self.core, &record).unwrap();
     }
+
+    /// The execution's lock, as `ooo run` takes it, once free. A lock released a moment
+    /// ago may still be held for a while by a child another test's thread forked then (a
+    /// forked child shares the descriptor until it execs), so a refusal is tried again.
+    fn lock(&self) -> ExecutionLock {
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            match ExecutionLock::acquire(&self.lock_path, ID) {
+                Ok(lock) => return lock,
+                Err(LockError::Held { .. }) if Instant::now() < until => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    /// Resume the execution, holding its lock.
+    fn resume(&self, seed: &Seed, ws: &Workspace) -> Result<RunResult, RunError> {
+        let on_progress = |_: &Progress| {};
+        let ex = self.executor(None, &on_progress);
+        ex.resume(seed, ws, &settings(), &self.lock())
+    }
+
+    /// Record the start of an execution of `seed` in `ws` (one criterion per level) by a
+    /// process that then died: this pid with another start time. Returns that owner.
+    fn crashed(&self, seed: &Seed, ws: &Workspace) -> Owner {
+        let me = Owner::current().unwrap();
+        let ghost = Owner { start_time: me.start_time + 1, ..me };
+        self.append(Record::Started(ExecutionStarted {
+            execution_id: ID.into(),
+            seed_id: "seed_letters".into(),
+            seed_hash: ooo_core::seed::content_hash(seed),
+            workspace: ws.root.to_string_lossy().into_owned(),
+            base_commit: Some(ws.base_commit.clone()),
+            worktree: ws.worktree.as_ref().map(|w| w.path.to_string_lossy().into_owned()),
+            branch: ws.worktree.as_ref().map(|w| w.branch.clone()),
+            runtime: "scripted".into(),
+            max_parallel: 3,
+            max_attempts: 3,
+            owner: ghost.clone(),
+        }));
+        let count = seed.acceptance_criteria.len();
+        self.append(Record::PlanRecorded(Plan::sequential(count, "test")));
+        ghost
+    }
+}
+
+fn dispatched(seed: &Seed, criterion: usize, attempt: u32, owner: &Owner) -> Record {
+    Record::AttemptDispatched(AttemptDispatched {
+        criterion,
+        attempt,
+        semantic_ac_key: seed.acceptance_criteria[criterion].semantic_ac_key.clone(),
+        owner: owner.clone(),
+    })
+}
+
+fn sealed(criterion: usize, attempt: u32, status: &str) -> Record {
+    Record::AttemptSealed(AttemptSealed {
+        criterion,
+        attempt,
+        verdict: json!({"status": status}),
+        tokens: 10,
+        cost_usd: 0.0,
+        duration_ms: 5,
+        files_changed: Vec::new(),
+    })
 }
 
 fn prompts(rt: &ScriptedRuntime) -> Vec<String> {
@@ -449,57 +520,25 @@ fn a_cancel_recorded_by_another_process_is_obeyed() {
 fn resume_after_a_crash_does_not_redo_the_accepted_criterion() {
     let Some(env) = env() else { return };
     let seed = two();
-    let me = Owner::current().unwrap();
-    let ghost = Owner { start_time: me.start_time + 1, ..me };
-    let key = |i: usize| seed.acceptance_criteria[i].semantic_ac_key.clone();
-    env.append(Record::Started(ExecutionStarted {
-        execution_id: ID.into(),
-        seed_id: "seed_letters".into(),
-        seed_hash: ooo_core::seed::content_hash(&seed),
-        workspace: env.ws.to_string_lossy().into_owned(),
-        base_commit: Some(env.base.clone()),
-        worktree: None,
-        branch: None,
-        runtime: "scripted".into(),
-        max_parallel: 3,
-        max_attempts: 3,
-        owner: ghost.clone(),
-    }));
-    env.append(Record::PlanRecorded(Plan::sequential(2, "test")));
-    let dispatched = |criterion: usize| {
-        Record::AttemptDispatched(AttemptDispatched {
-            criterion,
-            attempt: 1,
-            semantic_ac_key: key(criterion),
-            owner: ghost.clone(),
-        })
-    };
-    env.append(dispatched(0));
+    let ghost = env.crashed(&seed, &env.workspace());
+    env.append(dispatched(&seed, 0, 1, &ghost));
     std::fs::write(env.ws.join("src/a.txt"), "A").unwrap();
-    env.append(Record::AttemptSealed(AttemptSealed {
-        criterion: 0,
-        attempt: 1,
-        verdict: json!({"status": "passed"}),
-        tokens: 10,
-        cost_usd: 0.0,
-        duration_ms: 5,
-        files_changed: vec!["src/a.txt".into()],
-    }));
+    env.append(sealed(0, 1, "passed"));
     env.append(Record::CriterionAccepted(CriterionSettled { criterion: 0, attempts: 1 }));
-    env.append(dispatched(1));
+    env.append(dispatched(&seed, 1, 1, &ghost));
     // ... and the process died here.
     let exec = env.fold();
     assert_eq!(exec.status, ExecStatus::Interrupted);
 
     env.rt.push(Script::succeed("done").write("src/b.txt", "B"));
-    let on_progress = |_: &Progress| {};
-    let ex = env.executor(None, &on_progress);
-    let r = ex.resume(&seed, &env.workspace(), &settings(), &exec).unwrap();
+    let r = env.resume(&seed, &env.workspace()).unwrap();
     assert_eq!((r.verdict, r.exit_code), (Verdict::Success, 0), "{r:#?}");
     let prompts = prompts(&env.rt);
     assert_eq!(prompts.len(), 1, "only the unfinished criterion ran");
     assert!(prompts[0].contains("(2 of 2)"), "{}", prompts[0]);
     assert_eq!((r.criteria[0].attempts, r.criteria[1].attempts), (1, 2));
+    let attempts = &env.fold().criteria[1].attempts;
+    assert_eq!(attempts[0].status, AttemptStatus::Interrupted, "the dead process's attempt");
     let kinds = env.kinds();
     let tail = &kinds[kinds.iter().position(|k| *k == kind::RESUMED).unwrap()..];
     assert_eq!(
@@ -514,11 +553,14 @@ fn resume_after_a_crash_does_not_redo_the_accepted_criterion() {
         ]
     );
 
-    // A finished execution held by this (live) process cannot be resumed by another.
-    let mut held = env.fold();
-    held.status = ExecStatus::Running;
-    let err = ex.resume(&seed, &env.workspace(), &settings(), &held).unwrap_err();
+    // A live process recorded as its owner (an ooo from before the lock, or one on
+    // another host) is refused even by a process holding the lock.
+    let live = Owner::current().unwrap();
+    env.append(Record::Resumed(ExecutionResumed { owner: live }));
+    let recorded = env.kinds().len();
+    let err = env.resume(&seed, &env.workspace()).unwrap_err();
     assert!(matches!(err, RunError::Resume(ResumeError::Held { .. })), "{err}");
+    assert_eq!(env.kinds().len(), recorded, "nothing recorded");
 }
 
 #[test]
@@ -553,14 +595,11 @@ fn resume_of_an_execution_that_died_before_its_plan_plans_again() {
         owner: ghost,
     }));
     env.rt.push(Script::succeed("done").write("src/a.txt", "A"));
-    let on_progress = |_: &Progress| {};
-    let ex = env.executor(None, &on_progress);
-    let exec = env.fold();
     // Another seed is refused before anything is recorded.
-    let err = ex.resume(&two(), &env.workspace(), &settings(), &exec).unwrap_err();
+    let err = env.resume(&two(), &env.workspace()).unwrap_err();
     assert!(matches!(err, RunError::SeedChanged { .. }), "{err}");
     assert_eq!(env.kinds(), [kind::STARTED]);
-    let r = ex.resume(&seed, &env.workspace(), &settings(), &exec).unwrap();
+    let r = env.resume(&seed, &env.workspace()).unwrap();
     assert_eq!(r.verdict, Verdict::Success, "{r:#?}");
     assert_eq!(&env.kinds()[..3], [kind::STARTED, kind::RESUMED, kind::PLAN_RECORDED]);
 }
@@ -619,4 +658,285 @@ fn a_later_worker_breaking_an_accepted_criterion_fails_the_run() {
     assert_eq!((r.verdict, r.exit_code), (Verdict::Failed, 1), "{r:#?}");
     let evaluation = env.fold().evaluation.expect("the evaluation is recorded");
     assert_eq!(evaluation["approved"], json!(false), "{evaluation}");
+}
+
+/// A resume checks the repository for real: on a `HEAD` whose history lacks the base
+/// commit it is refused, saying so, with nothing recorded; back on the run's history the
+/// same execution resumes.
+#[test]
+fn a_resume_on_a_head_not_descending_from_the_base_is_refused_until_fixed() {
+    let Some(env) = env() else { return };
+    let seed = seed(AC_A);
+    let ws = env.workspace();
+    let ghost = env.crashed(&seed, &ws);
+    env.append(dispatched(&seed, 0, 1, &ghost));
+    git(&env.ws, &["checkout", "-q", "--orphan", "elsewhere"]);
+    git(&env.ws, &["commit", "-q", "-m", "an unrelated history"]);
+    let recorded = env.kinds();
+    let err = env.resume(&seed, &ws).unwrap_err();
+    assert!(
+        matches!(&err, RunError::NotResumable { source: WorkspaceError::NotDescendant { .. }, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(&env.base), "{err}");
+    assert!(err.hint().contains("--resume"), "{}", err.hint());
+    assert_eq!(env.kinds(), recorded, "a refused resume records nothing");
+    assert!(env.rt.tasks().is_empty(), "no worker ran");
+
+    git(&env.ws, &["checkout", "-q", "main"]);
+    env.rt.push(Script::succeed("done").write("src/a.txt", "A"));
+    let r = env.resume(&seed, &ws).unwrap_or_else(|e| panic!("{e} ({})", e.hint()));
+    assert_eq!(r.verdict, Verdict::Success, "{r:#?}");
+}
+
+/// A worktree execution resumes only in its own worktree, on its own branch.
+#[test]
+fn a_resume_off_the_recorded_worktree_or_branch_is_refused_until_fixed() {
+    let Some(env) = env() else { return };
+    let seed = seed(AC_A);
+    let worktrees = env.ws.parent().unwrap().join("worktrees");
+    let ws = workspace::prepare(&env.ws, ID, true, &worktrees).unwrap();
+    let branch = ws.worktree.as_ref().unwrap().branch.clone();
+    env.crashed(&seed, &ws);
+
+    git(&ws.root, &["switch", "-q", "-c", "detour"]);
+    let err = env.resume(&seed, &ws).unwrap_err();
+    assert!(
+        matches!(&err, RunError::NotResumable { source: WorkspaceError::WrongBranch { .. }, .. }),
+        "{err:?}"
+    );
+    assert!(err.hint().contains(&format!("switch {branch}")), "{}", err.hint());
+    git(&ws.root, &["switch", "-q", &branch]);
+
+    // The repository itself, or another worktree, is not the execution's workspace.
+    let in_place = env.workspace();
+    let elsewhere = Workspace {
+        worktree: Some(Worktree { path: env.ws.clone(), branch: branch.clone() }),
+        ..in_place.clone()
+    };
+    for other in [in_place, elsewhere] {
+        let err = env.resume(&seed, &other).unwrap_err();
+        assert!(matches!(&err, RunError::WorkspaceChanged { what: "worktree", .. }), "{err:?}");
+    }
+    assert_eq!(env.kinds(), [kind::STARTED, kind::PLAN_RECORDED], "nothing recorded");
+
+    env.rt.push(Script::succeed("done").write("src/a.txt", "A"));
+    let r = env.resume(&seed, &ws).unwrap_or_else(|e| panic!("{e} ({})", e.hint()));
+    assert_eq!(r.verdict, Verdict::Success, "{r:#?}");
+}
+
+/// An attempt that died after its worker changed a check: the attempt is interrupted,
+/// and the resume is refused (naming the file, with nothing recorded) until the check is
+/// restored; then the criterion is tried again.
+#[test]
+fn an_attempt_that_died_after_changing_a_check_blocks_the_resume_until_restored() {
+    let Some(env) = env() else { return };
+    let seed = seed(AC_A);
+    let ws = env.workspace();
+    let ghost = env.crashed(&seed, &ws);
+    env.append(dispatched(&seed, 0, 1, &ghost));
+    std::fs::write(env.ws.join("tests/a.sh"), "exit 0\n").unwrap();
+    assert_eq!(env.fold().criteria[0].status, CriterionStatus::Interrupted);
+
+    let err = env.resume(&seed, &ws).unwrap_err();
+    assert!(matches!(&err, RunError::OracleChanged { .. }), "{err:?}");
+    assert!(err.to_string().contains("tests/a.sh"), "{err}");
+    assert!(err.hint().contains("checkout") && err.hint().contains("--resume"), "{}", err.hint());
+    assert_eq!(env.kinds().len(), 3, "nothing recorded: {:?}", env.kinds());
+    assert!(env.rt.tasks().is_empty(), "no worker ran");
+
+    git(&env.ws, &["checkout", "--", "tests/a.sh"]);
+    env.rt.push(Script::succeed("done").write("src/a.txt", "A"));
+    let r = env.resume(&seed, &ws).unwrap_or_else(|e| panic!("{e} ({})", e.hint()));
+    assert_eq!((r.verdict, r.criteria[0].attempts), (Verdict::Success, 2), "{r:#?}");
+    let attempts = &env.fold().criteria[0].attempts;
+    assert_eq!(attempts[0].status, AttemptStatus::Interrupted);
+}
+
+/// Two resumes of one execution at once: while the first runs (here, held inside its
+/// first attempt), the second cannot take the lock and is told who holds it; the records
+/// stay consistent, and once the first is done the execution can be resumed again.
+#[test]
+fn a_second_resume_while_one_runs_is_refused_naming_the_holder() {
+    let Some(env) = env() else { return };
+    let seed = seed(AC_A);
+    let ws = env.workspace();
+    let ghost = env.crashed(&seed, &ws);
+    env.append(dispatched(&seed, 0, 1, &ghost));
+    env.rt.push(Script::succeed("done").write("src/a.txt", "A"));
+    let (started, attempt_started) = mpsc::channel();
+    let (checked, go_on) = mpsc::channel::<()>();
+    let go_on = Mutex::new(go_on);
+    let on_progress = |p: &Progress| {
+        if matches!(p, Progress::AttemptStarted { .. }) {
+            started.send(()).unwrap();
+            go_on.lock().unwrap().recv().unwrap();
+        }
+    };
+    let first = std::thread::scope(|s| {
+        let first = s.spawn(|| {
+            let ex = env.executor(None, &on_progress);
+            ex.resume(&seed, &ws, &settings(), &env.lock())
+        });
+        attempt_started.recv().unwrap();
+        let err = ExecutionLock::acquire(&env.lock_path, ID).unwrap_err();
+        let pid = std::process::id();
+        assert!(matches!(err, LockError::Held { pid: Some(p), .. } if p == pid), "{err:?}");
+        assert_eq!(err.to_string(), format!("execution {ID} is being run by pid {pid}"));
+        assert!(err.hint().contains(&format!("ooo status {ID} --follow")), "{}", err.hint());
+        assert!(err.hint().contains(&format!("ooo cancel {ID}")), "{}", err.hint());
+        checked.send(()).unwrap();
+        first.join().unwrap()
+    });
+    let r = first.unwrap_or_else(|e| panic!("{e} ({})", e.hint()));
+    assert_eq!(r.verdict, Verdict::Success, "{r:#?}");
+    assert_eq!(env.rt.tasks().len(), 1, "one worker, from the first resume only");
+    let resumed = env.kinds().iter().filter(|k| **k == kind::RESUMED).count();
+    assert_eq!(resumed, 1);
+    // Released at the end: the execution resumes again, with nothing left to do.
+    let again = env.resume(&seed, &ws).unwrap_or_else(|e| panic!("{e} ({})", e.hint()));
+    assert_eq!((again.verdict, again.criteria[0].attempts), (Verdict::Success, 2));
+    assert_eq!(env.rt.tasks().len(), 1, "nothing dispatched again");
+}
+
+/// The process died after the gate passed criterion 1's attempt and before it was
+/// accepted. The resume gives it to no worker: the gate runs again on the tree as it is
+/// (recorded), passes, and the criterion is accepted with its one attempt.
+#[test]
+fn a_criterion_sealed_passed_but_never_accepted_is_checked_again_not_redone() {
+    let Some(env) = env() else { return };
+    let seed = two();
+    let ghost = env.crashed(&seed, &env.workspace());
+    env.append(dispatched(&seed, 0, 1, &ghost));
+    std::fs::write(env.ws.join("src/a.txt"), "A").unwrap();
+    env.append(sealed(0, 1, "passed"));
+    // ... and the process died here.
+    env.rt.push(Script::succeed("done").write("src/b.txt", "B"));
+    let r = env.resume(&seed, &env.workspace()).unwrap_or_else(|e| panic!("{e} ({})", e.hint()));
+    assert_eq!(r.verdict, Verdict::Success, "{r:#?}");
+    let prompts = prompts(&env.rt);
+    assert_eq!(prompts.len(), 1, "only criterion 2 went to a worker");
+    assert!(prompts[0].contains("(2 of 2)"), "{}", prompts[0]);
+    assert_eq!((r.criteria[0].attempts, r.criteria[1].attempts), (1, 1));
+    let kinds = env.kinds();
+    let tail = &kinds[kinds.iter().position(|k| *k == kind::RESUMED).unwrap() + 1..];
+    assert_eq!(
+        &tail[..3],
+        [kind::CRITERION_RECHECKED, kind::CRITERION_ACCEPTED, kind::ATTEMPT_DISPATCHED]
+    );
+    let recheck = env
+        .records()
+        .into_iter()
+        .find_map(|r| match r {
+            Record::CriterionRechecked(c) => Some(c),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((recheck.criterion, recheck.attempt), (0, 1));
+    // The gate really ran: its output is in the verdict.
+    assert_eq!(recheck.verdict["status"], json!("passed"), "{}", recheck.verdict);
+    assert!(recheck.verdict["output_tail"].as_str().unwrap().contains("A-OK"));
+}
+
+/// The same crash, but the tree changed since the seal: the re-check fails, and the
+/// criterion goes on to a worker with that failure as feedback.
+#[test]
+fn a_criterion_sealed_passed_whose_tree_changed_is_tried_again_with_the_failure() {
+    let Some(env) = env() else { return };
+    let seed = seed(AC_A);
+    let ghost = env.crashed(&seed, &env.workspace());
+    env.append(dispatched(&seed, 0, 1, &ghost));
+    env.append(sealed(0, 1, "passed"));
+    std::fs::write(env.ws.join("src/a.txt"), "Z").unwrap();
+    env.rt.push(Script::succeed("fixed").write("src/a.txt", "A"));
+    let r = env.resume(&seed, &env.workspace()).unwrap_or_else(|e| panic!("{e} ({})", e.hint()));
+    assert_eq!((r.verdict, r.criteria[0].attempts), (Verdict::Success, 2), "{r:#?}");
+    let prompts = prompts(&env.rt);
+    assert_eq!(prompts.len(), 1);
+    assert!(prompts[0].contains("a is 'Z', wanted the letter"), "{}", prompts[0]);
+    let kinds = env.kinds();
+    let tail = &kinds[kinds.iter().position(|k| *k == kind::RESUMED).unwrap() + 1..];
+    assert_eq!(
+        &tail[..4],
+        [
+            kind::CRITERION_RECHECKED,
+            kind::ATTEMPT_DISPATCHED,
+            kind::ATTEMPT_SEALED,
+            kind::CRITERION_ACCEPTED
+        ]
+    );
+}
+
+/// The process died between its commit of criterion 1 (in the worktree) and recording
+/// it. The resume finds the commit by its trailers and records it, instead of leaving it
+/// out or committing again; the next criterion's commit carries the same trailers.
+#[test]
+fn a_commit_made_but_not_recorded_is_recorded_on_resume() {
+    let Some(env) = env() else { return };
+    let seed = two();
+    let worktrees = env.ws.parent().unwrap().join("worktrees");
+    let ws = workspace::prepare(&env.ws, ID, true, &worktrees).unwrap();
+    let ghost = env.crashed(&seed, &ws);
+    env.append(dispatched(&seed, 0, 1, &ghost));
+    std::fs::create_dir_all(ws.root.join("src")).unwrap();
+    std::fs::write(ws.root.join("src/a.txt"), "A").unwrap();
+    env.append(sealed(0, 1, "passed"));
+    env.append(Record::CriterionAccepted(CriterionSettled { criterion: 0, attempts: 1 }));
+    let subject = format!("ooo run {ID}: criterion 1: a");
+    let message = workspace::commit_message(&subject, ID, Some(0));
+    let first = workspace::commit_all(&ws, &message, false).unwrap().unwrap();
+    // ... and the process died here.
+    env.rt.push(Script::succeed("done").write("src/b.txt", "B"));
+    let r = env.resume(&seed, &ws).unwrap_or_else(|e| panic!("{e} ({})", e.hint()));
+    assert_eq!(r.verdict, Verdict::Success, "{r:#?}");
+    assert_eq!(r.commits.len(), 2, "{:?}", r.commits);
+    assert_eq!(r.commits[0], first);
+    let log = git(&ws.root, &["rev-list", &format!("{}..HEAD", env.base)]);
+    assert_eq!(log.lines().count(), 2, "no commit made twice: {log}");
+    let recorded: Vec<Option<usize>> = env
+        .records()
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::CommitRecorded(c) => Some(c.criterion),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recorded, [Some(0), Some(1)]);
+    let body = git(&ws.root, &["log", "-1", "--format=%B"]);
+    assert!(body.ends_with(&format!("Ooo-Execution: {ID}\nOoo-Criterion: 2")), "{body}");
+    let found = workspace::execution_commits(&ws, ID).unwrap();
+    let criteria: Vec<Option<usize>> = found.iter().map(|c| c.criterion).collect();
+    assert_eq!(criteria, [Some(0), Some(1)]);
+    assert!(workspace::execution_commits(&ws, "01JOTHER").unwrap().is_empty());
+}
+
+/// `--commit-policy final`: the final commit is made first and the final re-check of the
+/// accepted criteria runs on it, so what is committed is exactly what was re-checked. A
+/// check that leaves a trace shows it: the commit holds the tree the re-check ran on (the
+/// attempt's one line), not the one the re-check left behind (two lines, uncommitted).
+#[test]
+fn the_final_commit_is_the_tree_the_final_recheck_ran_on() {
+    let Some(env) = env() else { return };
+    let check = "echo run >> checks.log\n[ \"$(cat src/a.txt)\" = A ]\n";
+    std::fs::write(env.ws.join("tests/c.sh"), check).unwrap();
+    git(&env.ws, &["add", "-A"]);
+    git(&env.ws, &["commit", "-q", "-m", "a check that leaves a trace"]);
+    let seed = seed("  - description: src/a.txt holds A\n    verify_command: sh tests/c.sh\n");
+    env.rt.push(Script::succeed("done").write("src/a.txt", "A"));
+    let worktrees = env.ws.parent().unwrap().join("worktrees");
+    let ws = workspace::prepare(&env.ws, ID, true, &worktrees).unwrap();
+    let settings = Settings { commit_policy: CommitPolicy::Final, ..settings() };
+    let r = env.run_with(&seed, &ws, &settings, None).unwrap();
+    assert_eq!(r.verdict, Verdict::Success, "{r:#?}");
+    assert_eq!(r.commits, [git(&ws.root, &["rev-parse", "HEAD"])]);
+    let kinds = env.kinds();
+    let commit = kinds.iter().position(|k| *k == kind::COMMIT_RECORDED).unwrap();
+    let evaluation = kinds.iter().position(|k| *k == kind::EVALUATION_RECORDED).unwrap();
+    assert!(commit < evaluation, "{kinds:?}");
+    assert_eq!(git(&ws.root, &["show", "HEAD:src/a.txt"]), "A");
+    assert_eq!(git(&ws.root, &["show", "HEAD:checks.log"]), "run");
+    let left = std::fs::read_to_string(ws.root.join("checks.log")).unwrap();
+    assert_eq!(left, "run\nrun\n", "the re-check ran after the commit");
+    let body = git(&ws.root, &["log", "-1", "--format=%B"]);
+    assert!(body.ends_with(&format!("Ooo-Execution: {ID}")), "{body}");
 }

@@ -1,7 +1,9 @@
 //! `ooo run`, `ooo run --resume`, `ooo run gc`, `ooo status` and `ooo cancel`: the
 //! command side of the `ooo-run` program. Everything a run decides (plan, attempts, the
 //! gate, the verdict, resume, cancel) lives in `ooo_run`; this file chooses the seed, the
-//! workspace, the runtime and its confinement, wires Ctrl-C to the cancel flag, prints
+//! workspace, the runtime and its confinement, takes the execution's lock
+//! (`Home::execution_lock`, held from before the workspace is touched to the end, so
+//! that one process at a time runs an execution), wires Ctrl-C to the cancel flag, prints
 //! progress on standard error and the result on standard output. Beside it: `detach`
 //! (`--detach`), `toolchain` (what the verify gate may read), `status`, `cancel`, `gc`
 //! and `render` (how all of them print).
@@ -33,6 +35,7 @@ use ooo_run::events::{
 };
 use ooo_run::executor::{CommitPolicy, Executor, Progress, RunResult, Settings};
 use ooo_run::gate::GateSettings;
+use ooo_run::lock::{ExecutionLock, LockError};
 use ooo_run::workspace::{self, GcPolicy, Workspace, Worktree};
 use ooo_runtime::cli::CliRuntime;
 use ooo_runtime::registry::{CLI_NAMES, Candidate, Registry, RuntimeType};
@@ -110,10 +113,17 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         (None, Some(id)) => new_execution_id(id, &store, &home)?,
         (None, None) => ulid::Ulid::new().to_string(),
     };
+    let lock_path = home.execution_lock(&execution_id);
     if args.detach {
         drop(store);
+        // A resume of a run still going is refused here, not in the background's log.
+        if earlier.is_some() {
+            drop(ExecutionLock::acquire(&lock_path, &execution_id)?);
+        }
         return detach(&args, &home, &execution_id, &seed_id, &runtime_name, earlier.is_some());
     }
+    // Held until this process ends: one process at a time runs an execution.
+    let lock = ExecutionLock::acquire(&lock_path, &execution_id)?;
     let ws = match &earlier {
         Some(exec) => reopen(exec)?,
         None => {
@@ -190,8 +200,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         on_progress: &on_progress,
     };
     let result = match &earlier {
-        Some(exec) => executor.resume(&seed, &ws, &settings, exec)?,
-        None => executor.start(&seed, &seed_id, &ws, &settings, &execution_id)?,
+        Some(_) => executor.resume(&seed, &ws, &settings, &lock)?,
+        None => executor.start(&seed, &seed_id, &ws, &settings, &lock)?,
     };
     let code = u8::try_from(result.exit_code).unwrap_or(1);
     if args.json {

@@ -14,6 +14,9 @@ pub(super) fn progress_line(p: &Progress) -> String {
         Progress::GateVerdict { criterion, attempt, status } => {
             format!("ac {}: attempt {attempt}: {status}", criterion + 1)
         }
+        Progress::Rechecked { criterion, attempt, status } => {
+            format!("ac {}: attempt {attempt} checked again on resume: {status}", criterion + 1)
+        }
         Progress::Accepted { criterion, attempts } => {
             format!("ac {}: accepted after {attempts} attempt(s)", criterion + 1)
         }
