@@ -30,7 +30,9 @@
 //! [`gate::check`] alone decides, and `run.attempt.sealed` records the gate's verdict with
 //! the runtime's evidence under `runtime` (see [`RuntimeEvidence`]). Then:
 //! * `passed`: `run.criterion.accepted`, and with [`CommitPolicy::Ac`] in a worktree a
-//!   commit, recorded as `run.commit.recorded`;
+//!   commit, recorded as `run.commit.recorded` (in a level whose criteria run at once,
+//!   one commit for the level's accepted criteria when its last worker is done: their
+//!   files share the workspace and cannot be told apart);
 //! * `unverified` / `exempt`: `run.criterion.unverified` at once (retrying cannot verify
 //!   a criterion that has no check);
 //! * `failed` / `oracle_tampered`: another attempt with the failure as feedback, and
@@ -739,6 +741,12 @@ struct Run<'r, 'a> {
     next_worker: AtomicU64,
     /// Serialises commits (git's index lock).
     git: Mutex<()>,
+    /// With [`CommitPolicy::Ac`], the criteria accepted while other criteria of their
+    /// level were still running: committed together when the level ends (see
+    /// [`Run::commit_level`]).
+    level_accepted: Mutex<Vec<usize>>,
+    /// Whether the level now running has more than one worker at a time.
+    level_shared: AtomicBool,
 }
 
 /// How an attempt ended.
@@ -823,6 +831,8 @@ impl<'r, 'a> Run<'r, 'a> {
             workers: Mutex::new(Vec::new()),
             next_worker: AtomicU64::new(0),
             git: Mutex::new(()),
+            level_accepted: Mutex::new(Vec::new()),
+            level_shared: AtomicBool::new(false),
         }
     }
 
@@ -921,6 +931,7 @@ impl<'r, 'a> Run<'r, 'a> {
             return;
         }
         let threads = self.settings.max_parallel.max(1).min(items.len());
+        self.level_shared.store(threads > 1, Ordering::SeqCst);
         let queue = Mutex::new(VecDeque::from(items));
         std::thread::scope(|s| {
             for _ in 0..threads {
@@ -939,6 +950,29 @@ impl<'r, 'a> Run<'r, 'a> {
                 });
             }
         });
+        if let Err(e) = self.commit_level() {
+            self.fail(e);
+        }
+    }
+
+    /// The commit of the criteria a shared level accepted, once none of its workers runs
+    /// any more: their files cannot be told apart in the one workspace, and a commit per
+    /// criterion made while another worker was writing would carry half of its work. Not
+    /// on a stop (a cancelled worker's half-done files are in the tree); a resume commits
+    /// them with its first commit.
+    fn commit_level(&self) -> Result<(), RunError> {
+        let accepted = std::mem::take(&mut *lock(&self.level_accepted));
+        if accepted.is_empty() || self.stopping() {
+            return Ok(());
+        }
+        let numbers: Vec<String> = accepted.iter().map(|i| (i + 1).to_string()).collect();
+        let mut subject =
+            format!("ooo run {}: criteria {} (one level)\n", self.id, numbers.join(", "));
+        for &i in &accepted {
+            let description = self.seed.acceptance_criteria.get(i).map_or("", |c| &c.description);
+            subject.push_str(&format!("\n{}. {}", i + 1, description.trim()));
+        }
+        self.commit(None, &subject)
     }
 
     /// Every attempt at criterion `i` until it settles, the attempts run out or the run
@@ -1169,6 +1203,10 @@ impl<'r, 'a> Run<'r, 'a> {
             .append(Record::CriterionAccepted(CriterionSettled { criterion: i, attempts: n }))?;
         self.ex.progress(Progress::Accepted { criterion: i, attempts: n });
         if self.settings.commit_policy == CommitPolicy::Ac && self.ws.worktree.is_some() {
+            if self.level_shared.load(Ordering::SeqCst) {
+                lock(&self.level_accepted).push(i);
+                return Ok(());
+            }
             let description = self.seed.acceptance_criteria.get(i).map_or("", |c| &c.description);
             let subject =
                 format!("ooo run {}: criterion {}: {}", self.id, i + 1, description.trim());

@@ -464,6 +464,50 @@ fn criteria_of_one_level_run_at_the_same_time() {
     assert!(starts.iter().max() < ends.iter().min(), "the attempts did not overlap");
 }
 
+/// With `--commit-policy ac`, criteria that ran at once in one worktree get one commit
+/// when the level ends: a commit made when the first was accepted would have carried
+/// the other worker's files half-written.
+#[test]
+fn a_parallel_level_is_committed_once_when_its_workers_are_done() {
+    let Some(env) = env() else { return };
+    let provider = ScriptedProvider::new();
+    provider.push_json(json!({"levels": [[0, 1]], "reason": "independent"}));
+    // Whichever thread takes which script: one worker is done at once, the other is
+    // still writing (its second file comes after a pause) when the first is accepted.
+    env.rt.push(Script::succeed("quick").write("src/a.txt", "A"));
+    env.rt.push(
+        Script::succeed("slow")
+            .write("src/b.txt", "B")
+            .sleep(Duration::from_millis(800))
+            .write("src/late.txt", "late"),
+    );
+    let worktrees = env.ws.parent().unwrap().join("worktrees");
+    let ws = workspace::prepare(&env.ws, ID, true, &worktrees).unwrap();
+    let settings = Settings { commit_policy: CommitPolicy::Ac, ..settings() };
+    let seed = seed(&format!(
+        "{AC_A}  - description: src/b.txt holds the letter B\n    verify_command: test \"$(cat src/b.txt)\" = B\n"
+    ));
+    let r = env.run_with(&seed, &ws, &settings, Some(&provider)).unwrap();
+    assert_eq!(r.verdict, Verdict::Success, "{r:#?}");
+    assert_eq!(r.commits.len(), 1, "{:?}", r.commits);
+    let files = git(&ws.root, &["show", "--name-only", "--format=", &r.commits[0]]);
+    let mut files: Vec<&str> = files.lines().collect();
+    files.sort_unstable();
+    assert_eq!(files, ["src/a.txt", "src/b.txt", "src/late.txt"]);
+    let message = git(&ws.root, &["log", "-1", "--format=%B", &r.commits[0]]);
+    assert!(message.starts_with(&format!("ooo run {ID}: criteria 1, 2 (one level)")), "{message}");
+    assert!(!message.contains("Ooo-Criterion"), "{message}");
+    let recorded: Vec<Option<usize>> = env
+        .records()
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::CommitRecorded(c) => Some(c.criterion),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recorded, [None]);
+}
+
 #[test]
 fn cancel_mid_run_ends_cancelled_within_five_seconds() {
     let Some(env) = env() else { return };
