@@ -615,6 +615,7 @@ fn gate_status_str(s: GateStatus) -> &'static str {
         GateStatus::OracleTampered => "oracle_tampered",
         GateStatus::Unverified => "unverified",
         GateStatus::Exempt => "exempt",
+        GateStatus::Cancelled => "cancelled",
     }
 }
 

@@ -246,7 +246,10 @@ fn failure_text(failure: &GateVerdict) -> String {
                 let _ = writeln!(out, "- {} ({how})", t.path.display());
             }
         }
-        GateStatus::Unverified | GateStatus::Exempt | GateStatus::Passed => {
+        GateStatus::Unverified
+        | GateStatus::Exempt
+        | GateStatus::Passed
+        | GateStatus::Cancelled => {
             out.push_str("The check did not report a failure to act on.\n");
         }
         GateStatus::Failed => failed_text(&mut out, failure),

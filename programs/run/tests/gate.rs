@@ -3,15 +3,17 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use ooo_core::seed::AcceptanceCriterion;
-use ooo_run::gate::{self, GateError, GateSettings, GateStatus, GateVerdict};
+use ooo_run::gate::{self, CancelFlag, GateError, GateSettings, GateStatus, GateVerdict};
 use ooo_run::oracle::{self, OracleError, TamperKind};
 use ooo_sandbox::Sandbox;
 
 mod support;
-use support::sandbox;
+use support::{processes_with, sandbox, wait_until};
 
 const CHECK: &str = r#"#!/bin/sh
 value=$(cat src/value.txt)
@@ -345,30 +347,52 @@ fn a_hanging_check_times_out_and_leaves_nothing_running() {
     assert!(v.timed_out && v.exit_code.is_none(), "{v:#?}");
     assert!(took < Duration::from_secs(2 + 5), "took {took:?}");
     assert!(v.output_tail.contains("started"), "{v:#?}");
-    // The sandbox's processes go with it (allow the kernel a moment to reap them).
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while !processes_with(&marker).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(processes_with(&marker), Vec::<u32>::new(), "left running");
+    assert_nothing_left(&marker);
 }
 
-/// Pids whose command line contains `needle`.
-fn processes_with(needle: &str) -> Vec<u32> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid == std::process::id() {
-            continue;
-        }
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
-        if String::from_utf8_lossy(&cmdline).contains(needle) {
-            out.push(pid);
-        }
-    }
-    out
+/// A cancel reaches a check already running: the sandbox is killed at once (not at the
+/// 60 s timeout), nothing is judged, nothing is left running, the output so far is kept.
+#[test]
+fn a_cancel_kills_a_running_check_at_once() {
+    let Some(sandbox) = sandbox() else { return };
+    let repo = Repo::new();
+    let marker = format!("61.{:06}", std::process::id() % 1_000_000);
+    let command = format!("echo started; sleep {marker} & sleep {marker}");
+    let flag = Arc::new(AtomicBool::new(false));
+    let settings = GateSettings { cancel: Some(CancelFlag(Arc::clone(&flag))), ..settings() };
+    let watched = marker.clone();
+    let canceller = std::thread::spawn(move || {
+        assert!(wait_until(Duration::from_secs(10), || processes_with(&watched).len() >= 2));
+        flag.store(true, Ordering::SeqCst);
+        Instant::now()
+    });
+    let v = repo.check_with(&sandbox, &criterion(Some(&command), &[], None), &settings);
+    let returned = Instant::now();
+    let cancelled_at = canceller.join().expect("the sleeps were seen running");
+    let took = returned.saturating_duration_since(cancelled_at);
+    assert!(took < Duration::from_secs(5), "ended {took:?} after the cancel");
+    assert_eq!(v.status, GateStatus::Cancelled, "{v:#?}");
+    assert!(!v.passed() && !v.timed_out && v.exit_code.is_none(), "{v:#?}");
+    assert!(v.output_tail.contains("started"), "{v:#?}");
+    assert_nothing_left(&marker);
+}
+
+/// A cancel set before the check runs nothing.
+#[test]
+fn a_check_cancelled_before_it_starts_runs_nothing() {
+    let Some(sandbox) = sandbox() else { return };
+    let repo = Repo::new();
+    let flag = Arc::new(AtomicBool::new(true));
+    let settings = GateSettings { cancel: Some(CancelFlag(flag)), ..settings() };
+    let v = repo.check_with(&sandbox, &criterion(Some("touch ran"), &[], None), &settings);
+    assert_eq!(v.status, GateStatus::Cancelled, "{v:#?}");
+    assert!(!repo.ws.join("ran").exists(), "the command ran");
+}
+
+/// The sandbox's processes go with it (allowing the kernel a moment to reap them).
+fn assert_nothing_left(marker: &str) {
+    wait_until(Duration::from_secs(2), || processes_with(marker).is_empty());
+    assert_eq!(processes_with(marker), Vec::<u32>::new(), "left running");
 }
 
 #[test]
