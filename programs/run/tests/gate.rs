@@ -360,9 +360,10 @@ fn a_cancel_kills_a_running_check_at_once() {
     let command = format!("echo started; sleep {marker} & sleep {marker}");
     let flag = Arc::new(AtomicBool::new(false));
     let settings = GateSettings { cancel: Some(CancelFlag(Arc::clone(&flag))), ..settings() };
-    let watched = marker.clone();
+    // The sleeps themselves (the command's text is in `sh`'s and `bwrap`'s arguments too).
+    let sleeping = format!("sleep\0{marker}");
     let canceller = std::thread::spawn(move || {
-        assert!(wait_until(Duration::from_secs(10), || processes_with(&watched).len() >= 2));
+        assert!(wait_until(Duration::from_secs(10), || processes_with(&sleeping).len() >= 2));
         flag.store(true, Ordering::SeqCst);
         Instant::now()
     });
@@ -375,6 +376,31 @@ fn a_cancel_kills_a_running_check_at_once() {
     assert!(!v.passed() && !v.timed_out && v.exit_code.is_none(), "{v:#?}");
     assert!(v.output_tail.contains("started"), "{v:#?}");
     assert_nothing_left(&marker);
+}
+
+/// A cancel the moment the sandbox starts (while `bwrap` sets it up, before its child
+/// has asked to die with it) leaves nothing running either; tried 30 times, since the
+/// moment is short.
+#[test]
+fn a_cancel_while_the_sandbox_starts_leaves_nothing_running() {
+    let Some(sandbox) = sandbox() else { return };
+    let repo = Repo::new();
+    for i in 0..30 {
+        let marker = format!("64.{i:02}{:04}", std::process::id() % 10_000);
+        let command = format!("echo started; sleep {marker} & sleep {marker}");
+        let flag = Arc::new(AtomicBool::new(false));
+        let settings = GateSettings { cancel: Some(CancelFlag(Arc::clone(&flag))), ..settings() };
+        let watched = marker.clone();
+        let canceller = std::thread::spawn(move || {
+            wait_until(Duration::from_secs(10), || processes_with(&watched).len() >= 2);
+            std::thread::sleep(Duration::from_millis(i % 3));
+            flag.store(true, Ordering::SeqCst);
+        });
+        let v = repo.check_with(&sandbox, &criterion(Some(&command), &[], None), &settings);
+        canceller.join().unwrap();
+        assert_eq!(v.status, GateStatus::Cancelled, "{v:#?}");
+        assert_nothing_left(&marker);
+    }
 }
 
 /// A cancel set before the check runs nothing.
