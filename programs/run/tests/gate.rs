@@ -285,6 +285,50 @@ fn a_new_test_file_is_not_oracle() {
     assert_eq!(v.status, GateStatus::Passed, "{v:#?}");
 }
 
+/// Runner configuration or a stand-in the worker adds changes what the check means
+/// without touching a file of the base: oracle tampered, the added file named with its
+/// content as evidence, and the check does not run. New tests and modules are fine.
+#[test]
+fn added_runner_configuration_is_oracle_tampered_new_tests_are_not() {
+    let Some(sandbox) = sandbox() else { return };
+    let repo = Repo::new();
+    repo.write("src/value.txt", "42\n");
+    let pytest = criterion(Some("pytest -q tests"), &[], None);
+    repo.write("tests/test_new.py", "def test_new(): pass\n");
+    repo.write("src/helpers/__init__.py", "");
+    let v = repo.check(&sandbox, &pytest);
+    assert!(v.status != GateStatus::OracleTampered && v.tampered.is_empty(), "{v:#?}");
+    let make = criterion(Some("make check"), &[], None);
+    let cargo = criterion(Some("cargo test"), &[], None);
+    let cases = [
+        (&pytest, "tests/conftest.py", "def pytest_collection_modifyitems(items): items.clear()"),
+        (&pytest, "pytest.ini", "[pytest]\naddopts = --co"),
+        (&the_check(), "sitecustomize.py", "import os"),
+        (&the_check(), "sh", "#!/bin/sh"),
+        (&make, "GNUmakefile", "check: ; @true"),
+        (&cargo, ".cargo/config.toml", "[alias]\ntest = \"version\""),
+    ];
+    for (criterion, path, content) in cases {
+        repo.write(path, &format!("{content}\n"));
+        let v = repo.check(&sandbox, criterion);
+        std::fs::remove_file(repo.ws.join(path)).unwrap();
+        assert_eq!(v.status, GateStatus::OracleTampered, "{path}: {v:#?}");
+        assert_eq!(v.exit_code, None, "{path}: the check ran");
+        let [t] = v.tampered.as_slice() else { panic!("{path}: {v:#?}") };
+        assert_eq!((t.path.as_path(), t.kind), (Path::new(path), TamperKind::Added));
+        let first = content.lines().next().unwrap();
+        assert!(t.diff.contains(&format!("+++ b/{path}")), "{path}: {}", t.diff);
+        assert!(t.diff.contains(&format!("+{first}")), "{path}: {}", t.diff);
+    }
+    // Added by the check's own run (the worker's code), it is found afterwards.
+    let planting = criterion(Some("touch sitecustomize.py && sh tests/check.sh"), &[], None);
+    let v = repo.check(&sandbox, &planting);
+    assert_eq!(v.status, GateStatus::OracleTampered, "{v:#?}");
+    assert_eq!(v.exit_code, Some(0), "{v:#?}");
+    std::fs::remove_file(repo.ws.join("sitecustomize.py")).unwrap();
+    assert_eq!(repo.check(&sandbox, &the_check()).status, GateStatus::Passed);
+}
+
 #[test]
 fn a_named_directory_protects_every_file_in_it() {
     let Some(_sandbox) = sandbox() else { return };
