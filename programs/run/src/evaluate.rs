@@ -19,6 +19,11 @@
 //!   [`RISK_VETO`]. No model or a failing model leaves approval to the mechanical stage,
 //!   and the reason says the semantic stage did not run.
 //!
+//! **Cancel.** The checks run with the given [`GateSettings`], its `cancel` flag too: a
+//! check cut short by a cancel is [`CheckStatus::Cancelled`] (it blocks approval and the
+//! semantic stage does not run), and [`Evaluation::cancelled`] tells the caller that the
+//! evaluation judged nothing.
+//!
 //! `mechanical.toml` is read by [`load_mechanical`] from the base commit when it is
 //! committed there (a worker cannot add or weaken a check), else from the workspace; the
 //! executor loads it before recording anything, so a bad file is an error up front. (A
@@ -243,6 +248,8 @@ pub enum CheckStatus {
     Error,
     /// A criterion without a verify command (unverified or exempt): nothing executed.
     NotRun,
+    /// The run was cancelled before or while the check ran: nothing judged.
+    Cancelled,
 }
 
 impl CheckStatus {
@@ -253,7 +260,13 @@ impl CheckStatus {
 
     /// Whether it stands in the way of approval.
     pub fn blocks(self) -> bool {
-        matches!(self, CheckStatus::Failed | CheckStatus::OracleTampered | CheckStatus::Error)
+        matches!(
+            self,
+            CheckStatus::Failed
+                | CheckStatus::OracleTampered
+                | CheckStatus::Error
+                | CheckStatus::Cancelled
+        )
     }
 }
 
@@ -293,6 +306,14 @@ pub struct Evaluation {
     pub semantic: Option<Semantic>,
     pub approved: bool,
     pub reason: String,
+}
+
+impl Evaluation {
+    /// Whether a cancel cut a check short: the evaluation judged nothing, and the run
+    /// ends cancelled rather than with this evaluation's decision.
+    pub fn cancelled(&self) -> bool {
+        self.mechanical.iter().any(|c| c.status == CheckStatus::Cancelled)
+    }
 }
 
 /// Why the semantic stage gave no verdict. Its text goes into the reason.
@@ -413,6 +434,7 @@ fn from_verdict(name: String, source: CheckSource, v: &GateVerdict) -> Mechanica
         GateStatus::Failed => CheckStatus::Failed,
         GateStatus::OracleTampered => CheckStatus::OracleTampered,
         GateStatus::Unverified | GateStatus::Exempt => CheckStatus::NotRun,
+        GateStatus::Cancelled => CheckStatus::Cancelled,
     };
     MechanicalCheck {
         name,
@@ -495,6 +517,7 @@ fn status_word(status: CheckStatus) -> &'static str {
         CheckStatus::OracleTampered => "oracle tampered",
         CheckStatus::Error => "could not run",
         CheckStatus::NotRun => "not run",
+        CheckStatus::Cancelled => "cancelled",
     }
 }
 
@@ -640,6 +663,7 @@ fn gate_word(status: GateStatus) -> &'static str {
         GateStatus::OracleTampered => "oracle tampered",
         GateStatus::Unverified => "unverified",
         GateStatus::Exempt => "exempt",
+        GateStatus::Cancelled => "cancelled",
     }
 }
 
@@ -715,6 +739,23 @@ mod tests {
         assert!(ok);
         let (ok, reason) = decide(&[check(CheckStatus::Passed)], &Err(SemanticError::NoModel));
         assert!(ok && reason.contains("did not run: no model configured"), "{reason}");
+    }
+
+    #[test]
+    fn a_cancelled_check_blocks_and_marks_the_evaluation_cancelled() {
+        let mechanical = vec![check(CheckStatus::Passed), check(CheckStatus::Cancelled)];
+        let (ok, reason) = decide(&mechanical, &semantic(0.0));
+        assert!(!ok && reason.contains("(cancelled)"), "{reason}");
+        let evaluation = Evaluation { mechanical, semantic: None, approved: ok, reason };
+        assert!(evaluation.cancelled());
+        let passed = vec![check(CheckStatus::Passed)];
+        let evaluation = Evaluation {
+            mechanical: passed,
+            semantic: None,
+            approved: true,
+            reason: String::new(),
+        };
+        assert!(!evaluation.cancelled());
     }
 
     #[test]

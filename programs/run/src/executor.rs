@@ -57,9 +57,11 @@
 //! stops dispatching, cancels every running worker through its `CancelHandle`, seals the
 //! attempts it interrupted as `cancelled` (no gate run), appends `cancel_requested` when
 //! no one did yet, and finishes with verdict `cancelled`. A watcher thread looks at the
-//! flag every 25 ms and at the ledger every 500 ms; the ledger is read again before every
-//! dispatch too. The gate itself has no cancel hook yet: a verify command already
-//! running ends at its own timeout ([`GateSettings::timeout`]) before the run finishes.
+//! flag every 25 ms and at the ledger every 500 ms, through the evaluation too; the ledger
+//! is read again before every dispatch. The gate gets the run's stop as its cancel
+//! ([`GateSettings::cancel`]): a verify command or mechanical check already running is
+//! killed with its sandbox at once, its attempt sealed `cancelled` (not failed), and a
+//! cancel during the evaluation ends the run `cancelled` with no evaluation recorded.
 //!
 //! **End.** With [`CommitPolicy::Final`] one commit in the worktree first; then the
 //! evaluation ([`Executor::evaluate_after_criteria`]: every accepted criterion's check
@@ -104,7 +106,7 @@ use crate::events::{
     ExecutionFinished, ExecutionResumed, ExecutionStarted, FoldError, Owner, OwnerError, Record,
     ResumeError, Verdict, exit_code, owner_alive, resume_point, verdict_for,
 };
-use crate::gate::{self, GateSettings, GateStatus, GateVerdict};
+use crate::gate::{self, CancelFlag, GateSettings, GateStatus, GateVerdict};
 use crate::lock::ExecutionLock;
 use crate::plan::{self, Plan};
 use crate::view;
@@ -467,7 +469,8 @@ impl Executor<'_> {
     /// success is evaluated, and the evaluation can only lower it: every accepted
     /// criterion's check runs again on the final tree, and not approved (no executed
     /// mechanical check, a failed one, or a `reward_hacking_risk` veto) makes the run
-    /// `failed`. A model alone never approves.
+    /// `failed`. A model alone never approves. A check cut short by `gate`'s cancel makes
+    /// it `cancelled`, with no evaluation recorded.
     pub fn evaluate_after_criteria(
         &self,
         seed: &Seed,
@@ -485,6 +488,7 @@ impl Executor<'_> {
         for c in execution.criteria.iter().filter(|c| c.status == CriterionStatus::Accepted) {
             let Some(criterion) = seed.acceptance_criteria.get(c.index) else { continue };
             match gate::check(self.sandbox, &ws.root, &ws.base_commit, criterion, gate) {
+                Ok(v) if v.status == GateStatus::Cancelled => return Ok(Verdict::Cancelled),
                 Ok(v) => verify.push((c.index, v)),
                 Err(e) => {
                     let evaluation = crate::evaluate::Evaluation {
@@ -525,6 +529,9 @@ impl Executor<'_> {
                 reason: format!("{e} (hint: {})", e.hint()),
             },
         };
+        if evaluation.cancelled() {
+            return Ok(Verdict::Cancelled);
+        }
         let approved = evaluation.approved;
         let record =
             serde_json::to_value(&evaluation).unwrap_or_else(|e| json!({"error": e.to_string()}));
@@ -733,8 +740,9 @@ struct Run<'r, 'a> {
     settings: &'r Settings,
     id: String,
     owner: Owner,
-    /// Cancel seen (flag or ledger), or a fatal error: dispatch nothing more.
-    stop: AtomicBool,
+    /// Cancel seen (flag or ledger), or a fatal error: dispatch nothing more (and the
+    /// gate's cancel: a running check is killed).
+    stop: Arc<AtomicBool>,
     cancelled: AtomicBool,
     fatal: Mutex<Option<RunError>>,
     workers: Mutex<Vec<(u64, Arc<dyn CancelHandle>)>>,
@@ -788,6 +796,7 @@ fn gate_status_str(s: GateStatus) -> &'static str {
         GateStatus::OracleTampered => "oracle_tampered",
         GateStatus::Unverified => "unverified",
         GateStatus::Exempt => "exempt",
+        GateStatus::Cancelled => "cancelled",
     }
 }
 
@@ -825,7 +834,7 @@ impl<'r, 'a> Run<'r, 'a> {
             settings,
             id: id.to_owned(),
             owner,
-            stop: AtomicBool::new(false),
+            stop: Arc::new(AtomicBool::new(false)),
             cancelled: AtomicBool::new(false),
             fatal: Mutex::new(None),
             workers: Mutex::new(Vec::new()),
@@ -859,12 +868,14 @@ impl<'r, 'a> Run<'r, 'a> {
                 }
                 self.run_level(items, earlier);
             }
+            // Watched through the evaluation too: a cancel reaches its checks.
+            let ended = match lock(&self.fatal).take() {
+                Some(e) => Err(e),
+                None => self.finish(plan, began),
+            };
             watching.store(false, Ordering::SeqCst);
-        });
-        if let Some(e) = lock(&self.fatal).take() {
-            return Err(e);
-        }
-        self.finish(plan, began)
+            ended
+        })
     }
 
     fn stopping(&self) -> bool {
@@ -961,7 +972,8 @@ impl<'r, 'a> Run<'r, 'a> {
     /// on a stop (a cancelled worker's half-done files are in the tree); a resume commits
     /// them with its first commit.
     fn commit_level(&self) -> Result<(), RunError> {
-        let accepted = std::mem::take(&mut *lock(&self.level_accepted));
+        let mut accepted = std::mem::take(&mut *lock(&self.level_accepted));
+        accepted.sort_unstable();
         if accepted.is_empty() || self.stopping() {
             return Ok(());
         }
@@ -1125,13 +1137,7 @@ impl<'r, 'a> Run<'r, 'a> {
     /// The gate decides, unless the run stopped or the worker did not finish.
     fn judge(&self, ac: &AcceptanceCriterion, work: &WorkerOutcome) -> Judged {
         if self.stopping() {
-            return if self.cancelled.load(Ordering::SeqCst) {
-                let reason = json!({"reason": "the run was cancelled while the worker ran"});
-                Judged::Stopped { status: "cancelled", reason }
-            } else {
-                let reason = json!({"reason": "the run stopped on an error while the worker ran"});
-                Judged::Stopped { status: "interrupted", reason }
-            };
+            return self.stopped("the worker ran");
         }
         if let Some(e) = &work.error {
             let reason = json!({
@@ -1141,7 +1147,8 @@ impl<'r, 'a> Run<'r, 'a> {
             return Judged::Failed { reason, retry: retryable(e.kind) };
         }
         let ws = &self.ws;
-        match gate::check(self.ex.sandbox, &ws.root, &ws.base_commit, ac, &self.settings.gate) {
+        match gate::check(self.ex.sandbox, &ws.root, &ws.base_commit, ac, &self.gate_settings()) {
+            Ok(v) if v.status == GateStatus::Cancelled => self.stopped("its check ran"),
             Ok(v) => Judged::Gate(v),
             Err(e) => {
                 let reason = json!({
@@ -1152,6 +1159,24 @@ impl<'r, 'a> Run<'r, 'a> {
                 Judged::Failed { reason, retry: false }
             }
         }
+    }
+
+    /// The run stopped while `during`: `cancelled` (a cancel) or `interrupted` (a fatal
+    /// error elsewhere).
+    fn stopped(&self, during: &str) -> Judged {
+        if self.cancelled.load(Ordering::SeqCst) {
+            let reason = json!({"reason": format!("the run was cancelled while {during}")});
+            Judged::Stopped { status: "cancelled", reason }
+        } else {
+            let reason = json!({"reason": format!("the run stopped on an error while {during}")});
+            Judged::Stopped { status: "interrupted", reason }
+        }
+    }
+
+    /// The gate's settings with the run's stop as their cancel.
+    fn gate_settings(&self) -> GateSettings {
+        let cancel = Some(CancelFlag(Arc::clone(&self.stop)));
+        GateSettings { cancel, ..self.settings.gate.clone() }
     }
 
     fn seal(
@@ -1247,11 +1272,6 @@ impl<'r, 'a> Run<'r, 'a> {
         }
         let exec = self.ex.fold()?;
         let verdict = if cancelled {
-            if !exec.cancel_requested {
-                let by = format!("this process (pid {})", self.owner.pid);
-                self.ex.append(Record::CancelRequested(CancelRequested { by }))?;
-            }
-            self.ex.progress(Progress::CancelRequested);
             Verdict::Cancelled
         } else {
             let criteria = verdict_for(&exec.counts());
@@ -1259,11 +1279,19 @@ impl<'r, 'a> Run<'r, 'a> {
                 self.seed,
                 self.ws,
                 &exec,
-                &self.settings.gate,
+                &self.gate_settings(),
                 criteria,
             )?;
             graver(criteria, evaluated)
         };
+        // Read again: a cancel recorded during the evaluation is not repeated.
+        if verdict == Verdict::Cancelled {
+            if !self.cancel_recorded() {
+                let by = format!("this process (pid {})", self.owner.pid);
+                self.ex.append(Record::CancelRequested(CancelRequested { by }))?;
+            }
+            self.ex.progress(Progress::CancelRequested);
+        }
         let counts = exec.counts();
         self.ex.append(Record::Finished(ExecutionFinished { verdict, counts }))?;
         self.ex.progress(Progress::Finished { verdict });

@@ -11,6 +11,11 @@
 //! timeout. It passes only when it exited 0 in time, every `expected_artifacts` path is
 //! inside the workspace and not empty, and the combined output holds `output_assertion`.
 //!
+//! **Cancel.** With [`GateSettings::cancel`], the gate looks at the flag while the command
+//! runs (every 25 ms at most) and, once it is set, kills the whole sandbox at once: the
+//! verdict is [`GateStatus::Cancelled`], which judges nothing (neither passed nor failed).
+//! A flag already set when [`check`] is called runs nothing.
+//!
 //! What does not live here: retrying (the executor), what the worker is told about a
 //! failure ([`crate::view::retry_prompt`]), recording the verdict (the ledger events).
 
@@ -18,6 +23,7 @@ use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -58,6 +64,9 @@ pub enum GateStatus {
     Unverified,
     /// No verify command, with the seed's reason why none is needed.
     Exempt,
+    /// The run was cancelled before or while the command ran ([`GateSettings::cancel`]):
+    /// the command was killed with its sandbox, and nothing was judged.
+    Cancelled,
 }
 
 /// What the gate found, as evidence.
@@ -108,6 +117,25 @@ impl GateVerdict {
 /// is a mount and a descriptor); past it, only the comparison after the run protects.
 const MAX_READ_ONLY_ORACLE: usize = 512;
 
+/// A cancel flag shared with whoever may cancel (the executor's run). Two are equal when
+/// they are the same flag.
+#[derive(Debug, Clone)]
+pub struct CancelFlag(pub Arc<AtomicBool>);
+
+impl CancelFlag {
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl PartialEq for CancelFlag {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for CancelFlag {}
+
 /// How the verify command runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GateSettings {
@@ -119,6 +147,9 @@ pub struct GateSettings {
     /// Extra paths mounted read-only (toolchain homes, caches).
     pub read: Vec<PathBuf>,
     pub limits: Limits,
+    /// Set, the running command is killed with its whole sandbox at once and the verdict
+    /// is [`GateStatus::Cancelled`]. `None`: only the timeout ends it.
+    pub cancel: Option<CancelFlag>,
 }
 
 impl Default for GateSettings {
@@ -128,6 +159,7 @@ impl Default for GateSettings {
             env: Vec::new(),
             read: Vec::new(),
             limits: Limits::default(),
+            cancel: None,
         }
     }
 }
@@ -181,6 +213,9 @@ pub fn check(
     let Some(command) = criterion.verify_command.as_deref().filter(|c| !c.trim().is_empty()) else {
         return Ok(without_command(&workspace, criterion, started));
     };
+    if cancelled(settings) {
+        return Ok(GateVerdict::empty(GateStatus::Cancelled, Some(command.to_owned())));
+    }
     let tampered = oracle::tampered_oracle(&workspace, base_commit, command)?;
     if !tampered.is_empty() {
         let mut verdict = GateVerdict::empty(GateStatus::OracleTampered, Some(command.to_owned()));
@@ -199,6 +234,9 @@ pub fn check(
         settings.read.extend(oracle.iter().map(|p| workspace.join(p)).filter(|p| p.exists()));
     }
     let run = run_confined(sandbox, &workspace, command, assertion, &settings)?;
+    if run.ending == Ending::Cancelled {
+        return Ok(cut_short(command, &run, started));
+    }
     let tampered = oracle::tampered_oracle(&workspace, base_commit, command)?;
     if !tampered.is_empty() {
         let mut verdict = GateVerdict::empty(GateStatus::OracleTampered, Some(command.to_owned()));
@@ -210,8 +248,9 @@ pub fn check(
     let (missing_artifacts, empty_artifacts) =
         check_artifacts(&workspace, &criterion.expected_artifacts);
     let assertion_met = assertion.map(|_| run.capture.found);
+    let timed_out = run.ending == Ending::TimedOut;
     let passed = run.exit_code == Some(0)
-        && !run.timed_out
+        && !timed_out
         && missing_artifacts.is_empty()
         && empty_artifacts.is_empty()
         && assertion_met != Some(false);
@@ -219,7 +258,7 @@ pub fn check(
         status: if passed { GateStatus::Passed } else { GateStatus::Failed },
         command: Some(command.to_owned()),
         exit_code: run.exit_code,
-        timed_out: run.timed_out,
+        timed_out,
         output_sha256: Some(run.capture.digest()),
         output_tail: run.capture.tail_text(),
         missing_artifacts,
@@ -248,6 +287,19 @@ fn without_command(
     verdict
 }
 
+fn cancelled(settings: &GateSettings) -> bool {
+    settings.cancel.as_ref().is_some_and(CancelFlag::is_set)
+}
+
+/// A command killed by a cancel: no judgement, the output so far as evidence.
+fn cut_short(command: &str, run: &Run, started: Instant) -> GateVerdict {
+    let mut verdict = GateVerdict::empty(GateStatus::Cancelled, Some(command.to_owned()));
+    verdict.output_sha256 = Some(run.capture.digest());
+    verdict.output_tail = run.capture.tail_text();
+    verdict.duration_ms = millis(started);
+    verdict
+}
+
 fn millis(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
@@ -258,8 +310,19 @@ fn millis(since: Instant) -> u64 {
 /// What running the command produced.
 struct Run {
     exit_code: Option<i32>,
-    timed_out: bool,
+    ending: Ending,
     capture: Capture,
+}
+
+/// How the command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// By itself.
+    Exited,
+    /// Killed at the timeout.
+    TimedOut,
+    /// Killed because the cancel flag was set.
+    Cancelled,
 }
 
 fn run_confined(
@@ -298,11 +361,11 @@ fn run_confined(
             return Err(GateError::Spawn(e));
         }
     };
-    let (status, timed_out) = wait_or_kill(&mut child, settings.timeout);
+    let (status, ending) = wait_or_kill(&mut child, settings.timeout, settings.cancel.as_ref());
     drain(reading);
     drop(confined);
     let capture = capture.lock().map(|c| c.clone()).unwrap_or_else(|e| e.into_inner().clone());
-    Ok(Run { exit_code: status.and_then(|s| s.code()), timed_out, capture })
+    Ok(Run { exit_code: status.and_then(|s| s.code()), ending, capture })
 }
 
 fn policy(
@@ -342,35 +405,87 @@ fn policy(
     }
 }
 
-/// Wait for the child; at the timeout kill it (with namespaces, `bwrap` takes the whole
-/// sandbox with it; without, the session the command leads is killed too).
-fn wait_or_kill(child: &mut Child, timeout: Duration) -> (Option<ExitStatus>, bool) {
+/// Wait for the child; at the timeout, or once `cancel` is set, kill it (with namespaces,
+/// `bwrap` takes the whole sandbox with it; without, the session the command leads is
+/// killed too).
+fn wait_or_kill(
+    child: &mut Child,
+    timeout: Duration,
+    cancel: Option<&CancelFlag>,
+) -> (Option<ExitStatus>, Ending) {
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(1);
-    loop {
+    let ending = loop {
         match child.try_wait() {
-            Ok(Some(status)) => return (Some(status), false),
+            Ok(Some(status)) => return (Some(status), Ending::Exited),
+            Ok(None) if cancel.is_some_and(CancelFlag::is_set) => break Ending::Cancelled,
             Ok(None) if Instant::now() < deadline => {
                 std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
                 pause = (pause * 2).min(Duration::from_millis(25));
             }
-            Ok(None) | Err(_) => break,
+            Ok(None) | Err(_) => break Ending::TimedOut,
         }
-    }
+    };
     kill(child);
-    (child.wait().ok(), true)
+    (child.wait().ok(), ending)
 }
 
+/// Kill the sandbox with everything in it. In a partial sandbox that is the session the
+/// command leads. With namespaces it is `bwrap` and its child, the pid namespace's init
+/// (everything inside dies with it): that child dies with `bwrap` only once it has asked
+/// to (`--die-with-parent`), and a `bwrap` killed in the moment before would leave the
+/// sandbox running. So `bwrap` is stopped first (it starts no child after that), its
+/// children are killed, then it is.
 fn kill(child: &mut Child) {
     if let Ok(pid) = i32::try_from(child.id()) {
-        // The process group the command leads in a partial sandbox (`setsid`). With
-        // namespaces there is no such group (bwrap leads none) and this does nothing.
-        // SAFETY: a plain kill(2); the pid is our unreaped child's, so it is not reused.
+        // SAFETY: plain kill(2) calls. `pid` is our unreaped child, so it is not reused;
+        // its children are not reaped (so not reused) while it is stopped.
         unsafe {
             libc::kill(-pid, libc::SIGKILL);
+            libc::kill(pid, libc::SIGSTOP);
+        }
+        wait_stopped(pid);
+        for inner in children_of(pid) {
+            // SAFETY: as above.
+            unsafe {
+                libc::kill(inner, libc::SIGKILL);
+            }
         }
     }
     let _ = child.kill();
+}
+
+/// Wait (at most 100 ms) until `pid` is stopped or gone.
+fn wait_stopped(pid: i32) {
+    let deadline = Instant::now() + Duration::from_millis(100);
+    while Instant::now() < deadline {
+        match proc_stat(pid) {
+            Some((state, _)) if !matches!(state, 'T' | 't' | 'Z' | 'X') => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            _ => return,
+        }
+    }
+}
+
+/// The processes whose parent is `pid`.
+fn children_of(pid: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+        .filter(|p| proc_stat(*p).is_some_and(|(_, parent)| parent == pid))
+        .collect()
+}
+
+/// A process's state letter and parent pid, from `/proc/<pid>/stat`.
+fn proc_stat(pid: i32) -> Option<(char, i32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid ...`: the command name may hold anything, even `)`.
+    let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let parent = fields.next()?.parse().ok()?;
+    Some((state, parent))
 }
 
 /// Read the combined output to its end into `capture`.

@@ -17,9 +17,12 @@
 //! `..` component are ignored (the sandbox hides everything outside the workspace
 //! anyway). A candidate is oracle when it names a file tracked at the base commit, a
 //! directory holding tracked files (all of them count), or is a shell glob (`tests/*.sh`)
-//! matching tracked files. Files the worker adds are never oracle: new tests are welcome.
-//! A command that names its oracle only indirectly (`make test` and a `Makefile` that
-//! lists the tests) protects only what it names.
+//! matching tracked files. Files the worker adds are not oracle (new tests are welcome),
+//! except the runner configuration and stand-ins on the deny-list of [`added`]
+//! (`conftest.py`, `.cargo/config.toml`, a `Makefile` where there was none, ...): adding
+//! one is tampering too ([`TamperKind::Added`]). A command that names its oracle only
+//! indirectly (`make test` and a `Makefile` that lists the tests) protects only what it
+//! names.
 //!
 //! # How a change is found
 //!
@@ -35,12 +38,14 @@
 //! about it and it cannot make a check pass).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde::{Deserialize, Serialize};
+
+mod added;
 
 /// The largest diff kept in a [`Tamper`], in bytes (the end is cut and marked).
 pub const MAX_DIFF_BYTES: usize = 64 * 1024;
@@ -100,6 +105,9 @@ pub enum TamperKind {
     /// Now a link, a directory or something else where a file was (or a file where a
     /// link was), or reached through a parent directory that became a link.
     TypeChanged,
+    /// Absent at the base commit and added: configuration or a stand-in that changes how
+    /// the check runs (the deny-list of [`added`]).
+    Added,
 }
 
 /// One changed oracle file, with the evidence.
@@ -146,7 +154,8 @@ pub fn tampered(
     tampered_in(repo, &commit, &base, &wanted)
 }
 
-/// [`tampered`] of [`oracle_paths`], reading the base commit once: the gate's call.
+/// [`tampered`] of [`oracle_paths`], reading the base commit once, and the files added
+/// that the command's deny-list forbids ([`added`]): the gate's call.
 pub fn tampered_oracle(
     repo: &Path,
     base_commit: &str,
@@ -154,13 +163,14 @@ pub fn tampered_oracle(
 ) -> Result<Vec<Tamper>, OracleError> {
     let commit = resolve_commit(repo, base_commit)?;
     let words = candidate_words(verify_command);
-    if words.is_empty() {
-        return Ok(Vec::new());
-    }
     let base = base_entries(repo, &commit)?;
     let wanted: BTreeSet<String> =
         base.keys().filter(|file| named_by_any(&words, file)).cloned().collect();
-    tampered_in(repo, &commit, &base, &wanted)
+    let mut out = tampered_in(repo, &commit, &base, &wanted)?;
+    for (path, why) in added::forbidden_additions(repo, verify_command, &words, &base)? {
+        out.push(added_tamper(repo, &path, why)?);
+    }
+    Ok(out)
 }
 
 fn tampered_in(
@@ -220,12 +230,7 @@ const RUNNER_FILES: &[(&str, &[&str])] = &[
 /// [`candidate_words`], looking `depth` levels into words that are commands themselves
 /// (`sh -c "pytest tests/x.py"`).
 fn candidate_words_within(command: &str, depth: u8) -> BTreeSet<String> {
-    let tokens = shlex::split(command).unwrap_or_else(|| {
-        command
-            .split_whitespace()
-            .map(|w| w.trim_matches(|c| c == '"' || c == '\'').to_owned())
-            .collect()
-    });
+    let tokens = shell_words(command);
     let mut out = BTreeSet::new();
     for token in &tokens {
         if depth > 0 && token.contains(char::is_whitespace) {
@@ -248,6 +253,17 @@ fn candidate_words_within(command: &str, depth: u8) -> BTreeSet<String> {
         }
     }
     out
+}
+
+/// The words of a command as a shell splits them (`shlex`), or at whitespace (quotes
+/// dropped) when it does not parse.
+fn shell_words(command: &str) -> Vec<String> {
+    shlex::split(command).unwrap_or_else(|| {
+        command
+            .split_whitespace()
+            .map(|w| w.trim_matches(|c| c == '"' || c == '\'').to_owned())
+            .collect()
+    })
 }
 
 /// `./a/b/` -> `a/b`; `None` for words that cannot name a path inside the repository.
@@ -624,18 +640,47 @@ fn worktree_diff(repo: &Path, path: &str, entry: &Entry) -> Result<String, Oracl
             new.clone().into()
         }
     };
+    Ok(note + &diff_in(&scratch, old.as_os_str(), &new_arg)?)
+}
+
+/// An added file as a [`Tamper`]: why it counts, and the diff from nothing to it.
+fn added_tamper(repo: &Path, path: &str, why: &str) -> Result<Tamper, OracleError> {
+    let scratch = ScratchDir::new("oracle-diff")
+        .map_err(|source| OracleError::Io { path: std::env::temp_dir(), source })?;
+    let new = Path::new("b").join(path);
+    let mut note = format!("{path}: added, not at the base commit ({why})\n");
+    let new_arg: OsString = match on_disk(repo, path) {
+        OnDisk::File => match copy_file(&repo.join(path), &scratch.path().join(&new)) {
+            Ok(()) => new.into(),
+            Err(e) => {
+                note.push_str(&format!("{path}: cannot be read: {e}\n"));
+                "/dev/null".into()
+            }
+        },
+        OnDisk::Link(target) => {
+            make_link(&scratch.path().join(&new), &target)?;
+            new.into()
+        }
+        _ => "/dev/null".into(),
+    };
+    let diff = note + &diff_in(&scratch, "/dev/null".as_ref(), &new_arg)?;
+    Ok(Tamper { path: PathBuf::from(path), kind: TamperKind::Added, diff: cap_diff(diff) })
+}
+
+/// `git diff --no-index old new` inside `scratch` (paths relative to it, or `/dev/null`).
+fn diff_in(scratch: &ScratchDir, old: &OsStr, new: &OsStr) -> Result<String, OracleError> {
     let mut cmd = git_command(scratch.path());
     cmd.env("GIT_CEILING_DIRECTORIES", scratch.path().parent().unwrap_or(Path::new("/")));
     cmd.args(["diff", "--no-index", "--no-prefix", "--no-color", "--no-ext-diff"])
         .args(["--no-textconv", "--"])
-        .arg(&old)
-        .arg(&new_arg);
+        .arg(old)
+        .arg(new);
     let output = cmd.output().map_err(spawn_error)?;
     if !matches!(output.status.code(), Some(0 | 1)) {
         let args = ["diff", "--no-index"];
         return Err(git_failure(scratch.path(), &args, &output));
     }
-    Ok(note + &String::from_utf8_lossy(&output.stdout))
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// The diff from the base commit to the index for one path.

@@ -233,7 +233,8 @@ fn failure_text(failure: &GateVerdict) -> String {
         GateStatus::OracleTampered => {
             out.push_str(
                 "You changed files the check depends on. Restore each to its original \
-                 content and meet the criterion by changing the implementation instead:\n",
+                 content (remove those you added) and meet the criterion by changing the \
+                 implementation instead:\n",
             );
             for t in &failure.tampered {
                 let how = match t.kind {
@@ -242,11 +243,15 @@ fn failure_text(failure: &GateVerdict) -> String {
                     TamperKind::TypeChanged => {
                         "replaced by something that is not the original file"
                     }
+                    TamperKind::Added => "added: it changes how the check runs",
                 };
                 let _ = writeln!(out, "- {} ({how})", t.path.display());
             }
         }
-        GateStatus::Unverified | GateStatus::Exempt | GateStatus::Passed => {
+        GateStatus::Unverified
+        | GateStatus::Exempt
+        | GateStatus::Passed
+        | GateStatus::Cancelled => {
             out.push_str("The check did not report a failure to act on.\n");
         }
         GateStatus::Failed => failed_text(&mut out, failure),
@@ -397,6 +402,12 @@ metadata:
         let tampered = retry_prompt(&seed, 0, &failure(GateStatus::OracleTampered, tail));
         assert_clean(&seed, &tampered);
         assert!(tampered.contains("tests/check.sh (modified)"), "{tampered}");
+        let mut added = failure(GateStatus::OracleTampered, tail);
+        added.tampered[0] =
+            Tamper { path: "conftest.py".into(), kind: TamperKind::Added, diff: String::new() };
+        let added = retry_prompt(&seed, 0, &added);
+        assert!(added.contains("conftest.py (added: it changes how the check runs)"), "{added}");
+        assert!(added.contains("remove those you added"), "{added}");
         let mut timeout = failure(GateStatus::Failed, "");
         timeout.timed_out = true;
         assert!(retry_prompt(&seed, 0, &timeout).contains("did not finish in time"));

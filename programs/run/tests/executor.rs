@@ -30,7 +30,7 @@ use ooo_runtime::scripted::{Script, ScriptedProvider, ScriptedRuntime};
 use ooo_sandbox::Sandbox;
 
 mod support;
-use support::sandbox;
+use support::{processes_with, sandbox, wait_until};
 
 const ID: &str = "01JEXEC0000000000000000001";
 
@@ -558,6 +558,78 @@ fn a_cancel_recorded_by_another_process_is_obeyed() {
     assert_eq!(r.verdict, Verdict::Cancelled);
     let cancels = env.kinds().iter().filter(|k| **k == kind::CANCEL_REQUESTED).count();
     assert_eq!(cancels, 1, "the other process's record is not repeated");
+}
+
+/// Run `seed` and set the cancel flag once `sleep <marker>` runs (at most 10 s after the
+/// start): the result and how long after the cancel the run ended.
+fn run_cancelled_at(env: &Env, seed: &Seed, marker: &str) -> (RunResult, Duration) {
+    let cancel = Arc::clone(&env.cancel);
+    let sleeping = format!("sleep\0{marker}");
+    let (r, cancelled_at) = std::thread::scope(|s| {
+        let canceller = s.spawn(|| {
+            let seen =
+                wait_until(Duration::from_secs(10), || !processes_with(&sleeping).is_empty());
+            cancel.store(true, Ordering::SeqCst);
+            (seen, Instant::now())
+        });
+        let r = env.run(seed, &settings());
+        let (seen, at) = canceller.join().unwrap();
+        assert!(seen, "{marker} was never seen running");
+        (r, at)
+    });
+    (r, Instant::now().saturating_duration_since(cancelled_at))
+}
+
+/// A cancel while a criterion's verify command runs (a 62 s sleep, longer than the
+/// gate's 60 s timeout) kills it at once: the attempt is sealed `cancelled` (not failed:
+/// the criterion stays open), the run ends `cancelled`, nothing is left running.
+#[test]
+fn a_cancel_while_a_verify_command_runs_kills_it_and_seals_the_attempt_cancelled() {
+    let Some(env) = env() else { return };
+    let marker = format!("62.{:06}", std::process::id() % 1_000_000);
+    env.rt.push(Script::succeed("done").write("src/a.txt", "A"));
+    let ac = format!("  - description: waits\n    verify_command: sleep {marker}\n");
+    let (r, took) = run_cancelled_at(&env, &seed(&ac), &marker);
+    assert!(took < Duration::from_secs(5), "ended {took:?} after the cancel");
+    assert_eq!((r.verdict, r.exit_code), (Verdict::Cancelled, 130), "{r:#?}");
+    let seals = env.seals();
+    assert_eq!(seals.len(), 1);
+    assert_eq!(seals[0].verdict["status"], json!("cancelled"), "{}", seals[0].verdict);
+    assert_ne!(r.criteria[0].status, CriterionStatus::Failed);
+    assert_eq!(
+        env.kinds(),
+        [
+            kind::STARTED,
+            kind::PLAN_RECORDED,
+            kind::ATTEMPT_DISPATCHED,
+            kind::ATTEMPT_SEALED,
+            kind::CANCEL_REQUESTED,
+            kind::FINISHED
+        ]
+    );
+    assert!(wait_until(Duration::from_secs(2), || processes_with(&marker).is_empty()));
+}
+
+/// A cancel while the evaluation's mechanical check runs ends the run `cancelled`, not
+/// with an evaluation: none is recorded, and the check is killed at once.
+#[test]
+fn a_cancel_during_the_evaluation_ends_the_run_cancelled() {
+    let Some(env) = env() else { return };
+    let marker = format!("63.{:06}", std::process::id() % 1_000_000);
+    std::fs::create_dir_all(env.ws.join(".ouroboros")).unwrap();
+    let check = format!("[[check]]\nname = \"slow\"\ncommand = \"sleep {marker}\"\n");
+    std::fs::write(env.ws.join(".ouroboros/mechanical.toml"), check).unwrap();
+    env.rt.push(Script::succeed("done").write("src/a.txt", "A"));
+    let (r, took) = run_cancelled_at(&env, &seed(AC_A), &marker);
+    assert!(took < Duration::from_secs(5), "ended {took:?} after the cancel");
+    assert_eq!((r.verdict, r.exit_code), (Verdict::Cancelled, 130), "{r:#?}");
+    assert_eq!(r.criteria[0].status, CriterionStatus::Accepted);
+    let exec = env.fold();
+    assert_eq!((exec.status, exec.evaluation), (ExecStatus::Cancelled, None));
+    let kinds = env.kinds();
+    assert_eq!(&kinds[kinds.len() - 2..], [kind::CANCEL_REQUESTED, kind::FINISHED]);
+    assert!(!kinds.contains(&kind::EVALUATION_RECORDED), "{kinds:?}");
+    assert!(wait_until(Duration::from_secs(2), || processes_with(&marker).is_empty()));
 }
 
 #[test]

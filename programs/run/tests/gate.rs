@@ -3,15 +3,17 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use ooo_core::seed::AcceptanceCriterion;
-use ooo_run::gate::{self, GateError, GateSettings, GateStatus, GateVerdict};
+use ooo_run::gate::{self, CancelFlag, GateError, GateSettings, GateStatus, GateVerdict};
 use ooo_run::oracle::{self, OracleError, TamperKind};
 use ooo_sandbox::Sandbox;
 
 mod support;
-use support::sandbox;
+use support::{processes_with, sandbox, wait_until};
 
 const CHECK: &str = r#"#!/bin/sh
 value=$(cat src/value.txt)
@@ -283,6 +285,50 @@ fn a_new_test_file_is_not_oracle() {
     assert_eq!(v.status, GateStatus::Passed, "{v:#?}");
 }
 
+/// Runner configuration or a stand-in the worker adds changes what the check means
+/// without touching a file of the base: oracle tampered, the added file named with its
+/// content as evidence, and the check does not run. New tests and modules are fine.
+#[test]
+fn added_runner_configuration_is_oracle_tampered_new_tests_are_not() {
+    let Some(sandbox) = sandbox() else { return };
+    let repo = Repo::new();
+    repo.write("src/value.txt", "42\n");
+    let pytest = criterion(Some("pytest -q tests"), &[], None);
+    repo.write("tests/test_new.py", "def test_new(): pass\n");
+    repo.write("src/helpers/__init__.py", "");
+    let v = repo.check(&sandbox, &pytest);
+    assert!(v.status != GateStatus::OracleTampered && v.tampered.is_empty(), "{v:#?}");
+    let make = criterion(Some("make check"), &[], None);
+    let cargo = criterion(Some("cargo test"), &[], None);
+    let cases = [
+        (&pytest, "tests/conftest.py", "def pytest_collection_modifyitems(items): items.clear()"),
+        (&pytest, "pytest.ini", "[pytest]\naddopts = --co"),
+        (&the_check(), "sitecustomize.py", "import os"),
+        (&the_check(), "sh", "#!/bin/sh"),
+        (&make, "GNUmakefile", "check: ; @true"),
+        (&cargo, ".cargo/config.toml", "[alias]\ntest = \"version\""),
+    ];
+    for (criterion, path, content) in cases {
+        repo.write(path, &format!("{content}\n"));
+        let v = repo.check(&sandbox, criterion);
+        std::fs::remove_file(repo.ws.join(path)).unwrap();
+        assert_eq!(v.status, GateStatus::OracleTampered, "{path}: {v:#?}");
+        assert_eq!(v.exit_code, None, "{path}: the check ran");
+        let [t] = v.tampered.as_slice() else { panic!("{path}: {v:#?}") };
+        assert_eq!((t.path.as_path(), t.kind), (Path::new(path), TamperKind::Added));
+        let first = content.lines().next().unwrap();
+        assert!(t.diff.contains(&format!("+++ b/{path}")), "{path}: {}", t.diff);
+        assert!(t.diff.contains(&format!("+{first}")), "{path}: {}", t.diff);
+    }
+    // Added by the check's own run (the worker's code), it is found afterwards.
+    let planting = criterion(Some("touch sitecustomize.py && sh tests/check.sh"), &[], None);
+    let v = repo.check(&sandbox, &planting);
+    assert_eq!(v.status, GateStatus::OracleTampered, "{v:#?}");
+    assert_eq!(v.exit_code, Some(0), "{v:#?}");
+    std::fs::remove_file(repo.ws.join("sitecustomize.py")).unwrap();
+    assert_eq!(repo.check(&sandbox, &the_check()).status, GateStatus::Passed);
+}
+
 #[test]
 fn a_named_directory_protects_every_file_in_it() {
     let Some(_sandbox) = sandbox() else { return };
@@ -345,30 +391,78 @@ fn a_hanging_check_times_out_and_leaves_nothing_running() {
     assert!(v.timed_out && v.exit_code.is_none(), "{v:#?}");
     assert!(took < Duration::from_secs(2 + 5), "took {took:?}");
     assert!(v.output_tail.contains("started"), "{v:#?}");
-    // The sandbox's processes go with it (allow the kernel a moment to reap them).
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while !processes_with(&marker).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(processes_with(&marker), Vec::<u32>::new(), "left running");
+    assert_nothing_left(&marker);
 }
 
-/// Pids whose command line contains `needle`.
-fn processes_with(needle: &str) -> Vec<u32> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid == std::process::id() {
-            continue;
-        }
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
-        if String::from_utf8_lossy(&cmdline).contains(needle) {
-            out.push(pid);
-        }
+/// A cancel reaches a check already running: the sandbox is killed at once (not at the
+/// 60 s timeout), nothing is judged, nothing is left running, the output so far is kept.
+#[test]
+fn a_cancel_kills_a_running_check_at_once() {
+    let Some(sandbox) = sandbox() else { return };
+    let repo = Repo::new();
+    let marker = format!("61.{:06}", std::process::id() % 1_000_000);
+    let command = format!("echo started; sleep {marker} & sleep {marker}");
+    let flag = Arc::new(AtomicBool::new(false));
+    let settings = GateSettings { cancel: Some(CancelFlag(Arc::clone(&flag))), ..settings() };
+    // The sleeps themselves (the command's text is in `sh`'s and `bwrap`'s arguments too).
+    let sleeping = format!("sleep\0{marker}");
+    let canceller = std::thread::spawn(move || {
+        assert!(wait_until(Duration::from_secs(10), || processes_with(&sleeping).len() >= 2));
+        flag.store(true, Ordering::SeqCst);
+        Instant::now()
+    });
+    let v = repo.check_with(&sandbox, &criterion(Some(&command), &[], None), &settings);
+    let returned = Instant::now();
+    let cancelled_at = canceller.join().expect("the sleeps were seen running");
+    let took = returned.saturating_duration_since(cancelled_at);
+    assert!(took < Duration::from_secs(5), "ended {took:?} after the cancel");
+    assert_eq!(v.status, GateStatus::Cancelled, "{v:#?}");
+    assert!(!v.passed() && !v.timed_out && v.exit_code.is_none(), "{v:#?}");
+    assert!(v.output_tail.contains("started"), "{v:#?}");
+    assert_nothing_left(&marker);
+}
+
+/// A cancel the moment the sandbox starts (while `bwrap` sets it up, before its child
+/// has asked to die with it) leaves nothing running either; tried 30 times, since the
+/// moment is short.
+#[test]
+fn a_cancel_while_the_sandbox_starts_leaves_nothing_running() {
+    let Some(sandbox) = sandbox() else { return };
+    let repo = Repo::new();
+    for i in 0..30 {
+        let marker = format!("64.{i:02}{:04}", std::process::id() % 10_000);
+        let command = format!("echo started; sleep {marker} & sleep {marker}");
+        let flag = Arc::new(AtomicBool::new(false));
+        let settings = GateSettings { cancel: Some(CancelFlag(Arc::clone(&flag))), ..settings() };
+        let watched = marker.clone();
+        let canceller = std::thread::spawn(move || {
+            wait_until(Duration::from_secs(10), || processes_with(&watched).len() >= 2);
+            std::thread::sleep(Duration::from_millis(i % 3));
+            flag.store(true, Ordering::SeqCst);
+        });
+        let v = repo.check_with(&sandbox, &criterion(Some(&command), &[], None), &settings);
+        canceller.join().unwrap();
+        assert_eq!(v.status, GateStatus::Cancelled, "{v:#?}");
+        assert_nothing_left(&marker);
     }
-    out
+}
+
+/// A cancel set before the check runs nothing.
+#[test]
+fn a_check_cancelled_before_it_starts_runs_nothing() {
+    let Some(sandbox) = sandbox() else { return };
+    let repo = Repo::new();
+    let flag = Arc::new(AtomicBool::new(true));
+    let settings = GateSettings { cancel: Some(CancelFlag(flag)), ..settings() };
+    let v = repo.check_with(&sandbox, &criterion(Some("touch ran"), &[], None), &settings);
+    assert_eq!(v.status, GateStatus::Cancelled, "{v:#?}");
+    assert!(!repo.ws.join("ran").exists(), "the command ran");
+}
+
+/// The sandbox's processes go with it (allowing the kernel a moment to reap them).
+fn assert_nothing_left(marker: &str) {
+    wait_until(Duration::from_secs(2), || processes_with(marker).is_empty());
+    assert_eq!(processes_with(marker), Vec::<u32>::new(), "left running");
 }
 
 #[test]

@@ -1,12 +1,13 @@
 //! Set-up shared by `ooo-run`'s integration tests (included with `mod support;`): the
-//! sandbox's init helper and the sandbox itself. What does not live here: the tests'
-//! repositories and scenarios.
+//! sandbox's init helper, the sandbox itself, and looking for the processes a test left.
+//! What does not live here: the tests' repositories and scenarios.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use ooo_sandbox::{Mode, Sandbox};
 
@@ -42,4 +43,34 @@ pub fn sandbox() -> Option<Sandbox> {
         }
         Err(e) => panic!("{e}: {}", e.hint()),
     }
+}
+
+/// Pids (other than this process) whose command line contains `needle`.
+pub fn processes_with(needle: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        if String::from_utf8_lossy(&cmdline).contains(needle) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Whether `done` became true within `limit` (looked at every 10 ms).
+pub fn wait_until(limit: Duration, done: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
 }
