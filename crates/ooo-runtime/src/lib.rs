@@ -14,6 +14,7 @@ pub mod cli;
 pub mod env;
 pub mod http;
 pub mod journal;
+pub mod private_dirs;
 pub mod process;
 pub mod registry;
 pub mod sandboxed;

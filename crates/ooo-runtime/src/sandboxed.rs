@@ -1,6 +1,7 @@
 //! Agent workers in `ooo-sandbox`: the [`Launcher`] that confines a runtime's CLI. The
-//! worker sees the system, the CLI's own installation (read-only), the workspace and the
-//! CLI's configuration and session directories (writable), a private `HOME`, and reaches
+//! worker sees the system, the CLI's own installation (read-only), the workspace, private
+//! copies of the CLI's configuration directories (writable; see [`crate::private_dirs`]:
+//! never the caller's own), a private `HOME`, and reaches
 //! only the hosts it is given (its model provider) through ooo's proxy; the CLIs honour
 //! `HTTP_PROXY`/`HTTPS_PROXY`. Which hosts and directories a worker gets is the caller's
 //! decision ([`WorkerGrant`]); this module only turns a spec and a grant into a confined
@@ -10,28 +11,21 @@ use std::path::{Path, PathBuf};
 
 use ooo_sandbox::{Limits, Network, Policy, Sandbox, Terminal};
 
+use crate::private_dirs;
 use crate::process::{Launch, Launcher, ProcessSpec};
 
 /// The [`Launcher::name`] of [`SandboxLauncher`]: a CLI launched by it is confined
 /// ([`crate::cli::CliSettings::confined`]).
 pub const LAUNCHER_NAME: &str = "sandbox";
 
-/// Variables that name a CLI's own directories: made writable when set and existing.
-const CLI_DIRS: &[&str] = &[
-    "CLAUDE_CONFIG_DIR",
-    "CODEX_HOME",
-    "XDG_CONFIG_HOME",
-    "XDG_DATA_HOME",
-    "XDG_STATE_HOME",
-    "XDG_CACHE_HOME",
-    "GEMINI_CLI_HOME",
-];
-
 /// What a worker may touch besides its workspace (the spec's working directory).
 #[derive(Debug, Clone)]
 pub struct WorkerGrant {
     /// Its `HOME` (created by the caller, private to the worker, writable).
     pub home: PathBuf,
+    /// Where the private copies of the CLI's directories are made: a directory the
+    /// worker is not granted (not inside `home` nor the workspace).
+    pub cli_dirs: PathBuf,
     /// More read-only paths (a toolchain, say).
     pub read: Vec<PathBuf>,
     /// More writable paths.
@@ -55,27 +49,24 @@ impl SandboxLauncher {
         Self { sandbox, grant }
     }
 
-    /// The sandbox policy for one spec.
-    fn policy(&self, spec: &ProcessSpec) -> Policy {
+    /// The sandbox policy for one spec (after making the CLI's private directories).
+    fn policy(&self, spec: &ProcessSpec) -> std::io::Result<Policy> {
+        let lookup = |name: &str| spec.env.get(name).cloned();
+        let private = private_dirs::prepare(&self.grant.cli_dirs, &lookup)?;
         let mut env: Vec<(String, String)> = spec
             .env
             .iter()
-            .filter(|(k, _)| k.as_str() != "HOME")
+            .filter(|(k, _)| k.as_str() != "HOME" && !private.iter().any(|(var, _)| var == k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         env.push(("HOME".into(), self.grant.home.display().to_string()));
+        env.extend(private.iter().map(|(var, dir)| ((*var).to_owned(), dir.display().to_string())));
         let mut write = vec![spec.cwd.clone(), self.grant.home.clone()];
         write.extend(self.grant.write.iter().cloned());
-        write.extend(
-            CLI_DIRS
-                .iter()
-                .filter_map(|var| spec.env.get(*var))
-                .map(PathBuf::from)
-                .filter(|dir| dir.is_absolute() && dir.is_dir()),
-        );
+        write.extend(private.into_iter().map(|(_, dir)| dir));
         let mut read = self.grant.read.clone();
         read.extend(install_root(&spec.program));
-        Policy {
+        Ok(Policy {
             read,
             write,
             cwd: spec.cwd.clone(),
@@ -85,7 +76,7 @@ impl SandboxLauncher {
             terminal: Terminal::None,
             hide: self.grant.hide.clone(),
             ..Policy::default()
-        }
+        })
     }
 }
 
@@ -96,7 +87,7 @@ impl Launcher for SandboxLauncher {
         let program = spec.program.canonicalize().unwrap_or_else(|_| spec.program.clone());
         let confined = self
             .sandbox
-            .command(self.policy(spec), program.as_os_str(), &spec.args)
+            .command(self.policy(spec)?, program.as_os_str(), &spec.args)
             .map_err(|e| std::io::Error::other(format!("{e} (hint: {})", e.hint())))?;
         let mut confined = confined;
         let command = std::mem::replace(&mut confined.command, std::process::Command::new("/"));

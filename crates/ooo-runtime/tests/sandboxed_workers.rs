@@ -77,6 +77,7 @@ fn worker(claude: PathBuf, sandbox: Sandbox, network: impl Fn(&FakeModel) -> Net
     configure("claude", dir.path(), fake.base_url(), &mut env, &mut settings);
     let grant = WorkerGrant {
         home: dir.path().join("worker-home"),
+        cli_dirs: dir.path().join("worker-cli"),
         read: Vec::new(),
         write: Vec::new(),
         network: network(&fake),

@@ -160,6 +160,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         .collect();
     let grant = WorkerGrant {
         home: worker_home,
+        cli_dirs: home.execution_dir(&execution_id).join("cli"),
         read,
         write: Vec::new(),
         network: Network::Hosts(vec![host]),
