@@ -307,6 +307,16 @@ fn forbidden(path: &str, cx: &Context<'_>) -> Option<&'static str> {
     cx.runs.runners.iter().find_map(|runner| runner_forbids(*runner, dir, name, cx))
 }
 
+/// Why an added link to a directory at `path` is forbidden: where the check runs, what
+/// the runner finds through it (`.cargo/`, a package `python -m` runs, a program's
+/// stand-in) is not in the work tree to be looked at.
+fn linked_dir(path: &str, cx: &Context<'_>) -> Option<&'static str> {
+    let (dir, _) = path.rsplit_once('/').unwrap_or(("", path));
+    // A base directory replaced by a link is a change to the files in it (reported so).
+    let new = !cx.base_dirs.contains(path);
+    (new && cx.run_dirs.contains(dir)).then_some("a link to a directory where the check runs")
+}
+
 /// A module or package that `python -m` would run instead of the one at the base.
 fn shadowed_module(path: &str, cx: &Context<'_>) -> Option<&'static str> {
     let shadows = cx.runs.modules.iter().any(|module| {
@@ -394,9 +404,20 @@ pub(super) fn forbidden_additions(
         base,
         base_dirs: &base_dirs,
     };
-    let mut out: Vec<(String, &'static str)> = untracked(repo, base, &base_dirs)?
+    // A directory whose name matters to the check is looked into even when it looks
+    // like installed dependencies (a `pyvenv.cfg` planted in `.cargo/` hides nothing).
+    let looked_into = |path: &str, name: &str| {
+        name == ".cargo"
+            || cx.run_dirs.contains(path)
+            || cx.runs.modules.contains(name)
+            || cx.runs.programs.contains(name)
+    };
+    let mut out: Vec<(String, &'static str)> = untracked(repo, base, &base_dirs, &looked_into)?
         .into_iter()
-        .filter_map(|path| forbidden(&path, &cx).map(|why| (path, why)))
+        .filter_map(|(path, to_dir)| {
+            let why = forbidden(&path, &cx).or_else(|| to_dir.then(|| linked_dir(&path, &cx))?);
+            why.map(|why| (path, why))
+        })
         .collect();
     out.sort();
     Ok(out)
@@ -406,14 +427,16 @@ pub(super) fn forbidden_additions(
 // The work tree.
 
 /// Every file and link under `repo` that the base does not track, relative and
-/// `/`-separated (see the module docs for what is not looked into). A directory that
-/// cannot be read is skipped: the check, run as the same user with fewer rights, cannot
-/// read it either.
+/// `/`-separated, each with whether it is a link to a directory (see the module docs for
+/// what is not looked into; `looked_into` names directories never skipped). A directory
+/// that cannot be read is skipped: the check, run as the same user with fewer rights,
+/// cannot read it either.
 fn untracked(
     repo: &Path,
     base: &BTreeMap<String, Entry>,
     base_dirs: &BTreeSet<String>,
-) -> Result<Vec<String>, OracleError> {
+    looked_into: &dyn Fn(&str, &str) -> bool,
+) -> Result<Vec<(String, bool)>, OracleError> {
     let io = |source| OracleError::Io { path: repo.to_owned(), source };
     std::fs::read_dir(repo).map_err(io)?;
     let mut out = Vec::new();
@@ -424,11 +447,17 @@ fn untracked(
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = join(&dir, &name);
             match entry.file_type() {
-                Ok(t) if t.is_dir() && !skipped(repo, &path, &name, base_dirs) => {
+                Ok(t)
+                    if t.is_dir()
+                        && (looked_into(&path, &name)
+                            || !skipped(repo, &path, &name, base_dirs)) =>
+                {
                     pending.push(path);
                 }
+                Ok(t) if t.is_dir() => {}
                 Ok(t) if (t.is_file() || t.is_symlink()) && !base.contains_key(&path) => {
-                    out.push(path);
+                    let to_dir = t.is_symlink() && repo.join(&path).is_dir();
+                    out.push((path, to_dir));
                 }
                 _ => {}
             }
@@ -481,11 +510,54 @@ mod tests {
         std::os::unix::fs::symlink("/etc", root.join("src/link")).unwrap();
         let entry = Entry { mode: "100644".into(), oid: "0".repeat(40) };
         let base = BTreeMap::from([("tests/test_a.py".to_owned(), entry)]);
-        let mut found = untracked(root, &base, &directories(&base)).unwrap();
+        let never = |_: &str, _: &str| false;
+        let mut found = untracked(root, &base, &directories(&base), &never).unwrap();
         found.sort();
+        let expected = ["src/link", "src/new.py", "tests/conftest.py", "tests/pyvenv.cfg"];
+        assert_eq!(found, expected.map(|p| (p.to_owned(), p == "src/link")));
+    }
+
+    /// The review's bypasses: a `pyvenv.cfg` planted to have `.cargo/` or a shadowing
+    /// package skipped, and a link to a directory standing in for one.
+    #[test]
+    fn planted_virtual_environments_and_directory_links_hide_nothing() {
+        let added = |command: &str, files: &[&str], links: &[(&str, &str)]| {
+            let dir = tempfile::tempdir().unwrap();
+            let root = dir.path();
+            for file in files.iter().chain(&["tests/test_a.py", "Cargo.toml"]) {
+                std::fs::create_dir_all(root.join(file).parent().unwrap()).unwrap();
+                std::fs::write(root.join(file), "x").unwrap();
+            }
+            for (link, target) in links {
+                std::os::unix::fs::symlink(target, root.join(link)).unwrap();
+            }
+            let entry = Entry { mode: "100644".into(), oid: "0".repeat(40) };
+            let base: BTreeMap<String, Entry> = ["tests/test_a.py", "Cargo.toml"]
+                .iter()
+                .map(|p| (p.to_string(), entry.clone()))
+                .collect();
+            let words = crate::oracle::candidate_words(command);
+            let found = forbidden_additions(root, command, &words, &base).unwrap();
+            found.into_iter().map(|(p, _)| p).collect::<Vec<_>>()
+        };
         assert_eq!(
-            found,
-            ["src/link", "src/new.py", "tests/conftest.py", "tests/pyvenv.cfg"].map(String::from)
+            added("cargo test", &[".cargo/pyvenv.cfg", ".cargo/config.toml"], &[]),
+            [".cargo/config.toml"]
+        );
+        let fake = ["pytest/pyvenv.cfg", "pytest/__init__.py", "pytest/__main__.py"];
+        let found = added("python -m pytest tests", &fake, &[]);
+        assert!(found.contains(&"pytest/__main__.py".to_owned()), "{found:?}");
+        assert_eq!(added("cargo test", &["cfg/config.toml"], &[(".cargo", "cfg")]), [".cargo"]);
+        assert_eq!(
+            added("python -m pytest", &["fake/__main__.py"], &[("pytest", "fake")]),
+            ["pytest"]
+        );
+        // A real virtual environment elsewhere, and a link to a file, stay fine.
+        let venv = [".venv/pyvenv.cfg", ".venv/lib/site-packages/x.pth"];
+        assert_eq!(added("python -m pytest", &venv, &[]), Vec::<String>::new());
+        assert_eq!(
+            added("cargo test", &["docs/a.md"], &[("README.md", "docs/a.md")]),
+            Vec::<String>::new()
         );
     }
 
