@@ -169,12 +169,25 @@ pub struct CriterionRechecked {
     pub verdict: Value,
 }
 
-/// `run.commit.recorded`: a commit in the workspace, after a criterion or at the end.
+/// `run.commit.recorded`: a commit in the workspace, after a criterion, after a level
+/// whose criteria ran at once, or at the end.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitRecorded {
+    /// The one criterion a criterion's commit is for.
     #[serde(default)]
     pub criterion: Option<usize>,
     pub sha: String,
+    /// The criteria a commit of several holds (then `criterion` is `None`): a level's,
+    /// or accepted work committed late.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub criteria: Vec<usize>,
+}
+
+impl CommitRecorded {
+    /// Whether this commit holds criterion `index`'s accepted work.
+    pub fn holds(&self, index: usize) -> bool {
+        self.criterion == Some(index) || self.criteria.contains(&index)
+    }
 }
 
 /// `run.execution.cancel_requested`.
@@ -755,7 +768,7 @@ impl Execution {
 
     fn apply_commit(&mut self, c: CommitRecorded) -> Result<(), OutOfOrder> {
         let kind = kind::COMMIT_RECORDED;
-        if let Some(index) = c.criterion {
+        for &index in c.criterion.iter().chain(&c.criteria) {
             let state = self.criterion(kind, index)?;
             if state.status != CriterionStatus::Accepted {
                 return Err(OutOfOrder::new(kind, format!("criterion {index} is not accepted")));

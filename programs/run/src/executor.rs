@@ -32,7 +32,11 @@
 //! * `passed`: `run.criterion.accepted`, and with [`CommitPolicy::Ac`] in a worktree a
 //!   commit, recorded as `run.commit.recorded` (in a level whose criteria run at once,
 //!   one commit for the level's accepted criteria when its last worker is done: their
-//!   files share the workspace and cannot be told apart);
+//!   files share the workspace and cannot be told apart; its message names the level's
+//!   criteria that were not accepted, whose workers' files are in the tree too).
+//!   Accepted work whose commit was never made (a level that stopped first, here or in
+//!   the process a resume takes over from) goes into the next commit, or one at the end;
+//!   each commit's trailers name every criterion it holds;
 //! * `unverified` / `exempt`: `run.criterion.unverified` at once (retrying cannot verify
 //!   a criterion that has no check);
 //! * `failed` / `oracle_tampered`: another attempt with the failure as feedback, and
@@ -300,14 +304,14 @@ pub enum RunError {
     Workspace(#[from] WorkspaceError),
     #[error(
         "files the checks depend on already differ from the base commit {base}: {}",
-        paths.join(", ")
+        paths.joined()
     )]
-    DirtyOracle { base: String, paths: Vec<String> },
+    DirtyOracle { base: String, paths: OraclePaths },
     #[error(
         "files the checks of execution {execution} depend on changed since its base commit {base}: {}",
-        paths.join(", ")
+        paths.joined()
     )]
-    OracleChanged { execution: String, root: PathBuf, base: String, paths: Vec<String> },
+    OracleChanged { execution: String, root: PathBuf, base: String, paths: OraclePaths },
     #[error("cannot read the checks the oracle is made of: {0}")]
     Oracle(#[from] crate::oracle::OracleError),
     #[error(transparent)]
@@ -330,7 +334,23 @@ impl RunError {
             RunError::NotLocked { .. } => {
                 "this is a bug in the caller of ooo run's executor; please report it".into()
             }
-            RunError::DirtyOracle { .. } => "commit or stash those changes first (the checks are read from the base commit, and every attempt would count as tampering), or run with --worktree".into(),
+            RunError::DirtyOracle { paths, .. } => {
+                let mut fix = Vec::new();
+                if !paths.changed.is_empty() {
+                    fix.push("commit or stash the changes".to_owned());
+                }
+                if !paths.added.is_empty() {
+                    fix.push(format!(
+                        "move the added files out of the repository ({})",
+                        paths.added.join(" ")
+                    ));
+                }
+                format!(
+                    "{} first (the checks are read from the base commit, and every attempt \
+                     would count as tampering), or run with --worktree",
+                    fix.join(" and ")
+                )
+            }
             RunError::Oracle(e) => e.hint(),
             RunError::Mechanical(e) => e.hint(),
             RunError::SeedChanged { .. } => {
@@ -342,13 +362,28 @@ impl RunError {
             RunError::NotResumable { execution, source, .. } => {
                 format!("{}; then `ooo run --resume {execution}`", source.hint())
             }
-            RunError::OracleChanged { execution, root, base, paths } => format!(
-                "the checks are read from the base commit, so every attempt would count as \
-                 tampering: restore them (`git -C {} checkout {base} -- {}`), then \
-                 `ooo run --resume {execution}`",
-                root.display(),
-                paths.join(" ")
-            ),
+            RunError::OracleChanged { execution, root, base, paths } => {
+                let mut fix = Vec::new();
+                if !paths.changed.is_empty() {
+                    fix.push(format!(
+                        "restore them (`git -C {} checkout {base} -- {}`)",
+                        root.display(),
+                        paths.changed.join(" ")
+                    ));
+                }
+                if !paths.added.is_empty() {
+                    fix.push(format!(
+                        "remove the added ones (`cd {} && rm -r -- {}`)",
+                        root.display(),
+                        paths.added.join(" ")
+                    ));
+                }
+                format!(
+                    "the checks are read from the base commit, so every attempt would count \
+                     as tampering: {}, then `ooo run --resume {execution}`",
+                    fix.join(" and ")
+                )
+            }
             RunError::Workspace(e) => {
                 format!("{}; the execution can be resumed with `ooo run --resume`", e.hint())
             }
@@ -450,8 +485,8 @@ impl Executor<'_> {
         if replanned {
             self.append(Record::PlanRecorded(plan.clone()))?;
         }
-        for commit in unrecorded {
-            self.append(Record::CommitRecorded(commit))?;
+        for commit in &unrecorded {
+            self.append(Record::CommitRecorded(commit.clone()))?;
         }
         let earlier: Vec<Earlier> = (0..seed.acceptance_criteria.len())
             .map(|i| Earlier {
@@ -461,6 +496,7 @@ impl Executor<'_> {
             })
             .collect();
         let run = Run::new(self, seed, ws, settings, &execution.id, owner);
+        *self::lock(&run.carry) = carried(ws, settings, execution, &unrecorded)?;
         run.execute(&plan, &todo, &earlier, began)
     }
 
@@ -565,16 +601,39 @@ fn check_oracles_clean(seed: &Seed, ws: &Workspace) -> Result<(), RunError> {
     }
 }
 
+/// The files the checks depend on that differ from the base commit: changed (or
+/// deleted) ones, and added ones (runner configuration, stand-ins).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct OraclePaths {
+    pub changed: Vec<String>,
+    pub added: Vec<String>,
+}
+
+impl OraclePaths {
+    fn is_empty(&self) -> bool {
+        self.changed.is_empty() && self.added.is_empty()
+    }
+
+    fn joined(&self) -> String {
+        let added = self.added.iter().map(|p| format!("{p} (added)"));
+        self.changed.iter().cloned().chain(added).collect::<Vec<_>>().join(", ")
+    }
+}
+
 /// The files some criterion's check depends on that differ from the base commit (in the
 /// work tree or the index), each once.
-fn changed_oracles(seed: &Seed, ws: &Workspace) -> Result<Vec<String>, RunError> {
-    let mut paths = Vec::new();
+fn changed_oracles(seed: &Seed, ws: &Workspace) -> Result<OraclePaths, RunError> {
+    let mut paths = OraclePaths::default();
     for ac in &seed.acceptance_criteria {
         let Some(command) = ac.verify_command.as_deref() else { continue };
         for t in crate::oracle::tampered_oracle(&ws.root, &ws.base_commit, command)? {
             let path = t.path.display().to_string();
-            if !paths.contains(&path) {
-                paths.push(path);
+            let list = match t.kind {
+                crate::oracle::TamperKind::Added => &mut paths.added,
+                _ => &mut paths.changed,
+            };
+            if !list.contains(&path) {
+                list.push(path);
             }
         }
     }
@@ -677,10 +736,43 @@ fn unrecorded_commits(
     let found = workspace::execution_commits(ws, &execution.id)?
         .into_iter()
         .filter(|c| !execution.commits.iter().any(|r| r.sha == c.sha))
-        .filter(|c| c.criterion.is_none_or(accepted))
-        .map(|c| CommitRecorded { criterion: c.criterion, sha: c.sha })
+        .filter(|c| c.criteria.iter().all(|&i| accepted(i)))
+        .map(|c| recorded_commit(c.sha, &c.criteria))
         .collect();
     Ok(found)
+}
+
+/// With [`CommitPolicy::Ac`] in a worktree that has uncommitted work: the accepted
+/// criteria no commit holds (a shared level that stopped before its commit). In a clean
+/// worktree there is nothing left to commit: their work is in some commit already, or
+/// they changed nothing.
+fn carried(
+    ws: &Workspace,
+    settings: &Settings,
+    execution: &Execution,
+    found: &[CommitRecorded],
+) -> Result<Vec<usize>, RunError> {
+    if settings.commit_policy != CommitPolicy::Ac || ws.worktree.is_none() {
+        return Ok(Vec::new());
+    }
+    if !workspace::is_dirty(&ws.root)? {
+        return Ok(Vec::new());
+    }
+    let held = |i: usize| execution.commits.iter().chain(found).any(|c| c.holds(i));
+    Ok(execution
+        .criteria
+        .iter()
+        .filter(|c| c.status == CriterionStatus::Accepted && !held(c.index))
+        .map(|c| c.index)
+        .collect())
+}
+
+/// The record of a commit holding `criteria`' accepted work (none: the final commit).
+fn recorded_commit(sha: String, criteria: &[usize]) -> CommitRecorded {
+    match criteria {
+        [one] => CommitRecorded { criterion: Some(*one), sha, criteria: Vec::new() },
+        many => CommitRecorded { criterion: None, sha, criteria: many.to_vec() },
+    }
 }
 
 /// The worktree `run.execution.started` recorded, if any (a missing branch is the
@@ -755,6 +847,10 @@ struct Run<'r, 'a> {
     level_accepted: Mutex<Vec<usize>>,
     /// Whether the level now running has more than one worker at a time.
     level_shared: AtomicBool,
+    /// Accepted criteria whose commit has not been made: a shared level that stopped
+    /// before its commit (here, or in the process this one resumes). The next commit
+    /// holds them, or one at the end ([`Run::commit_late`]).
+    carry: Mutex<Vec<usize>>,
 }
 
 /// How an attempt ended.
@@ -842,6 +938,7 @@ impl<'r, 'a> Run<'r, 'a> {
             git: Mutex::new(()),
             level_accepted: Mutex::new(Vec::new()),
             level_shared: AtomicBool::new(false),
+            carry: Mutex::new(Vec::new()),
         }
     }
 
@@ -943,6 +1040,7 @@ impl<'r, 'a> Run<'r, 'a> {
         }
         let threads = self.settings.max_parallel.max(1).min(items.len());
         self.level_shared.store(threads > 1, Ordering::SeqCst);
+        let level = items.clone();
         let queue = Mutex::new(VecDeque::from(items));
         std::thread::scope(|s| {
             for _ in 0..threads {
@@ -961,7 +1059,7 @@ impl<'r, 'a> Run<'r, 'a> {
                 });
             }
         });
-        if let Err(e) = self.commit_level() {
+        if let Err(e) = self.commit_level(&level) {
             self.fail(e);
         }
     }
@@ -971,20 +1069,20 @@ impl<'r, 'a> Run<'r, 'a> {
     /// criterion made while another worker was writing would carry half of its work. Not
     /// on a stop (a cancelled worker's half-done files are in the tree); a resume commits
     /// them with its first commit.
-    fn commit_level(&self) -> Result<(), RunError> {
+    fn commit_level(&self, level: &[usize]) -> Result<(), RunError> {
         let mut accepted = std::mem::take(&mut *lock(&self.level_accepted));
-        accepted.sort_unstable();
-        if accepted.is_empty() || self.stopping() {
+        if self.stopping() {
+            lock(&self.carry).extend(accepted);
             return Ok(());
         }
-        let numbers: Vec<String> = accepted.iter().map(|i| (i + 1).to_string()).collect();
-        let mut subject =
-            format!("ooo run {}: criteria {} (one level)\n", self.id, numbers.join(", "));
-        for &i in &accepted {
-            let description = self.seed.acceptance_criteria.get(i).map_or("", |c| &c.description);
-            subject.push_str(&format!("\n{}. {}", i + 1, description.trim()));
+        accepted.extend(std::mem::take(&mut *lock(&self.carry)));
+        accepted.sort_unstable();
+        if accepted.is_empty() {
+            return Ok(());
         }
-        self.commit(None, &subject)
+        let also: Vec<usize> = level.iter().copied().filter(|i| !accepted.contains(i)).collect();
+        let subject = self.several_subject(&accepted, "one level", &also);
+        self.commit(&accepted, &subject)
     }
 
     /// Every attempt at criterion `i` until it settles, the attempts run out or the run
@@ -1232,10 +1330,19 @@ impl<'r, 'a> Run<'r, 'a> {
                 lock(&self.level_accepted).push(i);
                 return Ok(());
             }
+            // Accepted work an earlier level left uncommitted (it stopped before its
+            // commit) is in this tree too: the commit says so.
+            let mut criteria = std::mem::take(&mut *lock(&self.carry));
+            criteria.push(i);
+            criteria.sort_unstable();
+            if criteria.len() > 1 {
+                let subject = self.several_subject(&criteria, "some accepted earlier", &[]);
+                return self.commit(&criteria, &subject);
+            }
             let description = self.seed.acceptance_criteria.get(i).map_or("", |c| &c.description);
             let subject =
                 format!("ooo run {}: criterion {}: {}", self.id, i + 1, description.trim());
-            self.commit(Some(i), &subject)?;
+            self.commit(&[i], &subject)?;
         }
         Ok(())
     }
@@ -1250,13 +1357,48 @@ impl<'r, 'a> Run<'r, 'a> {
     /// Commit everything in the worktree and record it (nothing to commit: no record).
     /// The message ends with the trailers that find the commit again on resume, should
     /// this process die before recording it.
-    fn commit(&self, criterion: Option<usize>, subject: &str) -> Result<(), RunError> {
+    fn commit(&self, criteria: &[usize], subject: &str) -> Result<(), RunError> {
         let _guard = lock(&self.git);
-        let message = workspace::commit_message(subject, &self.id, criterion);
+        let message = workspace::commit_message(subject, &self.id, criteria);
         if let Some(sha) = workspace::commit_all(self.ws, &message, false)? {
-            self.ex.append(Record::CommitRecorded(CommitRecorded { criterion, sha }))?;
+            self.ex.append(Record::CommitRecorded(recorded_commit(sha, criteria)))?;
         }
         Ok(())
+    }
+
+    /// With [`CommitPolicy::Ac`] in a worktree, at the end of a run that was not
+    /// cancelled: one commit for the accepted criteria no commit holds yet (a level that
+    /// stopped before its commit, in this process or an earlier one).
+    fn commit_late(&self) -> Result<(), RunError> {
+        if self.settings.commit_policy != CommitPolicy::Ac || self.ws.worktree.is_none() {
+            return Ok(());
+        }
+        let late = std::mem::take(&mut *lock(&self.carry));
+        if late.is_empty() {
+            return Ok(());
+        }
+        let subject = self.several_subject(&late, "accepted, committed at the end", &[]);
+        self.commit(&late, &subject)
+    }
+
+    /// The message of a commit of several criteria: their numbers, then each one's
+    /// description, then the criteria whose unaccepted work shares the tree.
+    fn several_subject(&self, criteria: &[usize], why: &str, also: &[usize]) -> String {
+        let numbers: Vec<String> = criteria.iter().map(|i| (i + 1).to_string()).collect();
+        let mut subject = format!("ooo run {}: criteria {} ({why})\n", self.id, numbers.join(", "));
+        for &i in criteria {
+            let description = self.seed.acceptance_criteria.get(i).map_or("", |c| &c.description);
+            subject.push_str(&format!("\n{}. {}", i + 1, description.trim()));
+        }
+        if !also.is_empty() {
+            let numbers: Vec<String> = also.iter().map(|i| (i + 1).to_string()).collect();
+            subject.push_str(&format!(
+                "\n\nAlso in this tree: what the workers of criteria {} (not accepted) wrote \
+                 while running at the same time.",
+                numbers.join(", ")
+            ));
+        }
+        subject
     }
 
     /// The final commit, `cancel_requested` if due, `finished`, and the result. The
@@ -1268,7 +1410,10 @@ impl<'r, 'a> Run<'r, 'a> {
             && self.settings.commit_policy == CommitPolicy::Final
             && self.ws.worktree.is_some()
         {
-            self.commit(None, &format!("ooo run {}", self.id))?;
+            self.commit(&[], &format!("ooo run {}", self.id))?;
+        }
+        if !cancelled {
+            self.commit_late()?;
         }
         let exec = self.ex.fold()?;
         let verdict = if cancelled {

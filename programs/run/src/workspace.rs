@@ -415,12 +415,12 @@ pub fn commit_all(
     head(&ws.root).map(Some)
 }
 
-/// ooo's commit message for execution `execution_id`: `subject`, a blank line, then the
-/// trailers naming the execution and (for a criterion's commit) criterion `criterion`
-/// (0-based here, written 1-based).
-pub fn commit_message(subject: &str, execution_id: &str, criterion: Option<usize>) -> String {
+/// ooo's commit message for execution `execution_id`: `subject` (it may have a body), a
+/// blank line, then the trailers naming the execution and each criterion whose accepted
+/// work the commit holds (0-based here, written 1-based; none for the final commit).
+pub fn commit_message(subject: &str, execution_id: &str, criteria: &[usize]) -> String {
     let mut message = format!("{}\n\n{EXECUTION_TRAILER}: {execution_id}\n", subject.trim());
-    if let Some(i) = criterion {
+    for i in criteria {
         message.push_str(&format!("{CRITERION_TRAILER}: {}\n", i + 1));
     }
     message
@@ -430,8 +430,8 @@ pub fn commit_message(subject: &str, execution_id: &str, criterion: Option<usize
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecutionCommit {
     pub sha: String,
-    /// The criterion (0-based) of a criterion's commit; `None` for the final one.
-    pub criterion: Option<usize>,
+    /// The criteria (0-based) whose work it holds; none for the final commit.
+    pub criteria: Vec<usize>,
 }
 
 /// ooo's commits for execution `execution_id` between the base commit and `HEAD`, oldest
@@ -449,11 +449,11 @@ pub fn execution_commits(
         let ours = trailers.iter().any(|(k, v)| *k == EXECUTION_TRAILER && *v == execution_id);
         ours.then(|| ExecutionCommit {
             sha: sha.to_owned(),
-            criterion: trailers
+            criteria: trailers
                 .iter()
-                .find(|(k, _)| *k == CRITERION_TRAILER)
-                .and_then(|(_, v)| v.parse::<usize>().ok())
-                .and_then(|n| n.checked_sub(1)),
+                .filter(|(k, _)| *k == CRITERION_TRAILER)
+                .filter_map(|(_, v)| v.parse::<usize>().ok()?.checked_sub(1))
+                .collect(),
         })
     });
     Ok(found.collect())
@@ -499,7 +499,7 @@ pub fn changed_files(ws: &Workspace) -> Result<Vec<String>, WorkspaceError> {
 }
 
 /// Whether the work tree at `dir` has uncommitted changes or new files not ignored.
-fn is_dirty(dir: &Path) -> Result<bool, WorkspaceError> {
+pub fn is_dirty(dir: &Path) -> Result<bool, WorkspaceError> {
     let out = checked(dir, &["status", "--porcelain=v1", "-z", "--untracked-files=normal"])?;
     Ok(!out.stdout.is_empty())
 }
@@ -798,12 +798,17 @@ mod tests {
 
     #[test]
     fn trailers_are_the_last_paragraph_when_every_line_is_one() {
-        let message = commit_message("ooo run x: criterion 2: do: it\n", "x", Some(1));
+        let message = commit_message("ooo run x: criterion 2: do: it\n", "x", &[1]);
         assert_eq!(
             message,
             "ooo run x: criterion 2: do: it\n\nOoo-Execution: x\nOoo-Criterion: 2\n"
         );
         assert_eq!(trailers(&message), [("Ooo-Execution", "x"), ("Ooo-Criterion", "2")]);
+        let level = commit_message("ooo run x: criteria 1, 3\n\n1. a: b\n3. c", "x", &[0, 2]);
+        assert_eq!(
+            trailers(&level),
+            [("Ooo-Execution", "x"), ("Ooo-Criterion", "1"), ("Ooo-Criterion", "3")]
+        );
         assert!(trailers("subject: only\n").is_empty());
         assert!(trailers("s\n\nOoo-Execution: x\nnot a trailer\n").is_empty());
     }

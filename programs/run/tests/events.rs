@@ -130,7 +130,11 @@ fn a_clean_success_folds_back() {
     f.append(sealed(0, 1, "passed"));
     f.append(Record::CriterionAccepted(settled(0, 1)));
     f.append(Record::CriterionAccepted(settled(1, 1)));
-    f.append(Record::CommitRecorded(CommitRecorded { criterion: Some(0), sha: "c0".into() }));
+    f.append(Record::CommitRecorded(CommitRecorded {
+        criterion: Some(0),
+        sha: "c0".into(),
+        criteria: vec![],
+    }));
     let running = f.fold().unwrap();
     assert_eq!(running.status, ExecStatus::Running);
     assert_eq!(verdict_for(&running.counts()), Verdict::Success);

@@ -496,16 +496,44 @@ fn a_parallel_level_is_committed_once_when_its_workers_are_done() {
     assert_eq!(files, ["src/a.txt", "src/b.txt", "src/late.txt"]);
     let message = git(&ws.root, &["log", "-1", "--format=%B", &r.commits[0]]);
     assert!(message.starts_with(&format!("ooo run {ID}: criteria 1, 2 (one level)")), "{message}");
-    assert!(!message.contains("Ooo-Criterion"), "{message}");
-    let recorded: Vec<Option<usize>> = env
-        .records()
+    assert!(message.ends_with("Ooo-Criterion: 1\nOoo-Criterion: 2"), "{message}");
+    assert_eq!(commits_recorded(&env), [(None, vec![0, 1])]);
+}
+
+/// Each `run.commit.recorded`: (criterion, criteria).
+fn commits_recorded(env: &Env) -> Vec<(Option<usize>, Vec<usize>)> {
+    env.records()
         .into_iter()
         .filter_map(|r| match r {
-            Record::CommitRecorded(c) => Some(c.criterion),
+            Record::CommitRecorded(c) => Some((c.criterion, c.criteria)),
             _ => None,
         })
-        .collect();
-    assert_eq!(recorded, [None]);
+        .collect()
+}
+
+/// A criterion accepted whose commit was never made (its level stopped, or ooo died,
+/// before the commit): the resume's next commit holds it too, and says so.
+#[test]
+fn accepted_work_left_uncommitted_goes_into_the_next_commit() {
+    let Some(env) = env() else { return };
+    let seed = two();
+    let worktrees = env.ws.parent().unwrap().join("worktrees");
+    let ws = workspace::prepare(&env.ws, ID, true, &worktrees).unwrap();
+    let ghost = env.crashed(&seed, &ws);
+    env.append(dispatched(&seed, 0, 1, &ghost));
+    std::fs::create_dir_all(ws.root.join("src")).unwrap();
+    std::fs::write(ws.root.join("src/a.txt"), "A").unwrap();
+    env.append(sealed(0, 1, "passed"));
+    env.append(Record::CriterionAccepted(CriterionSettled { criterion: 0, attempts: 1 }));
+    // ... and the process died before committing criterion 1.
+    env.rt.push(Script::succeed("done").write("src/b.txt", "B"));
+    let r = env.resume(&seed, &ws).unwrap_or_else(|e| panic!("{e} ({})", e.hint()));
+    assert_eq!(r.verdict, Verdict::Success, "{r:#?}");
+    assert_eq!(commits_recorded(&env), [(None, vec![0, 1])]);
+    let message = git(&ws.root, &["log", "-1", "--format=%B"]);
+    assert!(message.starts_with(&format!("ooo run {ID}: criteria 1, 2 (")), "{message}");
+    let files = git(&ws.root, &["show", "--name-only", "--format=", "HEAD"]);
+    assert_eq!(files.lines().collect::<Vec<_>>(), ["src/a.txt", "src/b.txt"]);
 }
 
 #[test]
@@ -754,6 +782,14 @@ fn dirty_oracles_and_a_bad_mechanical_file_are_refused_up_front() {
     assert!(err.to_string().contains("tests/a.sh") && err.hint().contains("commit or stash"));
     assert!(env.kinds().is_empty(), "nothing recorded");
     git(&env.ws, &["checkout", "--", "tests/a.sh"]);
+    // An added stand-in for the program the checks run: not a change to stash.
+    std::fs::write(env.ws.join("sh"), "#!/bin/sh\nexit 0\n").unwrap();
+    let err = env.run_with(&two(), &env.workspace(), &settings(), None).unwrap_err();
+    assert!(err.to_string().contains("sh (added)"), "{err}");
+    let hint = err.hint();
+    assert!(hint.starts_with("move the added files out of the repository (sh)"), "{hint}");
+    assert!(!hint.contains("stash"), "{hint}");
+    std::fs::remove_file(env.ws.join("sh")).unwrap();
     std::fs::create_dir_all(env.ws.join(".ouroboros")).unwrap();
     std::fs::write(env.ws.join(".ouroboros/mechanical.toml"), "[[check]]\nnam = \"x\"\n").unwrap();
     let err = env.run_with(&two(), &env.workspace(), &settings(), None).unwrap_err();
@@ -999,7 +1035,7 @@ fn a_commit_made_but_not_recorded_is_recorded_on_resume() {
     env.append(sealed(0, 1, "passed"));
     env.append(Record::CriterionAccepted(CriterionSettled { criterion: 0, attempts: 1 }));
     let subject = format!("ooo run {ID}: criterion 1: a");
-    let message = workspace::commit_message(&subject, ID, Some(0));
+    let message = workspace::commit_message(&subject, ID, &[0]);
     let first = workspace::commit_all(&ws, &message, false).unwrap().unwrap();
     // ... and the process died here.
     env.rt.push(Script::succeed("done").write("src/b.txt", "B"));
@@ -1021,8 +1057,8 @@ fn a_commit_made_but_not_recorded_is_recorded_on_resume() {
     let body = git(&ws.root, &["log", "-1", "--format=%B"]);
     assert!(body.ends_with(&format!("Ooo-Execution: {ID}\nOoo-Criterion: 2")), "{body}");
     let found = workspace::execution_commits(&ws, ID).unwrap();
-    let criteria: Vec<Option<usize>> = found.iter().map(|c| c.criterion).collect();
-    assert_eq!(criteria, [Some(0), Some(1)]);
+    let criteria: Vec<&[usize]> = found.iter().map(|c| c.criteria.as_slice()).collect();
+    assert_eq!(criteria, [&[0][..], &[1][..]]);
     assert!(workspace::execution_commits(&ws, "01JOTHER").unwrap().is_empty());
 }
 

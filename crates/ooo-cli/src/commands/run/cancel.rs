@@ -35,6 +35,16 @@ pub fn cancel(id: &str, json: bool) -> Result<ExitCode, CliError> {
             Err(LockError::Held { .. }) if std::time::Instant::now() < until => {
                 std::thread::sleep(Duration::from_millis(50));
             }
+            // Its own hint would be `ooo cancel`, which is what the user just ran.
+            Err(e @ LockError::Held { .. }) => {
+                return Err(CliError::new(format!(
+                    "{e}, which has not recorded itself as the owner in {}s",
+                    CANCEL_WAIT.as_secs()
+                ))
+                .hint(format!(
+                    "it may still be starting: run `ooo cancel {id}` again in a moment, or watch it with `ooo status {id} --follow`"
+                )));
+            }
             Err(e) => return Err(e.into()),
         }
     };
