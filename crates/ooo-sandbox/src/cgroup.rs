@@ -116,14 +116,32 @@ impl Cgroup {
 impl Drop for Cgroup {
     fn drop(&mut self) {
         // The sandbox ended before this is dropped; its last processes may take a moment
-        // to leave.
+        // to leave. Anything still in it is the sandbox's (bwrap joined before it
+        // started, and children stay in their parent's cgroup): a process that lost its
+        // parent before it could die with it (bwrap killed as it started its child) is
+        // killed here rather than left running.
         for dir in &self.dirs {
             for _ in 0..100 {
                 if std::fs::remove_dir(dir).is_ok() || !dir.exists() {
                     break;
                 }
+                kill_members(dir);
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
+        }
+    }
+}
+
+/// SIGKILL every process in the cgroup `dir` (`cgroup.kill` where the kernel has it).
+fn kill_members(dir: &Path) {
+    if std::fs::write(dir.join("cgroup.kill"), "1").is_ok() {
+        return;
+    }
+    let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) else { return };
+    for pid in procs.lines().filter_map(|l| l.trim().parse::<libc::pid_t>().ok()) {
+        // SAFETY: kill(2) on a member of a cgroup only this sandbox's processes join.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
         }
     }
 }
@@ -162,6 +180,34 @@ fn unique_name() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Where this process may make cgroups (root, a delegated tree): a process left in
+    /// one when it is dropped is killed, and the cgroup removed.
+    #[test]
+    fn dropping_the_cgroup_kills_what_is_left_in_it() {
+        let limits = Limits { processes: 64, ..Limits::default() };
+        let Some(cgroup) = Cgroup::create(&limits) else {
+            eprintln!("skipped: no cgroup can be made here");
+            return;
+        };
+        let procs = cgroup.procs();
+        let mut command = std::process::Command::new("sleep");
+        command.arg("60");
+        // SAFETY: join_in_child makes only system calls.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
+                Cgroup::join_in_child(&procs)
+            });
+        }
+        let mut child = command.spawn().unwrap();
+        let dirs = cgroup.dirs().to_vec();
+        let members = std::fs::read_to_string(dirs[0].join("cgroup.procs")).unwrap();
+        assert!(members.contains(&child.id().to_string()), "{members}");
+        drop(cgroup);
+        let status = child.wait().unwrap();
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(libc::SIGKILL));
+        assert!(dirs.iter().all(|d| !d.exists()), "{dirs:?}");
+    }
 
     #[test]
     fn v1_paths_are_found_by_controller() {
