@@ -42,6 +42,7 @@ use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -423,6 +424,15 @@ fn resolve_commit(repo: &Path, commit: &str) -> Result<String, OracleError> {
     if commit.is_empty() || commit.starts_with('-') {
         return Err(unknown());
     }
+    // A full id whose tree was read here already is a commit of this repository.
+    let known = BASE_TREES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|(r, c, _)| r == repo && c == commit);
+    if known {
+        return Ok(commit.to_owned());
+    }
     let spec = format!("{commit}^{{commit}}");
     let output = git(repo, &["rev-parse", "--verify", "--quiet", "--end-of-options", &spec], &[1])?;
     let id = String::from_utf8_lossy(&output.stdout).trim().to_owned();
@@ -432,8 +442,36 @@ fn resolve_commit(repo: &Path, commit: &str) -> Result<String, OracleError> {
     Ok(id)
 }
 
-/// Every entry tracked at `commit` (recursively), by path relative to `repo`.
-fn base_entries(repo: &Path, commit: &str) -> Result<BTreeMap<String, Entry>, OracleError> {
+/// Base trees already read, by repository and full commit id: a commit's tree never
+/// changes, and a run reads the same one for every check (before it, for the read-only
+/// mounts, after it). A few entries at most; the oldest go first.
+static BASE_TREES: Mutex<Vec<(PathBuf, String, Tree)>> = Mutex::new(Vec::new());
+
+/// A base commit's entries by path, shared.
+type Tree = Arc<BTreeMap<String, Entry>>;
+
+/// How many base trees [`BASE_TREES`] keeps.
+const BASE_TREES_KEPT: usize = 4;
+
+/// Every entry tracked at `commit` (a full object id, as [`resolve_commit`] gives it),
+/// recursively, by path relative to `repo`; read once per process.
+fn base_entries(repo: &Path, commit: &str) -> Result<Tree, OracleError> {
+    let cached = |trees: &Vec<(PathBuf, String, Tree)>| {
+        trees.iter().find(|(r, c, _)| r == repo && c == commit).map(|(_, _, t)| Arc::clone(t))
+    };
+    if let Some(tree) = cached(&BASE_TREES.lock().unwrap_or_else(|e| e.into_inner())) {
+        return Ok(tree);
+    }
+    let tree = Arc::new(read_base_entries(repo, commit)?);
+    let mut trees = BASE_TREES.lock().unwrap_or_else(|e| e.into_inner());
+    if trees.len() >= BASE_TREES_KEPT {
+        trees.remove(0);
+    }
+    trees.push((repo.to_owned(), commit.to_owned(), Arc::clone(&tree)));
+    Ok(tree)
+}
+
+fn read_base_entries(repo: &Path, commit: &str) -> Result<BTreeMap<String, Entry>, OracleError> {
     let output = git(repo, &["ls-tree", "-r", "-z", commit], &[])?;
     let mut out = BTreeMap::new();
     for record in output.stdout.split(|&b| b == 0).filter(|r| !r.is_empty()) {
