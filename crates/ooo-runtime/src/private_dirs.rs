@@ -9,10 +9,17 @@
 //! credentials; never sessions, logs or anything deeper) and granted to the worker
 //! instead. Sessions the CLI writes there stay for the next attempt's `--resume`.
 //!
+//! A file is copied when the private copy is missing or older than the caller's: a
+//! credential a CLI refreshed inside the copy (refresh tokens are single-use) is not put
+//! back to the caller's stale one, and a newer login of the caller's reaches the worker.
+//!
 //! The private directories sit under a base the worker cannot write (only each
 //! variable's own directory is granted to it), and everything below the base is reached
-//! with `openat(O_NOFOLLOW)` and files made with `O_EXCL`: a link a worker planted
-//! between two launches, even while another worker runs, never sends a copy outside.
+//! with `openat(O_NOFOLLOW)`; a file is written under a fresh name (`O_EXCL`) and renamed
+//! over its target, which replaces a link rather than following it: a link a worker
+//! planted, even while another worker runs, never sends a copy outside. Directories a
+//! worker made unreadable are made the caller's again (`fchmod`), and launches of one
+//! process prepare one at a time.
 //!
 //! What does not live here: what the worker is granted (`sandboxed`).
 
@@ -21,7 +28,10 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The variables that name a CLI's directory, and the subdirectory whose top-level
 /// files are copied (`""`: the directory itself).
@@ -39,6 +49,10 @@ pub const CLI_DIRS: &[(&str, &str)] = &[
 /// The largest file copied; bigger ones are not settings.
 const MAX_COPIED: u64 = 1 << 20;
 
+/// Launches of this process prepare one at a time (workers of one level start at once
+/// and share the directories).
+static PREPARING: Mutex<()> = Mutex::new(());
+
 /// For each variable of [`CLI_DIRS`] that `lookup` gives as an existing absolute
 /// directory: make `<base>/<VAR>`, copy the caller's top-level files into it, and return
 /// `(VAR, private directory)`. `base` must not be writable by the worker.
@@ -46,6 +60,7 @@ pub fn prepare(
     base: &Path,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> io::Result<Vec<(&'static str, PathBuf)>> {
+    let _one_at_a_time = PREPARING.lock().unwrap_or_else(|e| e.into_inner());
     let mut out = Vec::new();
     let mut base_fd: Option<OwnedFd> = None;
     for &(var, sub) in CLI_DIRS {
@@ -70,28 +85,42 @@ pub fn prepare(
     Ok(out)
 }
 
-/// The directory `name` in `parent`, made when missing; a link or a file there is
-/// replaced by a directory.
+/// The directory `name` in `parent`, made when missing, and the caller's to write: a
+/// link or a file there is replaced by a directory, and a directory a worker made
+/// unreadable or read-only is given back its mode.
 fn subdir(parent: &OwnedFd, name: &str) -> io::Result<OwnedFd> {
-    match open_dir(Some(parent), name.as_bytes()) {
-        Ok(fd) => return Ok(fd),
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-        // A link (ELOOP) or not a directory (ENOTDIR): remove it, whatever it was.
-        Err(_) => unlink(parent, name.as_bytes(), false)?,
-    }
-    let c = cstring(name.as_bytes())?;
-    // SAFETY: mkdirat(2) with a valid directory descriptor and a NUL-terminated name.
-    if unsafe { libc::mkdirat(parent.as_raw_fd(), c.as_ptr(), 0o700) } != 0 {
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EEXIST) {
-            return Err(e);
+    let fd = match open_dir(Some(parent), name.as_bytes()) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
+            chmod_at(parent, name.as_bytes())?;
+            open_dir(Some(parent), name.as_bytes())?
         }
+        Err(e) => {
+            if e.raw_os_error() != Some(libc::ENOENT) {
+                // A link (ELOOP) or not a directory (ENOTDIR): remove it, whatever it was.
+                unlink(parent, name.as_bytes())?;
+            }
+            let c = cstring(name.as_bytes())?;
+            // SAFETY: mkdirat(2) with a valid directory descriptor and a NUL-terminated
+            // name.
+            if unsafe { libc::mkdirat(parent.as_raw_fd(), c.as_ptr(), 0o700) } != 0 {
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() != Some(libc::EEXIST) {
+                    return Err(e);
+                }
+            }
+            open_dir(Some(parent), name.as_bytes())?
+        }
+    };
+    // SAFETY: fchmod(2) on a descriptor owned here.
+    if unsafe { libc::fchmod(fd.as_raw_fd(), 0o700) } != 0 {
+        return Err(io::Error::last_os_error());
     }
-    open_dir(Some(parent), name.as_bytes())
+    Ok(fd)
 }
 
 /// Copy the regular files directly in `source` (following the caller's own links) into
-/// the directory `target`, each replacing what was there.
+/// the directory `target` where the copy there is missing, not a plain file, or older.
 fn copy_top_level(source: &Path, target: &OwnedFd) -> io::Result<()> {
     let Ok(entries) = std::fs::read_dir(source) else { return Ok(()) };
     for entry in entries.flatten() {
@@ -100,31 +129,74 @@ fn copy_top_level(source: &Path, target: &OwnedFd) -> io::Result<()> {
         if !meta.is_file() || meta.len() > MAX_COPIED {
             continue;
         }
-        let mut content = Vec::new();
-        File::open(&path)?.take(MAX_COPIED).read_to_end(&mut content)?;
         let name = entry.file_name();
         let name = name.as_bytes();
-        if let Err(e) = unlink(target, name, false)
-            && e.raw_os_error() != Some(libc::ENOENT)
-        {
-            // A directory by that name: leave it, and the file is not copied.
-            if e.raw_os_error() == Some(libc::EISDIR) || e.raw_os_error() == Some(libc::EPERM) {
-                continue;
-            }
+        if copy_is_current(target, name, &meta) {
+            continue;
+        }
+        let mut content = Vec::new();
+        File::open(&path)?.take(MAX_COPIED).read_to_end(&mut content)?;
+        replace(target, name, &content)?;
+    }
+    Ok(())
+}
+
+/// Whether `name` in `dir` is a plain file at least as new as the caller's.
+fn copy_is_current(dir: &OwnedFd, name: &[u8], theirs: &std::fs::Metadata) -> bool {
+    let Ok(c) = cstring(name) else { return false };
+    // SAFETY: an all-zero stat is a valid value to be overwritten by fstatat(2).
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstatat(2) with a valid directory descriptor, a NUL-terminated name and a
+    // stat buffer of the right type; links are not followed.
+    let found =
+        unsafe { libc::fstatat(dir.as_raw_fd(), c.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) }
+            == 0;
+    let ours = (st.st_mtime, st.st_mtime_nsec);
+    let theirs = (theirs.mtime(), theirs.mtime_nsec());
+    found && st.st_mode & libc::S_IFMT == libc::S_IFREG && ours >= theirs
+}
+
+/// Write `content` as `name` in `dir`: under a fresh name made with `O_EXCL`, then
+/// renamed over `name` (a link there is replaced, never followed).
+fn replace(dir: &OwnedFd, name: &[u8], content: &[u8]) -> io::Result<()> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    let (temp, fd) = loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let temp = cstring(format!(".ooo-copy-{}-{n}", std::process::id()).as_bytes())?;
+        // SAFETY: openat(2) with a valid directory descriptor and a NUL-terminated name.
+        let fd = unsafe { libc::openat(dir.as_raw_fd(), temp.as_ptr(), flags, 0o600) };
+        if fd >= 0 {
+            break (temp, fd);
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EEXIST) {
             return Err(e);
         }
-        let c = cstring(name)?;
-        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
-        // SAFETY: openat(2) with a valid directory descriptor and a NUL-terminated name;
-        // the descriptor returned is owned here.
-        let fd =
-            unsafe { libc::openat(target.as_raw_fd(), c.as_ptr(), flags | libc::O_CLOEXEC, 0o600) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just opened and is owned by nothing else.
-        let mut file = unsafe { File::from_raw_fd(fd) };
-        file.write_all(&content)?;
+    };
+    // SAFETY: `fd` was just opened and is owned by nothing else.
+    let mut file = unsafe { File::from_raw_fd(fd) };
+    let target = cstring(name)?;
+    let written = file.write_all(content);
+    // SAFETY: renameat(2) within one valid directory descriptor, NUL-terminated names.
+    let renamed = written.is_ok()
+        && unsafe {
+            libc::renameat(dir.as_raw_fd(), temp.as_ptr(), dir.as_raw_fd(), target.as_ptr())
+        } == 0;
+    if renamed {
+        return Ok(());
+    }
+    let e = written.err().unwrap_or_else(io::Error::last_os_error);
+    let _ = unlink(dir, temp.as_bytes());
+    Err(e)
+}
+
+/// Give `name` in `parent` (a directory a worker may have made unreadable) mode 0700.
+fn chmod_at(parent: &OwnedFd, name: &[u8]) -> io::Result<()> {
+    let c = cstring(name)?;
+    // SAFETY: fchmodat(2) with a valid directory descriptor and a NUL-terminated name.
+    if unsafe { libc::fchmodat(parent.as_raw_fd(), c.as_ptr(), 0o700, 0) } != 0 {
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }
@@ -147,12 +219,11 @@ fn open_dir(parent: Option<&OwnedFd>, path: &[u8]) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Remove `name` in `parent` (a file or a link; `dir`: an empty directory).
-fn unlink(parent: &OwnedFd, name: &[u8], dir: bool) -> io::Result<()> {
+/// Remove `name` in `parent` (a file or a link).
+fn unlink(parent: &OwnedFd, name: &[u8]) -> io::Result<()> {
     let c = cstring(name)?;
-    let flags = if dir { libc::AT_REMOVEDIR } else { 0 };
     // SAFETY: unlinkat(2) with a valid directory descriptor and a NUL-terminated name.
-    if unsafe { libc::unlinkat(parent.as_raw_fd(), c.as_ptr(), flags) } != 0 {
+    if unsafe { libc::unlinkat(parent.as_raw_fd(), c.as_ptr(), 0) } != 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())
@@ -205,10 +276,59 @@ mod tests {
         let config = base.join("XDG_CONFIG_HOME");
         assert!(config.join("opencode/opencode.json").is_file());
         assert!(!config.join("git").exists(), "only the CLI's own subdirectory");
-        // A worker's change is replaced by the caller's file at the next launch.
-        std::fs::write(ours.join("settings.json"), "{\"hooks\":{}}").unwrap();
+    }
+
+    fn set_mtime(path: &Path, seconds_ago: u64) {
+        let when = std::time::SystemTime::now() - std::time::Duration::from_secs(seconds_ago);
+        File::options().write(true).open(path).unwrap().set_modified(when).unwrap();
+    }
+
+    /// A CLI refreshes its credentials inside the copy (the old refresh token then no
+    /// longer works): the caller's older file does not overwrite it. A newer file of the
+    /// caller's (a new login) does.
+    #[test]
+    fn a_newer_copy_is_kept_and_a_newer_original_replaces_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let theirs = dir.path().join("codex");
+        std::fs::create_dir_all(&theirs).unwrap();
+        std::fs::write(theirs.join("auth.json"), "old token").unwrap();
+        set_mtime(&theirs.join("auth.json"), 3600);
+        let base = dir.path().join("private");
+        let lookup = lookup_from(vec![("CODEX_HOME", theirs.clone())]);
         prepare(&base, &lookup).unwrap();
-        assert_eq!(std::fs::read_to_string(ours.join("settings.json")).unwrap(), "{}");
+        let ours = base.join("CODEX_HOME/auth.json");
+        assert_eq!(std::fs::read_to_string(&ours).unwrap(), "old token");
+        std::fs::write(&ours, "refreshed token").unwrap();
+        prepare(&base, &lookup).unwrap();
+        assert_eq!(std::fs::read_to_string(&ours).unwrap(), "refreshed token");
+        set_mtime(&ours, 60);
+        std::fs::write(theirs.join("auth.json"), "new login").unwrap();
+        prepare(&base, &lookup).unwrap();
+        assert_eq!(std::fs::read_to_string(&ours).unwrap(), "new login");
+        let names: Vec<_> = std::fs::read_dir(base.join("CODEX_HOME")).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file is left: {names:?}");
+    }
+
+    /// A worker that made its directory unreadable does not stop the next launch.
+    #[test]
+    fn a_directory_made_unreadable_is_given_back() {
+        // SAFETY: geteuid(2) has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            eprintln!("skipped: root reads any directory, so the case cannot arise");
+            return;
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let theirs = dir.path().join("claude");
+        std::fs::create_dir_all(&theirs).unwrap();
+        std::fs::write(theirs.join("settings.json"), "{}").unwrap();
+        let base = dir.path().join("private");
+        let lookup = lookup_from(vec![("CLAUDE_CONFIG_DIR", theirs.clone())]);
+        prepare(&base, &lookup).unwrap();
+        let ours = base.join("CLAUDE_CONFIG_DIR");
+        std::fs::set_permissions(&ours, std::fs::Permissions::from_mode(0o000)).unwrap();
+        prepare(&base, &lookup).unwrap();
+        assert!(ours.join("settings.json").is_file());
     }
 
     #[test]
