@@ -307,14 +307,49 @@ fn forbidden(path: &str, cx: &Context<'_>) -> Option<&'static str> {
     cx.runs.runners.iter().find_map(|runner| runner_forbids(*runner, dir, name, cx))
 }
 
-/// Why an added link to a directory at `path` is forbidden: where the check runs, what
-/// the runner finds through it (`.cargo/`, a package `python -m` runs, a program's
-/// stand-in) is not in the work tree to be looked at.
-fn linked_dir(path: &str, cx: &Context<'_>) -> Option<&'static str> {
-    let (dir, _) = path.rsplit_once('/').unwrap_or(("", path));
+/// Why an added link to a directory at `path` is forbidden: what a runner finds through
+/// it is not where this walk looks (outside the work tree, or in a directory it skips),
+/// or it stands where the check runs (`.cargo/`, a package `python -m` runs, a program's
+/// stand-in: the names that matter there are the link's, not its target's).
+fn linked_dir(
+    repo: &Path,
+    path: &str,
+    cx: &Context<'_>,
+    hidden: &dyn Fn(&Path) -> bool,
+) -> Option<&'static str> {
     // A base directory replaced by a link is a change to the files in it (reported so).
-    let new = !cx.base_dirs.contains(path);
-    (new && cx.run_dirs.contains(dir)).then_some("a link to a directory where the check runs")
+    if cx.base_dirs.contains(path) {
+        return None;
+    }
+    let root = repo.canonicalize().ok()?;
+    let target = repo.join(path).canonicalize().ok()?;
+    match target.strip_prefix(&root) {
+        Err(_) => return Some("a link to a directory outside the work tree"),
+        Ok(rel) if hidden(rel) => {
+            return Some("a link into a directory the check's files are not looked for in");
+        }
+        Ok(_) => {}
+    }
+    let (dir, _) = path.rsplit_once('/').unwrap_or(("", path));
+    cx.run_dirs.contains(dir).then_some("a link to a directory where the check runs")
+}
+
+/// Whether the walk skips `rel` (a path relative to `repo`) or a directory above it.
+fn hidden_from_walk(
+    repo: &Path,
+    rel: &Path,
+    base_dirs: &BTreeSet<String>,
+    looked_into: &dyn Fn(&str, &str) -> bool,
+) -> bool {
+    let mut path = String::new();
+    for part in rel.iter() {
+        let name = part.to_string_lossy();
+        path = join(&path, &name);
+        if !looked_into(&path, &name) && skipped(repo, &path, &name, base_dirs) {
+            return true;
+        }
+    }
+    false
 }
 
 /// A module or package that `python -m` would run instead of the one at the base.
@@ -412,10 +447,12 @@ pub(super) fn forbidden_additions(
             || cx.runs.modules.contains(name)
             || cx.runs.programs.contains(name)
     };
+    let hidden = |rel: &Path| hidden_from_walk(repo, rel, &base_dirs, &looked_into);
     let mut out: Vec<(String, &'static str)> = untracked(repo, base, &base_dirs, &looked_into)?
         .into_iter()
         .filter_map(|(path, to_dir)| {
-            let why = forbidden(&path, &cx).or_else(|| to_dir.then(|| linked_dir(&path, &cx))?);
+            let linked = || linked_dir(repo, &path, &cx, &hidden);
+            let why = forbidden(&path, &cx).or_else(|| to_dir.then(linked)?);
             why.map(|why| (path, why))
         })
         .collect();
@@ -551,6 +588,23 @@ mod tests {
         assert_eq!(
             added("python -m pytest", &["fake/__main__.py"], &[("pytest", "fake")]),
             ["pytest"]
+        );
+        // A link deeper down into a skipped directory, or out of the work tree.
+        let planted = [".hooks/pyvenv.cfg", ".hooks/h/conftest.py", "tests/new/t.py"];
+        let found = added("pytest", &planted, &[("tests/new/x", "../../.hooks/h")]);
+        assert_eq!(found, ["tests/new/x"]);
+        assert_eq!(
+            added("pytest", &["tests/new/t.py"], &[("tests/new/x", "/usr")]),
+            ["tests/new/x"]
+        );
+        // A link to a directory that is walked anyway is judged by what is in it.
+        assert_eq!(
+            added(
+                "pytest",
+                &["lib/a/helpers.py", "tests/new/t.py"],
+                &[("tests/new/x", "../../lib")]
+            ),
+            Vec::<String>::new()
         );
         // A real virtual environment elsewhere, and a link to a file, stay fine.
         let venv = [".venv/pyvenv.cfg", ".venv/lib/site-packages/x.pth"];
