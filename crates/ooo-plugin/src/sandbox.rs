@@ -83,6 +83,7 @@ pub fn confine(
         read: policy.read.clone(),
         write: policy.write.clone(),
         write_fds,
+        read_fds: Vec::new(),
         hide: policy.hide.clone(),
         cwd: spec.cwd.clone(),
         env: spec.env.clone(),

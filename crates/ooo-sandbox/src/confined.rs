@@ -145,9 +145,12 @@ impl Sandbox {
             mounts.push(FdMount { fd: fd.as_raw_fd(), dest: path.clone(), writable });
             held.push(fd);
         }
-        for (fd, dest) in policy.write_fds {
+        let fd_mounts = policy.write_fds.into_iter().map(|(fd, dest)| (fd, dest, true));
+        for (fd, dest, writable) in
+            fd_mounts.chain(policy.read_fds.into_iter().map(|(fd, dest)| (fd, dest, false)))
+        {
             let fd = above(fd)?;
-            mounts.push(FdMount { fd: fd.as_raw_fd(), dest, writable: true });
+            mounts.push(FdMount { fd: fd.as_raw_fd(), dest, writable });
             held.push(fd);
         }
         let mut env = policy.env;
@@ -268,6 +271,7 @@ impl Sandbox {
         write.extend(policy.write_fds.iter().map(|(_, p)| p.clone()));
         write.extend(DEVICES.iter().map(PathBuf::from));
         let mut read: Vec<PathBuf> = policy.read.clone();
+        read.extend(policy.read_fds.iter().map(|(_, p)| p.clone()));
         read.extend(crate::policy::SYSTEM_DIRS.iter().chain(&["/etc"]).map(PathBuf::from));
         let tcp = match &policy.network {
             Network::All => Tcp::Any,
@@ -307,7 +311,7 @@ impl Sandbox {
                 crate::seccomp::apply(&filters)
             });
         }
-        let held = policy.write_fds.into_iter().map(|(fd, _)| fd).collect();
+        let held = policy.write_fds.into_iter().chain(policy.read_fds).map(|(fd, _)| fd).collect();
         Ok(Confined {
             command,
             level: self.level(),
@@ -377,8 +381,8 @@ impl Drop for ProxyDir {
 }
 
 fn check_policy(policy: &Policy) -> Result<(), SandboxError> {
-    let all =
-        policy.read.iter().chain(&policy.write).chain(policy.write_fds.iter().map(|(_, p)| p));
+    let fd_paths = policy.write_fds.iter().chain(&policy.read_fds).map(|(_, p)| p);
+    let all = policy.read.iter().chain(&policy.write).chain(fd_paths);
     for path in all.clone().chain([&policy.cwd]).chain(&policy.hide) {
         if !path.is_absolute() || path.components().any(|c| c == std::path::Component::ParentDir) {
             return Err(bad(format!("{} is not an absolute path without `..`", path.display())));

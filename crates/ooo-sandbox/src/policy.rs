@@ -22,6 +22,10 @@ pub struct Policy {
     /// Directories the caller opened itself (without following links a workspace could
     /// plant, see `openat2`), mounted read-write at the given path inside.
     pub write_fds: Vec<(OwnedFd, PathBuf)>,
+    /// Files or directories the caller opened itself, mounted read-only at the given
+    /// path inside, over what is there (a copy in place of a workspace file, say). Without
+    /// namespaces the path is only made readable.
+    pub read_fds: Vec<(OwnedFd, PathBuf)>,
     /// Paths inside the mounted ones the process must not see (ooo's own home under a
     /// workspace, say): an empty read-only directory, or an empty file, in their place.
     pub hide: Vec<PathBuf>,

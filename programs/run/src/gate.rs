@@ -21,6 +21,7 @@
 
 use std::ffi::OsString;
 use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -224,16 +225,24 @@ pub fn check(
         return Ok(verdict);
     }
     let assertion = criterion.output_assertion.as_deref().filter(|a| !a.is_empty());
-    // While the command runs, its oracle is read-only: neither the code it runs (the
-    // worker's) nor a worker of another criterion can change it under the check.
-    // (Up to [`MAX_READ_ONLY_ORACLE`] files are mounted read-only; the check after the
-    // run covers the rest.)
+    // While the command runs, its oracle is the base commit's: copies of the base
+    // content are mounted read-only over the work tree's files, so neither the code it
+    // runs (the worker's) nor a worker of another criterion running meanwhile can change
+    // what it reads. (Up to [`MAX_READ_ONLY_ORACLE`] files; the comparison after the run
+    // covers the rest. Without namespaces the files are only made read-only.)
     let mut settings = settings.clone();
     let oracle = oracle::oracle_paths(&workspace, base_commit, command)?;
+    let copies = ScratchDir::new("oracle").map_err(GateError::Scratch)?;
+    let mut pinned = Vec::new();
     if oracle.len() <= MAX_READ_ONLY_ORACLE {
-        settings.read.extend(oracle.iter().map(|p| workspace.join(p)).filter(|p| p.exists()));
+        if ooo_sandbox::support::Support::get().namespaces() {
+            pinned = pin_base_copies(&workspace, base_commit, &oracle, copies.path())?;
+        } else {
+            settings.read.extend(oracle.iter().map(|p| workspace.join(p)).filter(|p| p.exists()));
+        }
     }
-    let run = run_confined(sandbox, &workspace, command, assertion, &settings)?;
+    let run = run_confined(sandbox, &workspace, command, assertion, &settings, pinned)?;
+    drop(copies);
     if run.ending == Ending::Cancelled {
         return Ok(cut_short(command, &run, started));
     }
@@ -325,12 +334,29 @@ enum Ending {
     Cancelled,
 }
 
+/// The base commit's copies of `oracle` (relative to `workspace`), opened, each with the
+/// work-tree path it is mounted over.
+fn pin_base_copies(
+    workspace: &Path,
+    base_commit: &str,
+    oracle: &[PathBuf],
+    into: &Path,
+) -> Result<Vec<(OwnedFd, PathBuf)>, GateError> {
+    let mut pinned = Vec::new();
+    for (path, copy) in oracle::base_copies(workspace, base_commit, oracle, into)? {
+        let file = std::fs::File::open(&copy).map_err(GateError::Scratch)?;
+        pinned.push((OwnedFd::from(file), workspace.join(path)));
+    }
+    Ok(pinned)
+}
+
 fn run_confined(
     sandbox: &Sandbox,
     workspace: &Path,
     command: &str,
     assertion: Option<&str>,
     settings: &GateSettings,
+    pinned: Vec<(OwnedFd, PathBuf)>,
 ) -> Result<Run, GateError> {
     // With namespaces the sandbox's /tmp is private and fresh; without them (a partial
     // sandbox) the scratch space is a host directory granted for this run only.
@@ -340,7 +366,8 @@ fn run_confined(
         Some(ScratchDir::new("verify").map_err(GateError::Scratch)?)
     };
     let scratch = host_scratch.as_ref().map_or(PathBuf::from(SCRATCH_INSIDE), |s| s.path().into());
-    let policy = policy(workspace, &scratch, host_scratch.is_some(), settings);
+    let mut policy = policy(workspace, &scratch, host_scratch.is_some(), settings);
+    policy.read_fds = pinned;
     let args: Vec<OsString> =
         vec!["-c".into(), PRELUDE.into(), "ooo-verify".into(), command.into()];
     let mut confined = sandbox.command(policy, "sh".as_ref(), &args)?;

@@ -174,6 +174,43 @@ pub fn tampered_oracle(
     Ok(out)
 }
 
+/// Copies of the regular files among `paths` (relative to `repo`) as they are at
+/// `base_commit`, written into `into` (read-only, executable where git says so), each
+/// with the path it stands for. What the gate mounts over the work tree while a check
+/// runs: the check reads the base content whatever another worker writes meanwhile.
+/// Links, submodules and paths the base does not track are left out.
+pub fn base_copies(
+    repo: &Path,
+    base_commit: &str,
+    paths: &[PathBuf],
+    into: &Path,
+) -> Result<Vec<(PathBuf, PathBuf)>, OracleError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let commit = resolve_commit(repo, base_commit)?;
+    let base = base_entries(repo, &commit)?;
+    let mut out = Vec::new();
+    for (n, path) in paths.iter().enumerate() {
+        let Some(entry) = base.get(&slash_path(path)) else { continue };
+        let mode = match entry.mode.as_str() {
+            "100755" => 0o555,
+            "100644" => 0o444,
+            _ => continue,
+        };
+        let copy = into.join(n.to_string());
+        let content = blob(repo, &entry.oid)?;
+        let io = |source| OracleError::Io { path: copy.clone(), source };
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&copy)
+            .map_err(io)?;
+        file.write_all(&content).map_err(io)?;
+        out.push((path.clone(), copy));
+    }
+    Ok(out)
+}
+
 fn tampered_in(
     repo: &Path,
     commit: &str,

@@ -561,3 +561,36 @@ fn the_oracle_cannot_be_rewritten_while_the_check_runs() {
     assert_eq!(v.status, GateStatus::Failed, "the real check ran and failed: {v:#?}");
     assert_eq!(std::fs::read_to_string(repo.ws.join("tests/check.sh")).unwrap(), CHECK);
 }
+
+/// Another worker of the same level (here: a thread) rewrites a file the check reads
+/// while the check runs, and puts it back before the gate compares: the check reads the
+/// base commit's copy all the same, so the change cannot make it pass or fail.
+#[test]
+fn the_check_reads_the_base_content_whatever_is_written_meanwhile() {
+    let Some(sandbox) = sandbox() else { return };
+    let mut repo = Repo::new();
+    repo.write("tests/expected.txt", "expected-base\n");
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "expected"]);
+    repo.base = repo.git(&["rev-parse", "HEAD"]);
+    let path = repo.ws.join("tests/expected.txt");
+    let meddler = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            // In place (the same inode), as a shell's `>` would.
+            std::fs::write(&path, "expected-evil\n").unwrap();
+            std::thread::sleep(Duration::from_millis(1200));
+            std::fs::write(&path, "expected-base\n").unwrap();
+        })
+    };
+    // It reads the file at about 1 s and ends at about 2 s: the change is there when it
+    // reads, and gone when the gate compares.
+    let command = "sleep 1; cat tests/expected.txt; sleep 1";
+    let check = criterion(Some(command), &[], Some("expected-base"));
+    let v = repo.check(&sandbox, &check);
+    meddler.join().unwrap();
+    assert_eq!(v.status, GateStatus::Passed, "{v:#?}");
+    assert!(v.output_tail.contains("expected-base"), "{v:#?}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "expected-base\n");
+}
