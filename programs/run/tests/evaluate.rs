@@ -4,7 +4,6 @@
 //! provider error, each end with a clear reason or error.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
@@ -22,7 +21,7 @@ use ooo_runtime::scripted::ScriptedProvider;
 use ooo_sandbox::Sandbox;
 
 mod support;
-use support::sandbox;
+use support::{git, sandbox};
 
 const SECRET_COMMAND: &str = "sh tests/secret_oracle_check.sh";
 
@@ -67,17 +66,6 @@ fn write(dir: &Path, path: &str, content: &str) {
     let full = dir.join(path);
     std::fs::create_dir_all(full.parent().unwrap()).unwrap();
     std::fs::write(full, content).unwrap();
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn verdict(status: GateStatus) -> GateVerdict {

@@ -5,7 +5,6 @@
 //! ledger that refuses appends, and the order of every record.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -30,7 +29,7 @@ use ooo_runtime::scripted::{Script, ScriptedProvider, ScriptedRuntime};
 use ooo_sandbox::Sandbox;
 
 mod support;
-use support::{processes_with, sandbox, wait_until};
+use support::{git, processes_with, sandbox, wait_until};
 
 const ID: &str = "01JEXEC0000000000000000001";
 
@@ -100,19 +99,6 @@ fn scoped(store: &SharedStore, root: &Path, grants: &[&str]) -> ScopedCore {
         grants,
         root.join("seeds"),
     )
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(["-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// A seed with the given criteria (YAML list items).
@@ -232,6 +218,21 @@ impl Env {
         let on_progress = |_: &Progress| {};
         let ex = self.executor(None, &on_progress);
         ex.resume(seed, ws, &settings(), &self.lock())
+    }
+
+    /// In a worktree, an execution of [`two`] whose process died right after accepting
+    /// criterion 1 (its file written, nothing committed yet).
+    fn crashed_after_accepting_a(&self) -> (Seed, Workspace) {
+        let seed = two();
+        let worktrees = self.ws.parent().unwrap().join("worktrees");
+        let ws = workspace::prepare(&self.ws, ID, true, &worktrees).unwrap();
+        let ghost = self.crashed(&seed, &ws);
+        self.append(dispatched(&seed, 0, 1, &ghost));
+        std::fs::create_dir_all(ws.root.join("src")).unwrap();
+        std::fs::write(ws.root.join("src/a.txt"), "A").unwrap();
+        self.append(sealed(0, 1, "passed"));
+        self.append(Record::CriterionAccepted(CriterionSettled { criterion: 0, attempts: 1 }));
+        (seed, ws)
     }
 
     /// Record the start of an execution of `seed` in `ws` (one criterion per level) by a
@@ -516,15 +517,7 @@ fn commits_recorded(env: &Env) -> Vec<(Option<usize>, Vec<usize>)> {
 #[test]
 fn accepted_work_left_uncommitted_goes_into_the_next_commit() {
     let Some(env) = env() else { return };
-    let seed = two();
-    let worktrees = env.ws.parent().unwrap().join("worktrees");
-    let ws = workspace::prepare(&env.ws, ID, true, &worktrees).unwrap();
-    let ghost = env.crashed(&seed, &ws);
-    env.append(dispatched(&seed, 0, 1, &ghost));
-    std::fs::create_dir_all(ws.root.join("src")).unwrap();
-    std::fs::write(ws.root.join("src/a.txt"), "A").unwrap();
-    env.append(sealed(0, 1, "passed"));
-    env.append(Record::CriterionAccepted(CriterionSettled { criterion: 0, attempts: 1 }));
+    let (seed, ws) = env.crashed_after_accepting_a();
     // ... and the process died before committing criterion 1.
     env.rt.push(Script::succeed("done").write("src/b.txt", "B"));
     let r = env.resume(&seed, &ws).unwrap_or_else(|e| panic!("{e} ({})", e.hint()));
@@ -1025,15 +1018,7 @@ fn a_criterion_sealed_passed_whose_tree_changed_is_tried_again_with_the_failure(
 #[test]
 fn a_commit_made_but_not_recorded_is_recorded_on_resume() {
     let Some(env) = env() else { return };
-    let seed = two();
-    let worktrees = env.ws.parent().unwrap().join("worktrees");
-    let ws = workspace::prepare(&env.ws, ID, true, &worktrees).unwrap();
-    let ghost = env.crashed(&seed, &ws);
-    env.append(dispatched(&seed, 0, 1, &ghost));
-    std::fs::create_dir_all(ws.root.join("src")).unwrap();
-    std::fs::write(ws.root.join("src/a.txt"), "A").unwrap();
-    env.append(sealed(0, 1, "passed"));
-    env.append(Record::CriterionAccepted(CriterionSettled { criterion: 0, attempts: 1 }));
+    let (seed, ws) = env.crashed_after_accepting_a();
     let subject = format!("ooo run {ID}: criterion 1: a");
     let message = workspace::commit_message(&subject, ID, &[0]);
     let first = workspace::commit_all(&ws, &message, false).unwrap().unwrap();
@@ -1045,15 +1030,7 @@ fn a_commit_made_but_not_recorded_is_recorded_on_resume() {
     assert_eq!(r.commits[0], first);
     let log = git(&ws.root, &["rev-list", &format!("{}..HEAD", env.base)]);
     assert_eq!(log.lines().count(), 2, "no commit made twice: {log}");
-    let recorded: Vec<Option<usize>> = env
-        .records()
-        .into_iter()
-        .filter_map(|r| match r {
-            Record::CommitRecorded(c) => Some(c.criterion),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(recorded, [Some(0), Some(1)]);
+    assert_eq!(commits_recorded(&env), [(Some(0), vec![]), (Some(1), vec![])]);
     let body = git(&ws.root, &["log", "-1", "--format=%B"]);
     assert!(body.ends_with(&format!("Ooo-Execution: {ID}\nOoo-Criterion: 2")), "{body}");
     let found = workspace::execution_commits(&ws, ID).unwrap();

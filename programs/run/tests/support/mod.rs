@@ -1,5 +1,6 @@
 //! Set-up shared by `ooo-run`'s integration tests (included with `mod support;`): the
-//! sandbox's init helper, the sandbox itself, and looking for the processes a test left.
+//! sandbox's init helper, the sandbox itself, git with a fixed identity, and looking for
+//! the processes a test left.
 //! What does not live here: the tests' repositories and scenarios.
 
 #![allow(dead_code)]
@@ -43,6 +44,21 @@ pub fn sandbox() -> Option<Sandbox> {
         }
         Err(e) => panic!("{e}: {}", e.hint()),
     }
+}
+
+/// `git -C dir args...` with a fixed identity and no signing; its trimmed stdout, or a
+/// panic with its stderr.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(["-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// Pids (other than this process) whose command line contains `needle`.
