@@ -40,6 +40,7 @@ mod cgroup;
 pub mod error;
 mod fds;
 pub mod init;
+mod kill;
 mod landlock_rules;
 pub mod policy;
 pub mod proxy;
@@ -51,6 +52,7 @@ mod confined;
 
 pub use confined::{Confined, Sandbox};
 pub use error::{ErrorKind, SandboxError};
+pub use kill::kill;
 pub use policy::{HostRule, Limits, Network, Policy, SYSTEM_DIRS, Terminal};
 pub use support::{Level, Mode, Support};
 

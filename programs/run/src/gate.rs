@@ -232,17 +232,18 @@ pub fn check(
     // covers the rest. Without namespaces the files are only made read-only.)
     let mut settings = settings.clone();
     let oracle = oracle::oracle_paths(&workspace, base_commit, command)?;
-    let copies = ScratchDir::new("oracle").map_err(GateError::Scratch)?;
-    let mut pinned = Vec::new();
-    if oracle.len() <= MAX_READ_ONLY_ORACLE {
-        if ooo_sandbox::support::Support::get().namespaces() {
-            pinned = pin_base_copies(&workspace, base_commit, &oracle, copies.path())?;
-        } else {
+    let guarded = !oracle.is_empty() && oracle.len() <= MAX_READ_ONLY_ORACLE;
+    // The copies' directory stays until the run ends: bwrap mounts them by their path.
+    let (_copies, pinned) = if guarded && ooo_sandbox::support::Support::get().namespaces() {
+        let (dir, pinned) = pin_base_copies(&workspace, base_commit, &oracle)?;
+        (Some(dir), pinned)
+    } else {
+        if guarded {
             settings.read.extend(oracle.iter().map(|p| workspace.join(p)).filter(|p| p.exists()));
         }
-    }
+        (None, Vec::new())
+    };
     let run = run_confined(sandbox, &workspace, command, assertion, &settings, pinned)?;
-    drop(copies);
     if run.ending == Ending::Cancelled {
         return Ok(cut_short(command, &run, started));
     }
@@ -334,20 +335,20 @@ enum Ending {
     Cancelled,
 }
 
-/// The base commit's copies of `oracle` (relative to `workspace`), opened, each with the
-/// work-tree path it is mounted over.
+/// The base commit's copies of `oracle` (relative to `workspace`) in a new scratch
+/// directory, opened, each with the work-tree path it is mounted over.
 fn pin_base_copies(
     workspace: &Path,
     base_commit: &str,
     oracle: &[PathBuf],
-    into: &Path,
-) -> Result<Vec<(OwnedFd, PathBuf)>, GateError> {
+) -> Result<(ScratchDir, Vec<(OwnedFd, PathBuf)>), GateError> {
+    let into = ScratchDir::new("oracle").map_err(GateError::Scratch)?;
     let mut pinned = Vec::new();
-    for (path, copy) in oracle::base_copies(workspace, base_commit, oracle, into)? {
+    for (path, copy) in oracle::base_copies(workspace, base_commit, oracle, into.path())? {
         let file = std::fs::File::open(&copy).map_err(GateError::Scratch)?;
         pinned.push((OwnedFd::from(file), workspace.join(path)));
     }
-    Ok(pinned)
+    Ok((into, pinned))
 }
 
 fn run_confined(
@@ -383,7 +384,7 @@ fn run_confined(
     let reading = match spawn_reader(reader, Arc::clone(&capture)) {
         Ok(reading) => reading,
         Err(e) => {
-            kill(&mut child);
+            ooo_sandbox::kill(&mut child);
             let _ = child.wait();
             return Err(GateError::Spawn(e));
         }
@@ -453,66 +454,8 @@ fn wait_or_kill(
             Ok(None) | Err(_) => break Ending::TimedOut,
         }
     };
-    kill(child);
+    ooo_sandbox::kill(child);
     (child.wait().ok(), ending)
-}
-
-/// Kill the sandbox with everything in it. In a partial sandbox that is the session the
-/// command leads. With namespaces it is `bwrap` and its child, the pid namespace's init
-/// (everything inside dies with it): that child dies with `bwrap` only once it has asked
-/// to (`--die-with-parent`), and a `bwrap` killed in the moment before would leave the
-/// sandbox running. So `bwrap` is stopped first (it starts no child after that), its
-/// children are killed, then it is.
-fn kill(child: &mut Child) {
-    if let Ok(pid) = i32::try_from(child.id()) {
-        // SAFETY: plain kill(2) calls. `pid` is our unreaped child, so it is not reused;
-        // its children are not reaped (so not reused) while it is stopped.
-        unsafe {
-            libc::kill(-pid, libc::SIGKILL);
-            libc::kill(pid, libc::SIGSTOP);
-        }
-        wait_stopped(pid);
-        for inner in children_of(pid) {
-            // SAFETY: as above.
-            unsafe {
-                libc::kill(inner, libc::SIGKILL);
-            }
-        }
-    }
-    let _ = child.kill();
-}
-
-/// Wait (at most 100 ms) until `pid` is stopped or gone.
-fn wait_stopped(pid: i32) {
-    let deadline = Instant::now() + Duration::from_millis(100);
-    while Instant::now() < deadline {
-        match proc_stat(pid) {
-            Some((state, _)) if !matches!(state, 'T' | 't' | 'Z' | 'X') => {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            _ => return,
-        }
-    }
-}
-
-/// The processes whose parent is `pid`.
-fn children_of(pid: i32) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
-        .filter(|p| proc_stat(*p).is_some_and(|(_, parent)| parent == pid))
-        .collect()
-}
-
-/// A process's state letter and parent pid, from `/proc/<pid>/stat`.
-fn proc_stat(pid: i32) -> Option<(char, i32)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // `pid (comm) state ppid ...`: the command name may hold anything, even `)`.
-    let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let parent = fields.next()?.parse().ok()?;
-    Some((state, parent))
 }
 
 /// Read the combined output to its end into `capture`.
